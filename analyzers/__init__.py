@@ -1,0 +1,1 @@
+"""Analysis: scheduled jobs that explain endpoint moves."""

@@ -1,0 +1,1 @@
+"""Query API and web UI (FastAPI + Jinja2) over influx.query."""

@@ -1,0 +1,1 @@
+"""Cisco ACI APIC: client, subscriptions, endpoint tracker, points."""

@@ -1,0 +1,1 @@
+"""sFlow v5: listener → decoder (pure) → records → points."""

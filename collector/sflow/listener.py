@@ -1,0 +1,139 @@
+"""UDP sFlow listener: receive datagrams and feed the pipeline; never blocked by the database.
+
+The receive loop only decodes and hands lines to the writer's bounded queue (which spools or
+drops-and-counts when full), so a slow InfluxDB can never stall it. Throughput beyond one core
+comes from several processes bound to the same port with SO_REUSEPORT: the kernel spreads
+agents over the sockets by flow hash, so each agent's sequence numbers stay in one process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+from collector.sflow.pipeline import SflowPipeline
+
+log = logging.getLogger(__name__)
+
+MAX_DATAGRAM = 65535
+TICK_S = 0.2
+
+
+def parse_listen(text: str, default_port: int = 6343) -> tuple[str, int]:
+    """`host:port`, `[v6]:port`, `:port` or `host`; raises ValueError with the bad value."""
+    text = text.strip()
+    host, port = text, default_port
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise ValueError(f"bad listen address {text!r}")
+        host = text[1:end]
+        rest = text[end + 1 :]
+        if rest.startswith(":"):
+            port = int(rest[1:])
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+        port = int(port_text)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"bad port in listen address {text!r}")
+    return host or "0.0.0.0", port
+
+
+def open_socket(host: str, port: int, rcvbuf: int, reuse_port: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    # Bursts from hundreds of agents arrive faster than one decode: the kernel buffer absorbs
+    # them (sFlow-RT asks for >= 2 MB). The kernel caps it at net.core.rmem_max.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    got = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    if got < rcvbuf:
+        log.info(
+            "receive buffer is %d bytes (asked %d): raise net.core.rmem_max for bursts", got, rcvbuf
+        )
+    sock.bind((host, port))
+    return sock
+
+
+def kernel_udp_rcvbuf_errors() -> int | None:
+    """UDP RcvbufErrors from /proc/net/snmp: datagrams the kernel dropped for a full buffer."""
+    try:
+        with open("/proc/net/snmp") as fh:
+            lines = [line.split() for line in fh if line.startswith("Udp:")]
+        header, values = lines[0], lines[1]
+        return int(values[header.index("RcvbufErrors")])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+@dataclass
+class ListenerStats:
+    received: int = 0
+    bytes: int = 0
+
+
+class SflowListener:
+    """Blocking receive loop (run in the main thread or a thread); `stop()` ends it."""
+
+    def __init__(
+        self,
+        pipeline: SflowPipeline,
+        host: str,
+        port: int,
+        *,
+        rcvbuf: int = 8 * 1024 * 1024,
+        reuse_port: bool = False,
+    ) -> None:
+        self.pipeline = pipeline
+        self.sock = open_socket(host, port, rcvbuf, reuse_port)
+        self.sock.settimeout(TICK_S)
+        self.stats = ListenerStats()
+        self._stop = threading.Event()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        addr = self.sock.getsockname()
+        return addr[0], addr[1]
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def serve(self) -> None:
+        buf = bytearray(MAX_DATAGRAM)
+        view = memoryview(buf)
+        recv = self.sock.recvfrom_into
+        handle = self.pipeline.handle
+        stats = self.stats
+        next_tick = time.monotonic() + TICK_S
+        try:
+            while not self._stop.is_set():
+                try:
+                    n, addr = recv(buf)
+                except TimeoutError:
+                    n = 0
+                except OSError as exc:
+                    if self._stop.is_set():
+                        break
+                    log.warning("receive failed: %s", exc)
+                    n = 0
+                if n:
+                    stats.received += 1
+                    stats.bytes += n
+                    handle(bytes(view[:n]), addr[0], time.time_ns())
+                now = time.monotonic()
+                if now >= next_tick:
+                    next_tick = now + TICK_S
+                    self.pipeline.tick(time.time_ns())
+        finally:
+            self.pipeline.finish(time.time_ns())
+            self.sock.close()
+
+
+def worker_instance(index: int) -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-w{index}"

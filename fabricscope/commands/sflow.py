@@ -1,0 +1,238 @@
+"""`fabricscope sflow listen | decode | replay`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import multiprocessing
+import signal
+import sys
+import time
+from typing import Any
+
+from fabricscope.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: Any) -> None:
+    group = sub.add_parser("sflow", help="the sFlow collector").add_subparsers(
+        dest="sflow_command", metavar="SFLOW_COMMAND", required=True
+    )
+
+    listen = group.add_parser("listen", help="receive sFlow over UDP and write to InfluxDB")
+    listen.add_argument("--listen", help="host:port (FABRICSCOPE_SFLOW_LISTEN, 0.0.0.0:6343)")
+    listen.add_argument("--allow", help="agent/source CIDRs, comma-separated (FABRICSCOPE_SFLOW_ALLOW)")
+    listen.add_argument("--workers", type=int, help="processes sharing the port (SO_REUSEPORT)")
+    listen.add_argument("--flow-interval", type=float, help="seconds per sflow_flows row")
+    listen.add_argument("--top-n", type=int, help="flows kept per agent and interval")
+    listen.add_argument("--stdout", action="store_true", help="print line protocol, no InfluxDB")
+    _influx_args(listen)
+    listen.set_defaults(handler=cmd_listen)
+
+    decode = group.add_parser("decode", help="decode pcap/pcapng/.bin files offline")
+    decode.add_argument("files", nargs="+", metavar="FILE")
+    decode.add_argument("--format", choices=("json", "lp"), default="json")
+    decode.add_argument("--flow-interval", type=float, default=10.0)
+    decode.set_defaults(handler=cmd_decode)
+
+    replay = group.add_parser("replay", help="decode captures and write them to InfluxDB")
+    replay.add_argument("files", nargs="+", metavar="FILE")
+    replay.add_argument("--flow-interval", type=float, help="seconds per sflow_flows row")
+    _influx_args(replay)
+    replay.set_defaults(handler=cmd_replay)
+
+
+def _influx_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--influx-url", help="FABRICSCOPE_INFLUX_URL (default: the managed InfluxDB)")
+    p.add_argument("--influx-token", help="FABRICSCOPE_INFLUX_TOKEN")
+    p.add_argument("--influx-org", help="FABRICSCOPE_INFLUX_ORG")
+    p.add_argument("--influx-bucket", help="FABRICSCOPE_INFLUX_BUCKET")
+    p.add_argument("--spool-dir", help="FABRICSCOPE_SPOOL_DIR")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(
+        influx_url=getattr(args, "influx_url", None),
+        influx_token=getattr(args, "influx_token", None),
+        influx_org=getattr(args, "influx_org", None),
+        influx_bucket=getattr(args, "influx_bucket", None),
+        spool_dir=getattr(args, "spool_dir", None),
+        sflow_listen=getattr(args, "listen", None),
+        sflow_allow=getattr(args, "allow", None),
+        sflow_workers=getattr(args, "workers", None),
+        sflow_flow_interval_s=getattr(args, "flow_interval", None),
+        sflow_flow_top_n=getattr(args, "top_n", None),
+    )
+
+
+# ------------------------------------------------------------------- decode
+def cmd_decode(args: argparse.Namespace) -> int:
+    from collector.sflow.decoder import DecodeError, decode_datagram
+    from collector.sflow.pcap import read_datagrams
+    from collector.sflow.pipeline import SflowPipeline
+    from collector.sflow.sflowtool_json import to_sflowtool
+    from influx.sink import ListSink
+
+    out = sys.stdout
+    errors = 0
+    if args.format == "lp":
+        sink = ListSink()
+        pipe = SflowPipeline(sink, flow_interval_s=args.flow_interval, stats_interval_s=1e9)
+        last_ns = 0
+        for path in args.files:
+            for ts_ns, source, payload in read_datagrams(path):
+                pipe.tick(ts_ns)  # capture time drives the flow intervals
+                pipe.handle(payload, source, ts_ns)
+                last_ns = max(last_ns, ts_ns)
+                pipe.push()
+                _print_lines(sink)
+        pipe.points.stats.lines = 0
+        pipe._buf.extend(pipe.points.flush_flows(last_ns))
+        pipe.push()
+        _print_lines(sink)
+        errors = pipe.points.stats.decode_errors
+    else:
+        for path in args.files:
+            for _, source, payload in read_datagrams(path):
+                try:
+                    obj = to_sflowtool(decode_datagram(payload))
+                except DecodeError as exc:
+                    errors += 1
+                    print(f"{path}: datagram from {source}: {exc}", file=sys.stderr)
+                    continue
+                out.write(json.dumps(obj, separators=(",", ":")) + "\n")
+    if errors:
+        print(f"{errors} datagram(s) could not be decoded", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def _print_lines(sink: Any) -> None:
+    if sink.lines:
+        sys.stdout.write("\n".join(sink.lines) + "\n")
+        sink.lines.clear()
+
+
+# ------------------------------------------------------------------- replay
+def cmd_replay(args: argparse.Namespace) -> int:
+    from collector.sflow.pcap import read_datagrams
+    from collector.sflow.pipeline import SflowPipeline
+    from fabricscope.wiring import make_writer
+
+    settings = _settings(args)
+    writer = make_writer(settings, name="replay")
+    pipe = SflowPipeline(
+        writer,
+        flow_interval_s=settings.sflow_flow_interval_s,
+        stats_interval_s=1e9,
+        instance="replay",
+    )
+    count = 0
+    last_ns = 0
+    try:
+        for path in args.files:
+            for ts_ns, source, payload in read_datagrams(path):
+                pipe.tick(ts_ns)
+                pipe.handle(payload, source, ts_ns)
+                last_ns = max(last_ns, ts_ns)
+                count += 1
+        pipe.finish(last_ns or time.time_ns())
+    finally:
+        writer.close()
+    st = pipe.points.stats
+    print(
+        f"replayed {count} datagrams: {st.samples} samples, {st.decode_errors} decode errors, "
+        f"{st.lines} lines",
+        file=sys.stderr,
+    )
+    return 0
+
+
+# ------------------------------------------------------------------- listen
+def cmd_listen(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from collector.sflow.listener import parse_listen
+    from collector.sflow.pipeline import parse_allow_list
+
+    try:
+        parse_listen(settings.sflow_listen)
+        parse_allow_list(settings.sflow_allow)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    workers = max(1, settings.sflow_workers)
+    if workers == 1:
+        return run_worker(settings, 0, False, args.stdout)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [
+        ctx.Process(target=run_worker, args=(settings, i, True, args.stdout), daemon=False)
+        for i in range(workers)
+    ]
+    for p in procs:
+        p.start()
+
+    def forward(signum: int, _frame: object) -> None:
+        for p in procs:
+            if p.pid is not None and p.is_alive():
+                p.terminate()  # SIGTERM: each worker flushes and spools before it exits
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for p in procs:
+        p.join()
+    return max((p.exitcode or 0) for p in procs)
+
+
+def run_worker(settings: Settings, index: int, reuse_port: bool, stdout: bool) -> int:
+    from collector.sflow.listener import (
+        SflowListener,
+        kernel_udp_rcvbuf_errors,
+        parse_listen,
+        worker_instance,
+    )
+    from collector.sflow.pipeline import AllowList, SflowPipeline, parse_allow_list
+    from fabricscope.wiring import StdoutSink, make_writer
+
+    host, port = parse_listen(settings.sflow_listen)
+    writer: Any = StdoutSink() if stdout else make_writer(settings, name=f"collector-w{index}")
+    listener: SflowListener | None = None
+
+    def extra() -> dict[str, int | float]:
+        values: dict[str, int | float] = {}
+        if hasattr(writer, "stats"):
+            values.update({k: v for k, v in writer.stats().items() if isinstance(v, int | float)})
+        rcv = kernel_udp_rcvbuf_errors()
+        if rcv is not None:
+            values["kernel_rcvbuf_errors"] = rcv
+        if listener is not None:
+            values["received_bytes"] = listener.stats.bytes
+        return values
+
+    pipe = SflowPipeline(
+        writer,
+        allow=AllowList(parse_allow_list(settings.sflow_allow)),
+        flow_interval_s=settings.sflow_flow_interval_s,
+        flow_top_n=settings.sflow_flow_top_n,
+        instance=worker_instance(index),
+        worker_index=index,
+        extra_stats=extra,
+    )
+    listener = SflowListener(
+        pipe, host, port, rcvbuf=settings.sflow_rcvbuf_bytes, reuse_port=reuse_port
+    )
+
+    def stop(signum: int, _frame: object) -> None:
+        assert listener is not None
+        listener.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    h, p = listener.address
+    log.info("sFlow listener %d on udp %s:%d", index, h, p)
+    print(f"listening udp {h}:{p}", file=sys.stderr, flush=True)
+    try:
+        listener.serve()
+    finally:
+        writer.close()
+    return 0

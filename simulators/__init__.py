@@ -1,0 +1,1 @@
+"""Simulators: fabric model + scenarios, APIC REST/websocket server, sFlow agents."""
