@@ -84,7 +84,7 @@ def ensure_bucket(
             )
         return info
     if info.major == 2:
-        from influxdb_client import InfluxDBClient
+        from influxdb_client.client.influxdb_client import InfluxDBClient
         from influxdb_client.rest import ApiException
 
         try:

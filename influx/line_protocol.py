@@ -30,9 +30,17 @@ MAX_STRING_FIELD_LEN = 32 * 1024
 _MEASUREMENT_ESC = str.maketrans({",": r"\,", " ": r"\ "})
 _KEY_ESC = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
 # Control characters (incl. NUL, CR, LF, TAB) cannot be represented in a tag: replace them.
-_CONTROL = {i: "_" for i in range(32)} | {127: "_"}
+_CONTROL = dict.fromkeys(range(32), "_") | {127: "_"}
 _TAG_CLEAN = str.maketrans(_CONTROL)
-_STR_FIELD_CLEAN = str.maketrans({i: " " for i in range(32)} | {127: " "})
+_STR_FIELD_CLEAN = str.maketrans(dict.fromkeys(range(32), " ") | {127: " "})
+
+
+def _valid_utf8(text: str) -> str:
+    """Replace lone surrogates (bytes decoded with surrogateescape): they cannot be encoded as
+    UTF-8 and would fail the whole request. `isascii` keeps the common case cheap."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 class LineProtocolError(ValueError):
@@ -41,30 +49,35 @@ class LineProtocolError(ValueError):
 
 @lru_cache(maxsize=4096)
 def escape_measurement(name: str) -> str:
-    name = name.translate(_TAG_CLEAN)
+    name = _valid_utf8(name).translate(_TAG_CLEAN)
     if not name:
         raise LineProtocolError("empty measurement name")
     if name.startswith("#"):
         # A leading '#' would turn the whole line into a comment.
         name = "_" + name[1:]
+    if name.endswith("\\"):
+        # A trailing backslash would escape the separator after it: the line becomes a 400.
+        name = name[:-1] + "_"
     return name.translate(_MEASUREMENT_ESC)
 
 
 @lru_cache(maxsize=8192)
 def escape_key(key: str) -> str:
     """Tag or field key."""
-    key = key.translate(_TAG_CLEAN)
+    key = _valid_utf8(key).translate(_TAG_CLEAN)
     if not key:
         raise LineProtocolError("empty key")
     if key.startswith("_"):
         key = "x" + key
+    if key.endswith("\\"):
+        key = key[:-1] + "_"  # as for measurements: it would escape the following `=`
     return key.translate(_KEY_ESC)
 
 
 @lru_cache(maxsize=65536)
 def escape_tag_value(value: str) -> str:
     """Sanitise then escape an untrusted tag value; never returns an empty string."""
-    value = value.translate(_TAG_CLEAN)[:MAX_TAG_VALUE_LEN]
+    value = _valid_utf8(value).translate(_TAG_CLEAN)[:MAX_TAG_VALUE_LEN]
     if value.endswith("\\"):
         # No escaping makes a trailing backslash safe (influxdb #5407); keep it visible.
         value = value[:-1] + "_"
@@ -74,7 +87,7 @@ def escape_tag_value(value: str) -> str:
 
 
 def escape_string_field(value: str) -> str:
-    value = value.translate(_STR_FIELD_CLEAN)[:MAX_STRING_FIELD_LEN]
+    value = _valid_utf8(value).translate(_STR_FIELD_CLEAN)[:MAX_STRING_FIELD_LEN]
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -105,9 +118,7 @@ def tag_set(tags: Mapping[str, str] | Iterable[tuple[str, str]]) -> str:
     """`,k=v,k2=v2` sorted by key (what InfluxDB recommends for write speed), or ''."""
     items = tags.items() if isinstance(tags, Mapping) else tags
     parts = [
-        f",{escape_key(k)}={escape_tag_value(str(v))}"
-        for k, v in sorted(items)
-        if v is not None
+        f",{escape_key(k)}={escape_tag_value(str(v))}" for k, v in sorted(items) if v is not None
     ]
     return "".join(parts)
 

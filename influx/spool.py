@@ -229,6 +229,8 @@ class Spool:
                 if len(lines) != count:
                     self.corrupt_records += 1
                 return SpoolRecord(seq, end, lines)
+            # Nothing readable left: lines of corrupt records counted at append time are gone.
+            self._pending_lines = 0
             return None
 
     def ack(self, record: SpoolRecord) -> None:

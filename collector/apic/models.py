@@ -22,9 +22,28 @@ EPM_CLASSES = ("epmRsMacEpToIpEpAtt", "epmIpEp", "epmMacEp")  # EPT's subscripti
 
 # --- flags as a bitmask: one small int per per-node entry instead of a set of strings -------------
 FLAG_NAMES = (
-    "local", "mac", "ip", "vpc-attached", "peer-attached", "peer-attached-rl", "bounce",
-    "bounce-to-proxy", "vtep", "loopback", "svi", "psvi", "cached", "static", "local-aged",
-    "peer-aged", "span", "shared-service", "svc-mgr", "control-ep", "vip", "arp",
+    "local",
+    "mac",
+    "ip",
+    "vpc-attached",
+    "peer-attached",
+    "peer-attached-rl",
+    "bounce",
+    "bounce-to-proxy",
+    "vtep",
+    "loopback",
+    "svi",
+    "psvi",
+    "cached",
+    "static",
+    "local-aged",
+    "peer-aged",
+    "span",
+    "shared-service",
+    "svc-mgr",
+    "control-ep",
+    "vip",
+    "arp",
 )
 FLAG_BITS: dict[str, int] = {name: 1 << i for i, name in enumerate(FLAG_NAMES)}
 F_LOCAL = FLAG_BITS["local"]
@@ -34,8 +53,12 @@ F_BOUNCE = FLAG_BITS["bounce"]
 F_BOUNCE_PROXY = FLAG_BITS["bounce-to-proxy"]
 # Entries EPT never analyses for stale/offsubnet (infra addresses, not learnt endpoints).
 F_SKIP = (
-    FLAG_BITS["loopback"] | FLAG_BITS["vtep"] | FLAG_BITS["svi"] | FLAG_BITS["psvi"]
-    | FLAG_BITS["cached"] | FLAG_BITS["static"]
+    FLAG_BITS["loopback"]
+    | FLAG_BITS["vtep"]
+    | FLAG_BITS["svi"]
+    | FLAG_BITS["psvi"]
+    | FLAG_BITS["cached"]
+    | FLAG_BITS["static"]
 )
 _UNKNOWN_FLAG_BIT = 1 << 30  # any flag we do not know: keeps change detection honest
 
@@ -53,7 +76,7 @@ def flags_text(bits: int) -> str:
     return ",".join(n for n in FLAG_NAMES if bits & FLAG_BITS[n])
 
 
-# --- DN parsing ------------------------------------------------------------------------------------
+# --- DN parsing ---
 _EPM_DN = re.compile(
     r"^topology/pod-(?P<pod>\d+)/node-(?P<node>\d+)/sys/"
     r"(?:ctx-\[vxlan-(?P<vrf>\d+)\]/|inst-overlay-1/)"
@@ -139,23 +162,54 @@ def parse_epm(cls: str, attrs: dict[str, Any], ts: float | None = None) -> EpmRe
         if t is None or m["mac"] is None:
             return None
         return EpmRecord(
-            node=node, pod=pod, vnid=int(t["vrf"]), addr=_norm_ip(t["ip"]), is_ip=True,
-            status=status, flags=None, if_id=None, pc_tag=None, encap=None,
-            bd=int(t["bd"]) if t["bd"] else bd, vrf=int(t["vrf"]), is_rs=True,
-            rw_mac=sys.intern(_norm_mac(m["mac"])), ts=ts,
+            node=node,
+            pod=pod,
+            vnid=int(t["vrf"]),
+            addr=_norm_ip(t["ip"]),
+            is_ip=True,
+            status=status,
+            flags=None,
+            if_id=None,
+            pc_tag=None,
+            encap=None,
+            bd=int(t["bd"]) if t["bd"] else bd,
+            vrf=int(t["vrf"]),
+            is_rs=True,
+            rw_mac=sys.intern(_norm_mac(m["mac"])),
+            ts=ts,
         )
     if m["mac"] is not None:
         if not bd:
             return None  # a MAC is keyed by its BD; without one it cannot be tracked
         return EpmRecord(
-            node=node, pod=pod, vnid=bd, addr=_norm_mac(m["mac"]), is_ip=False, status=status,
-            flags=flags, if_id=sys.intern(if_id) if if_id else None, pc_tag=pc_tag,
-            encap=sys.intern(encap) if encap else None, bd=bd, vrf=vrf, ts=ts,
+            node=node,
+            pod=pod,
+            vnid=bd,
+            addr=_norm_mac(m["mac"]),
+            is_ip=False,
+            status=status,
+            flags=flags,
+            if_id=sys.intern(if_id) if if_id else None,
+            pc_tag=pc_tag,
+            encap=sys.intern(encap) if encap else None,
+            bd=bd,
+            vrf=vrf,
+            ts=ts,
         )
     return EpmRecord(
-        node=node, pod=pod, vnid=vrf, addr=_norm_ip(m["ip"]), is_ip=True, status=status,
-        flags=flags, if_id=sys.intern(if_id) if if_id else None, pc_tag=pc_tag,
-        encap=sys.intern(encap) if encap else None, bd=bd, vrf=vrf, ts=ts,
+        node=node,
+        pod=pod,
+        vnid=vrf,
+        addr=_norm_ip(m["ip"]),
+        is_ip=True,
+        status=status,
+        flags=flags,
+        if_id=sys.intern(if_id) if if_id else None,
+        pc_tag=pc_tag,
+        encap=sys.intern(encap) if encap else None,
+        bd=bd,
+        vrf=vrf,
+        ts=ts,
     )
 
 
@@ -165,7 +219,7 @@ def addr_type(addr: str, is_ip: bool) -> str:
     return "ipv6" if ":" in addr else "ipv4"
 
 
-# --- reference tables --------------------------------------------------------------------------------
+# --- reference tables ---
 _NODE_DN = re.compile(r"topology/pod-(\d+)/node-(\d+)")
 _TENANT_RN = re.compile(r"uni/tn-([^/]+)/")
 
@@ -210,8 +264,8 @@ class FabricTables:
     bd_subnets: dict[int, list[ipaddress.IPv4Network | ipaddress.IPv6Network]] = field(
         default_factory=dict
     )
-    epg_subnets: dict[tuple[int, int], list[ipaddress.IPv4Network | ipaddress.IPv6Network]] = (
-        field(default_factory=dict)
+    epg_subnets: dict[tuple[int, int], list[ipaddress.IPv4Network | ipaddress.IPv6Network]] = field(
+        default_factory=dict
     )
     _pending_subnets: list[tuple[str, str]] = field(default_factory=list)
 
@@ -241,16 +295,16 @@ class FabricTables:
             m = _NODE_DN.match(dn)
             tid = a.get("id") or dn.rsplit("[", 1)[-1].rstrip("]")
             if m and tid:
-                key = (int(m.group(2)), sys.intern(tid))
+                tkey = (int(m.group(2)), sys.intern(tid))
                 if deleted:
-                    self.tunnel_dest.pop(key, None)
-                    self.tunnel_proxy.discard(key)
+                    self.tunnel_dest.pop(tkey, None)
+                    self.tunnel_proxy.discard(tkey)
                 else:
                     if a.get("dest"):
-                        self.tunnel_dest[key] = str(a["dest"]).split("/")[0]
+                        self.tunnel_dest[tkey] = str(a["dest"]).split("/")[0]
                     t = str(a.get("type", ""))
                     if "proxy" in t or "dci" in t:
-                        self.tunnel_proxy.add(key)
+                        self.tunnel_proxy.add(tkey)
         elif cls == "fvCtx":
             vnid = _int(a.get("scope") or a.get("seg"))
             if vnid and not deleted:
@@ -278,9 +332,9 @@ class FabricTables:
             bd_dn = a.get("tDn")
             if bd_dn and not deleted:
                 self.epg_bd_dn[epg_dn] = bd_dn
-                key = self.epg_dn_key.get(epg_dn)
-                if key and bd_dn in self.bd_dn_vnid:
-                    self.epg_bd[key] = self.bd_dn_vnid[bd_dn]
+                ekey = self.epg_dn_key.get(epg_dn)
+                if ekey and bd_dn in self.bd_dn_vnid:
+                    self.epg_bd[ekey] = self.bd_dn_vnid[bd_dn]
         elif cls == "fvSubnet" and not deleted:
             ip = a.get("ip")
             if isinstance(ip, str):
@@ -309,7 +363,7 @@ class FabricTables:
 
     def add_vpc(self, obj: dict[str, Any]) -> None:
         """fabricExplicitGEp with fabricNodePEp children → vPC pair and its virtual TEP."""
-        body = next(iter(obj.values()), {}) if obj else {}
+        body: dict[str, Any] = next(iter(obj.values()), {}) if obj else {}
         attrs = body.get("attributes", {})
         ids = []
         for child in body.get("children", []) or []:

@@ -116,13 +116,13 @@ class SflowListener:
                 try:
                     n, addr = recv(buf)
                 except TimeoutError:
-                    n = 0
+                    n = -1
                 except OSError as exc:
                     if self._stop.is_set():
                         break
                     log.warning("receive failed: %s", exc)
-                    n = 0
-                if n:
+                    n = -1
+                if n >= 0:  # an empty datagram is still a (bad) datagram to count
                     stats.received += 1
                     stats.bytes += n
                     handle(bytes(view[:n]), addr[0], time.time_ns())

@@ -19,7 +19,7 @@ import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from collector.sflow.drop_reasons import drop_reason_name
+from collector.sflow.drop_reasons import reason_name
 from collector.sflow.records import (
     CounterRecord,
     CounterSample,
@@ -114,7 +114,7 @@ def _fields_lp(fields: Mapping[str, RecordValue]) -> str:
                 parts.append(f"{key}={format_int(value)}")
         elif isinstance(value, float):
             if value == value and value not in (float("inf"), float("-inf")):
-                parts.append(f"{key}={value!r}")
+                parts.append(f"{key}={_f32(value)!r}")
         else:
             parts.append(f"{key}={escape_string_field(value)}")
     return ",".join(parts)
@@ -127,10 +127,16 @@ def _num(fields: Mapping[str, RecordValue], key: str) -> int | None:
     return None
 
 
+def _f32(value: float) -> float:
+    """XDR floats are float32: 0.59 arrives as 0.5899999737739563. Keep the 7 significant
+    digits float32 carries so stored values read as the agent meant them."""
+    return float(f"{value:.7g}")
+
+
 def _flt(fields: Mapping[str, RecordValue], key: str) -> float | None:
     v = fields.get(key)
     if isinstance(v, float) and v == v:
-        return v
+        return _f32(v)
     if isinstance(v, int) and not is_unknown(v):
         return float(v)
     return None
@@ -537,7 +543,7 @@ class SflowPoints:
         stat.bytes += frame_length * rate  # Python ints: no uint32 overflow (Telegraf bug)
 
     def _add_discard(self, agent: str, sample: DiscardSample) -> None:
-        key = (agent, drop_reason_name(sample.reason), str(sample.input_ifindex))
+        key = (agent, reason_name(sample.reason) or f"code_{sample.reason}", str(sample.input_ifindex))
         stat = self._drops.get(key)
         if stat is None:
             stat = self._drops[key] = FlowStat()

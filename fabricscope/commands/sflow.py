@@ -229,7 +229,6 @@ def run_worker(settings: Settings, index: int, reuse_port: bool, stdout: bool) -
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     h, p = listener.address
-    log.info("sFlow listener %d on udp %s:%d", index, h, p)
     print(f"listening udp {h}:{p}", file=sys.stderr, flush=True)
     try:
         listener.serve()

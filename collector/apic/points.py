@@ -1,0 +1,121 @@
+"""Tracker outputs → InfluxDB line protocol (stage: collector/apic, last step before the sink).
+
+Schema (docs/measurements-apic.md has the full table and the cardinality reasoning):
+
+- ``apic_endpoint_event``  tags fabric, addr, addr_type; fields node, vnid, status, flags,
+  interface, encap, pctag, remote_node, rw_mac
+- ``apic_endpoint_move``   tags fabric, addr, addr_type; fields from_/to_ node, interface, encap,
+  pctag, vnid, count, epg, bd, vrf
+- ``apic_endpoint_anomaly`` tags fabric, addr, kind; fields detail, vnid, addr_type + kind extras
+- ``apic_interface``       tags fabric, node, interface; fields oper_st, oper_up, speed, counters
+- ``fabricscope_stats``    tags process=poller, fabric; poller counters
+
+``node`` and ``interface`` are *fields* on the endpoint measurements: an endpoint seen on many
+leaves would otherwise multiply its series (addr × node × interface), and InfluxQL can still filter
+on fields. On ``apic_interface`` they are tags: bounded by the number of physical ports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from collector.apic.models import addr_type, flags_text
+from collector.apic.tracker import Anomaly, Loc, Move, NodeChange, Output
+from influx.line_protocol import FieldValue, encode_line
+
+
+def _ns(ts: float) -> int:
+    return int(ts * 1e9)
+
+
+def _node_str(n: int) -> str:
+    """Node id, or ``a-b`` for a vPC pair pseudo-node ``(a<<16)+b``."""
+    return f"{n >> 16}-{n & 0xFFFF}" if n > 65535 else str(n)
+
+
+def _loc_fields(prefix: str, loc: Loc) -> dict[str, FieldValue | None]:
+    return {
+        f"{prefix}_node": _node_str(loc[0]),
+        f"{prefix}_interface": loc[1] or None,
+        f"{prefix}_encap": loc[2] or None,
+        f"{prefix}_pctag": loc[3],
+        f"{prefix}_mac": loc[4] or None,
+    }
+
+
+def encode_output(fabric: str, o: Output) -> str | None:
+    if isinstance(o, NodeChange):
+        return encode_line(
+            "apic_endpoint_event",
+            {"fabric": fabric, "addr": o.addr, "addr_type": addr_type(o.addr, o.is_ip)},
+            {
+                "node": o.node,
+                "vnid": o.vnid,
+                "status": o.status,
+                "flags": flags_text(o.flags),
+                "interface": o.if_id or None,
+                "encap": o.encap or None,
+                "pctag": o.pc_tag,
+                "remote_node": _node_str(o.remote) if o.remote else None,
+                "rw_mac": o.rw_mac or None,
+            },
+            _ns(o.ts),
+        )
+    if isinstance(o, Move):
+        fields: dict[str, FieldValue | None] = {
+            **_loc_fields("from", o.src),
+            **_loc_fields("to", o.dst),
+            "vnid": o.vnid,
+            "count": o.count,
+            "epg": o.epg,
+            "bd": o.bd,
+            "vrf": o.vrf,
+        }
+        return encode_line(
+            "apic_endpoint_move",
+            {"fabric": fabric, "addr": o.addr, "addr_type": addr_type(o.addr, o.is_ip)},
+            fields,
+            _ns(o.ts),
+        )
+    if isinstance(o, Anomaly):
+        afields: dict[str, FieldValue | None] = {
+            "detail": o.detail,
+            "vnid": o.vnid,
+            "addr_type": "bd" if o.kind == "loop" else addr_type(o.addr, o.is_ip),
+        }
+        for k, v in o.fields.items():
+            if k not in afields and isinstance(v, int | float | str | bool):
+                afields[k] = v
+        return encode_line(
+            "apic_endpoint_anomaly",
+            {"fabric": fabric, "addr": o.addr, "kind": o.kind},
+            afields,
+            _ns(o.ts),
+        )
+    return None
+
+
+def encode_outputs(fabric: str, outputs: list[Output]) -> list[str]:
+    lines = []
+    for o in outputs:
+        line = encode_output(fabric, o)
+        if line is not None:
+            lines.append(line)
+    return lines
+
+
+def interface_line(
+    fabric: str, node: int, interface: str, fields: Mapping[str, FieldValue | None], ts: float
+) -> str | None:
+    return encode_line(
+        "apic_interface",
+        {"fabric": fabric, "node": str(node), "interface": interface},
+        fields,
+        _ns(ts),
+    )
+
+
+def stats_line(fabric: str, fields: Mapping[str, FieldValue | None], ts: float) -> str | None:
+    return encode_line(
+        "fabricscope_stats", {"process": "poller", "fabric": fabric}, fields, _ns(ts)
+    )

@@ -1,0 +1,754 @@
+"""Endpoint tracker (stage: collector/apic, after parsing, before points and notifications).
+
+Keeps per-node endpoint state from epmMacEp / epmIpEp / epmRsMacEpToIpEpAtt records and turns
+changes into outputs, with EnhancedEndpointTracker's semantics (reference/apic-and-ept.md §1.4):
+
+- every per-node change → :class:`NodeChange` (``apic_endpoint_event``);
+- **move**: a local learn whose location (node or vPC pair, interface, encap, pcTag, rewrite MAC)
+  differs from the endpoint's last local location; a delete followed by a learn elsewhere within
+  ``transitory_delete_s`` is still a move (EPT's TRANSITORY_DELETE). Bounce and XR entries are never
+  local, so the old leaf turning its entry into a bounce is never reported as a move;
+- **rapid**: events per minute across all nodes over a threshold, then a hold time during which the
+  endpoint's events are counted but not reported (EPT ``rapid_threshold``/``rapid_holdtime``);
+- **offsubnet** / **stale** (incl. multiple-local and no-local): deferred rechecks after a
+  transitory delay, exactly like EPT's watcher, so mid-move states are not reported;
+- beyond EPT: **rogue** (more than ``rogue_factor`` moves within ``rogue_interval_s``, ACI Rogue EP
+  Control), **duplicate_ip** (one IP bound to several MACs at once, or flip-flopping between MACs),
+  **loop** (many endpoints of one BD each moving repeatedly within a short window).
+
+State is memory-lean: ``__slots__`` objects, flags as an int bitmask, interned interface/encap
+strings, no per-endpoint history lists beyond a few move timestamps. Time is passed in (``ts``),
+never read here, so the tracker is deterministic under test.
+"""
+
+from __future__ import annotations
+
+import heapq
+import ipaddress
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from collector.apic.models import (
+    F_BOUNCE,
+    F_BOUNCE_PROXY,
+    F_LOCAL,
+    F_PEER,
+    F_SKIP,
+    F_VPC,
+    EpmRecord,
+    FabricTables,
+    addr_type,
+    flags_text,
+)
+
+ANOMALY_KINDS = ("rapid", "offsubnet", "stale", "rogue", "duplicate_ip", "loop")
+
+
+@dataclass(slots=True)
+class TrackerConfig:
+    """Analysis knobs; defaults are EPT's (rapid/stale/offsubnet) and ACI's (rogue)."""
+
+    transitory_delete_s: float = 60.0
+    analyze_move: bool = True
+    analyze_rapid: bool = True
+    analyze_stale: bool = True
+    analyze_offsubnet: bool = True
+    analyze_rogue: bool = True
+    analyze_duplicate_ip: bool = True
+    analyze_loop: bool = True
+    stale_multiple_local: bool = True
+    stale_no_local: bool = True
+    rapid_threshold: int = 2048  # events per minute (EPT default; range 512-65536)
+    rapid_holdtime_s: float = 600.0
+    rogue_interval_s: float = 60.0  # ACI Rogue EP detection interval
+    rogue_factor: int = 4  # rogue when moves > factor within the interval
+    rogue_hold_s: float = 1800.0
+    loop_window_s: float = 60.0
+    loop_min_endpoints: int = 8  # distinct endpoints of one BD ...
+    loop_min_moves: int = 2  # ... each moving at least this often within the window
+    loop_hold_s: float = 300.0
+    dup_window_s: float = 300.0  # MAC flip-flop memory for duplicate IP
+    dup_hold_s: float = 300.0
+    stale_delay_s: float = 45.0  # EPT TRANSITORY_STALE
+    stale_no_local_delay_s: float = 315.0  # EPT TRANSITORY_STALE_NO_LOCAL
+    offsubnet_delay_s: float = 10.0  # EPT TRANSITORY_OFFSUBNET
+    dup_delay_s: float = 10.0
+
+
+# Location of a local learn: (node or vPC pseudo-node, interface, encap, pcTag, rewrite MAC).
+Loc = tuple[int, str, str, int, str]
+
+
+@dataclass(slots=True)
+class NodeChange:
+    ts: float
+    node: int
+    vnid: int
+    addr: str
+    is_ip: bool
+    status: str
+    flags: int
+    if_id: str
+    pc_tag: int
+    encap: str
+    remote: int
+    rw_mac: str
+
+
+@dataclass(slots=True)
+class Move:
+    ts: float
+    vnid: int
+    addr: str
+    is_ip: bool
+    src: Loc
+    dst: Loc
+    count: int
+    epg: str | None
+    bd: str | None
+    vrf: str | None
+
+
+@dataclass(slots=True)
+class Anomaly:
+    ts: float
+    kind: str
+    vnid: int
+    addr: str
+    is_ip: bool
+    detail: str
+    fields: dict[str, Any]
+
+
+Output = NodeChange | Move | Anomaly
+
+
+class NodeEntry:
+    """One epm object on one node. ``present`` is False for an Rs seen before its epmIpEp."""
+
+    __slots__ = ("present", "flags", "if_id", "pc_tag", "encap", "bd", "rw_mac", "gen", "rs_gen")
+
+    def __init__(self) -> None:
+        self.present = False
+        self.flags = 0
+        self.if_id = ""
+        self.pc_tag = 0
+        self.encap = ""
+        self.bd = 0
+        self.rw_mac = ""
+        self.gen = 0
+        self.rs_gen = 0
+
+
+class Endpoint:
+    __slots__ = (
+        "nodes",
+        "local",
+        "local_del_ts",
+        "moves",
+        "move_ts",
+        "vrf",
+        "win_start",
+        "win_count",
+        "prev_count",
+        "rapid_until",
+        "icount",
+        "rogue_until",
+        "dup_until",
+        "mac_hist",
+        "stale_sig",
+        "offsub_sig",
+        "watch",
+    )
+
+    def __init__(self) -> None:
+        self.nodes: dict[int, NodeEntry] = {}
+        self.local: Loc | None = None
+        self.local_del_ts: float | None = None
+        self.moves = 0
+        self.move_ts: deque[float] | None = None
+        self.vrf = 0
+        self.win_start = 0.0
+        self.win_count = 0
+        self.prev_count = 0
+        self.rapid_until = 0.0
+        self.icount = 0
+        self.rogue_until = 0.0
+        self.dup_until = 0.0
+        self.mac_hist: list[tuple[str, float]] | None = None
+        self.stale_sig: str = ""
+        self.offsub_sig: str = ""
+        self.watch = 0  # bitmask of scheduled rechecks
+
+
+_W_STALE, _W_OFFSUB, _W_DUP = 1, 2, 4
+
+
+class Tracker:
+    """Feed :meth:`process` (events) or the snapshot methods (builds); drain :attr:`out`."""
+
+    def __init__(self, tables: FabricTables | None = None, config: TrackerConfig | None = None):
+        self.tables = tables or FabricTables()
+        self.cfg = config or TrackerConfig()
+        self.eps: dict[tuple[int, str], Endpoint] = {}
+        self.out: list[Output] = []
+        self._gen = 0
+        self._silent = False
+        self._watch: list[tuple[float, int, tuple[int, str]]] = []
+        self._bd_moves: dict[int, deque[tuple[float, str]]] = {}
+        self._loop_until: dict[int, float] = {}
+        self.events = 0  # records processed
+        self.changes = 0
+        self.suppressed = 0  # changes not reported because of a rapid hold
+
+    # ------------------------------------------------------------------ public API
+    def drain(self) -> list[Output]:
+        out, self.out = self.out, []
+        return out
+
+    def begin_snapshot(self, initial: bool) -> None:
+        """Start a (re)build. ``initial``: load silently, as EPT's build does."""
+        self._gen += 1
+        self._silent = initial
+
+    def apply_snapshot(self, rec: EpmRecord, ts: float) -> None:
+        self.process(rec, ts)
+
+    def end_snapshot(self, ts: float) -> int:
+        """Synthesise deletes for what the snapshot no longer returned (EPT, aci-containers)."""
+        gen, removed = self._gen, 0
+        for key, ep in list(self.eps.items()):
+            for node, e in list(ep.nodes.items()):
+                if e.present and e.gen < gen:
+                    removed += 1
+                    self._delete(key, ep, node, e, ts, rs=False)
+                if e.rw_mac and e.rs_gen < gen and node in ep.nodes:
+                    self._delete(key, ep, node, e, ts, rs=True)
+        self._silent = False
+        return removed
+
+    @property
+    def endpoint_count(self) -> int:
+        return len(self.eps)
+
+    def node_entry_count(self) -> int:
+        return sum(len(ep.nodes) for ep in self.eps.values())
+
+    def local_of(self, vnid: int, addr: str) -> Loc | None:
+        ep = self.eps.get((vnid, addr))
+        return ep.local if ep else None
+
+    # ------------------------------------------------------------------ processing
+    def process(self, rec: EpmRecord, ts: float) -> None:
+        self.events += 1
+        key = (rec.vnid, rec.addr)
+        ep = self.eps.get(key)
+        if ep is None:
+            if rec.status == "deleted":
+                return
+            ep = Endpoint()
+            self.eps[key] = ep
+        if rec.vrf:
+            ep.vrf = rec.vrf
+        e = ep.nodes.get(rec.node)
+        if rec.status == "deleted":
+            if e is not None:
+                self._delete(key, ep, rec.node, e, ts, rs=rec.is_rs, rw_mac=rec.rw_mac)
+            return
+        if rec.is_rs:
+            self._apply_rs(key, ep, rec, e, ts)
+            return
+        new = e is None or not e.present
+        if e is None:
+            e = NodeEntry()
+            ep.nodes[rec.node] = e
+        e.gen = self._gen
+        # A partial `modified` event only carries what changed: keep the rest (EPT merges too).
+        partial = rec.status == "modified" and not new
+        flags = rec.flags if rec.flags is not None else (e.flags if partial else 0)
+        if_id = rec.if_id if rec.if_id is not None else (e.if_id if partial else "")
+        pc_tag = rec.pc_tag if rec.pc_tag is not None else (e.pc_tag if partial else 0)
+        encap = rec.encap if rec.encap is not None else (e.encap if partial else "")
+        bd = rec.bd or e.bd
+        changed = new or (
+            flags != e.flags or if_id != e.if_id or pc_tag != e.pc_tag or encap != e.encap
+        )
+        if changed:
+            e.present, e.flags, e.if_id, e.pc_tag, e.encap, e.bd = (
+                True,
+                flags,
+                if_id,
+                pc_tag,
+                encap,
+                bd,
+            )
+            self._changed(key, ep, rec.node, e, "created" if new else "modified", ts)
+        if flags & F_LOCAL and not flags & (F_BOUNCE | F_BOUNCE_PROXY):
+            self._local_learn(key, ep, rec.node, e, ts)
+
+    def _apply_rs(
+        self, key: tuple[int, str], ep: Endpoint, rec: EpmRecord, e: NodeEntry | None, ts: float
+    ) -> None:
+        if e is None:
+            e = NodeEntry()  # Rs can precede its epmIpEp (EPT subscribes Rs first)
+            ep.nodes[rec.node] = e
+        e.rs_gen = self._gen
+        mac = rec.rw_mac or ""
+        if rec.bd:
+            e.bd = rec.bd
+        if mac == e.rw_mac:
+            return
+        e.rw_mac = mac
+        if not e.present:
+            return
+        self._changed(key, ep, rec.node, e, "modified", ts)
+        if self.cfg.analyze_duplicate_ip and not self._silent:
+            self._note_binding(key, ep, mac, ts)
+        if e.flags & F_LOCAL and not e.flags & (F_BOUNCE | F_BOUNCE_PROXY):
+            self._local_learn(key, ep, rec.node, e, ts)
+
+    def _delete(
+        self,
+        key: tuple[int, str],
+        ep: Endpoint,
+        node: int,
+        e: NodeEntry,
+        ts: float,
+        rs: bool,
+        rw_mac: str | None = None,
+    ) -> None:
+        if rs:
+            if not e.rw_mac or (rw_mac and rw_mac != e.rw_mac):
+                return  # an Rs to another MAC was already replaced
+            e.rw_mac = ""
+            if not e.present:
+                del ep.nodes[node]
+            else:
+                self._changed(key, ep, node, e, "modified", ts)
+            return
+        if not e.present:
+            return
+        was_local = bool(e.flags & F_LOCAL) and not e.flags & (F_BOUNCE | F_BOUNCE_PROXY)
+        e.present = False
+        self._changed(key, ep, node, e, "deleted", ts)
+        if e.rw_mac:
+            e.present = False  # keep the Rs; the entry may come back
+        else:
+            del ep.nodes[node]
+        if was_local and not any(x.present and x.flags & F_LOCAL for x in ep.nodes.values()):
+            ep.local_del_ts = ts
+
+    # ------------------------------------------------------------------ analyses
+    def _changed(
+        self, key: tuple[int, str], ep: Endpoint, node: int, e: NodeEntry, status: str, ts: float
+    ) -> None:
+        self.changes += 1
+        if self._silent:
+            return
+        cfg = self.cfg
+        if cfg.analyze_rapid and self._rapid(key, ep, ts):
+            self.suppressed += 1
+            return
+        self.out.append(
+            NodeChange(
+                ts,
+                node,
+                key[0],
+                key[1],
+                _is_ip(key[1]),
+                status,
+                e.flags,
+                e.if_id,
+                e.pc_tag,
+                e.encap,
+                self.tables.remote_node(node, e.if_id) if not e.flags & F_LOCAL else 0,
+                e.rw_mac,
+            )
+        )
+        is_ip = _is_ip(key[1])
+        if cfg.analyze_stale:
+            self._schedule(key, ep, _W_STALE, ts + cfg.stale_delay_s)
+        if is_ip and cfg.analyze_offsubnet:
+            self._schedule(key, ep, _W_OFFSUB, ts + cfg.offsubnet_delay_s)
+
+    def _rapid(self, key: tuple[int, str], ep: Endpoint, ts: float) -> bool:
+        """True while the endpoint is held as rapid (its events are counted, not reported)."""
+        if ts < ep.rapid_until:
+            ep.icount += 1
+            return True
+        # Two-bucket sliding window: cheap, and bursts straddling a bucket edge still count.
+        elapsed = ts - ep.win_start
+        if elapsed >= 60.0:
+            ep.prev_count = ep.win_count if elapsed < 120.0 else 0
+            ep.win_start = ts - (elapsed % 60.0) if elapsed < 120.0 else ts
+            ep.win_count = 0
+            elapsed = ts - ep.win_start
+        ep.win_count += 1
+        rate = ep.win_count + ep.prev_count * (1.0 - elapsed / 60.0)
+        if rate > self.cfg.rapid_threshold:
+            ep.rapid_until = ts + self.cfg.rapid_holdtime_s
+            ep.icount = 0
+            self.out.append(
+                Anomaly(
+                    ts,
+                    "rapid",
+                    key[0],
+                    key[1],
+                    _is_ip(key[1]),
+                    f"rapid endpoint detected: rate {rate:.0f} events/min > "
+                    f"{self.cfg.rapid_threshold}; held {self.cfg.rapid_holdtime_s:.0f}s",
+                    {"rate": round(rate, 1), "threshold": self.cfg.rapid_threshold},
+                )
+            )
+            return True
+        return False
+
+    def _loc(self, node: int, e: NodeEntry) -> Loc:
+        # Both vPC peers learn a vpc-attached endpoint: report the pair, not a flip-flop.
+        if e.flags & F_VPC:
+            peer = self.tables.vpc_peer.get(node)
+            if peer:
+                a, b = sorted((node, peer))
+                node = (a << 16) + b
+        return (node, e.if_id, e.encap, e.pc_tag, e.rw_mac)
+
+    def _local_learn(
+        self, key: tuple[int, str], ep: Endpoint, node: int, e: NodeEntry, ts: float
+    ) -> None:
+        loc = self._loc(node, e)
+        prev = ep.local
+        if prev == loc:
+            ep.local_del_ts = None
+            return
+        if prev is not None and e.flags & F_VPC and prev[0] < 65536 and prev[0] != loc[0]:
+            # vPC pair unknown (no fabricExplicitGEp): the other peer still holding the same
+            # vpc-attached learn on the same port-channel is the pair, not a move.
+            pe = ep.nodes.get(prev[0])
+            if (
+                pe is not None
+                and pe.present
+                and pe.flags & F_VPC
+                and pe.flags & F_LOCAL
+                and pe.if_id == e.if_id
+                and prev[2:] == loc[2:]
+            ):
+                return
+        if prev is not None and not e.rw_mac and prev[4] and prev[:4] == loc[:4]:
+            ep.local = loc  # the Rs for this learn is still on its way: not a move
+            return
+        recent = ep.local_del_ts is None or ts - ep.local_del_ts <= self.cfg.transitory_delete_s
+        ep.local = loc
+        ep.local_del_ts = None
+        if prev is None or not recent or self._silent or not self.cfg.analyze_move:
+            return
+        if ts < ep.rapid_until:
+            return  # rapid hold: location still followed, not reported
+        if loc[4] == "" and prev[4] and prev[:4] == loc[:4]:
+            return  # Rs removed before the IP: same place, rewrite info pending
+        ep.moves += 1
+        self.out.append(self._move(key, ep, prev, loc, ts))
+        if self.cfg.analyze_rogue:
+            self._rogue(key, ep, ts)
+        if self.cfg.analyze_loop:
+            self._loop(key, ep, e, ts)
+
+    def _move(self, key: tuple[int, str], ep: Endpoint, src: Loc, dst: Loc, ts: float) -> Move:
+        t = self.tables
+        is_ip = _is_ip(key[1])
+        vrf = key[0] if is_ip else (ep.vrf or t.bd_vrf.get(key[0], 0))
+        bd_vnid = 0 if is_ip else key[0]
+        if is_ip:
+            e = ep.nodes.get(dst[0] & 0xFFFF if dst[0] > 65535 else dst[0])
+            bd_vnid = e.bd if e else 0
+        bd = t.bd_name.get(bd_vnid) if bd_vnid else None
+        if bd is None and dst[3] > 1:
+            bd_vnid = t.epg_bd.get((vrf, dst[3]), 0)
+            bd = t.bd_name.get(bd_vnid)
+        return Move(
+            ts,
+            key[0],
+            key[1],
+            is_ip,
+            src,
+            dst,
+            ep.moves,
+            t.epg_for(vrf, dst[3]),
+            bd,
+            t.vrf_name.get(vrf),
+        )
+
+    def _rogue(self, key: tuple[int, str], ep: Endpoint, ts: float) -> None:
+        cfg = self.cfg
+        if ep.move_ts is None:
+            ep.move_ts = deque(maxlen=cfg.rogue_factor + 1)
+        ep.move_ts.append(ts)
+        if ts < ep.rogue_until or len(ep.move_ts) <= cfg.rogue_factor:
+            return
+        if ts - ep.move_ts[0] <= cfg.rogue_interval_s:
+            ep.rogue_until = ts + cfg.rogue_hold_s
+            self.out.append(
+                Anomaly(
+                    ts,
+                    "rogue",
+                    key[0],
+                    key[1],
+                    _is_ip(key[1]),
+                    f"rogue endpoint: {len(ep.move_ts)} moves within "
+                    f"{ts - ep.move_ts[0]:.1f}s (factor {cfg.rogue_factor}, "
+                    f"interval {cfg.rogue_interval_s:.0f}s)",
+                    {
+                        "moves": len(ep.move_ts),
+                        "interval_s": cfg.rogue_interval_s,
+                        "node": ep.local[0] if ep.local else 0,
+                    },
+                )
+            )
+
+    def _loop(self, key: tuple[int, str], ep: Endpoint, e: NodeEntry, ts: float) -> None:
+        cfg = self.cfg
+        bd = e.bd if _is_ip(key[1]) else key[0]
+        if not bd:
+            return
+        dq = self._bd_moves.get(bd)
+        if dq is None:
+            dq = self._bd_moves[bd] = deque()
+        dq.append((ts, key[1]))
+        while dq and ts - dq[0][0] > cfg.loop_window_s:
+            dq.popleft()
+        if (
+            ts < self._loop_until.get(bd, 0.0)
+            or len(dq) < cfg.loop_min_endpoints * cfg.loop_min_moves
+        ):
+            return
+        counts: dict[str, int] = {}
+        for _, a in dq:
+            counts[a] = counts.get(a, 0) + 1
+        flapping = sorted(a for a, c in counts.items() if c >= cfg.loop_min_moves)
+        if len(flapping) < cfg.loop_min_endpoints:
+            return
+        self._loop_until[bd] = ts + cfg.loop_hold_s
+        name = self.tables.bd_name.get(bd) or f"vnid-{bd}"
+        self.out.append(
+            Anomaly(
+                ts,
+                "loop",
+                bd,
+                name,
+                False,
+                f"possible loop in BD {name}: {len(flapping)} endpoints moved "
+                f"{len(dq)} times within {cfg.loop_window_s:.0f}s; e.g. {', '.join(flapping[:5])}",
+                {
+                    "endpoints": len(flapping),
+                    "moves": len(dq),
+                    "bd": name,
+                    "sample": ",".join(flapping[:20]),
+                },
+            )
+        )
+
+    def _note_binding(self, key: tuple[int, str], ep: Endpoint, mac: str, ts: float) -> None:
+        """Duplicate IP: a return to a MAC bound earlier in the window is a flip-flop; otherwise
+        recheck later whether several MACs hold the IP at once (a one-off change is a NIC swap)."""
+        if not mac:
+            return
+        hist = [(m, t) for m, t in (ep.mac_hist or ()) if ts - t <= self.cfg.dup_window_s]
+        last = hist[-1][0] if hist else None
+        flip = last is not None and last != mac and any(m == mac for m, _ in hist)
+        if last != mac:
+            hist.append((mac, ts))
+        ep.mac_hist = hist[-8:]
+        if flip:
+            self._report_dup(key, ep, sorted({m for m, _ in hist}), ts, "flip-flop")
+        else:
+            self._schedule(key, ep, _W_DUP, ts + self.cfg.dup_delay_s)
+
+    def _report_dup(
+        self, key: tuple[int, str], ep: Endpoint, macs: list[str], ts: float, why: str
+    ) -> None:
+        if ts < ep.dup_until:
+            return
+        ep.dup_until = ts + self.cfg.dup_hold_s
+        self.out.append(
+            Anomaly(
+                ts,
+                "duplicate_ip",
+                key[0],
+                key[1],
+                True,
+                f"duplicate IP ({why}): {key[1]} on MACs {', '.join(macs)}",
+                {"macs": ",".join(macs), "count": len(macs), "reason": why},
+            )
+        )
+
+    # ------------------------------------------------------------------ deferred rechecks
+    def _schedule(self, key: tuple[int, str], ep: Endpoint, bit: int, due: float) -> None:
+        if ep.watch & bit:
+            return
+        ep.watch |= bit
+        heapq.heappush(self._watch, (due, bit, key))
+
+    def tick(self, now: float) -> None:
+        """Run rechecks that are due (stale, offsubnet, duplicate IP) and forget dead endpoints."""
+        w = self._watch
+        while w and w[0][0] <= now:
+            due, bit, key = heapq.heappop(w)
+            ep = self.eps.get(key)
+            if ep is None:
+                continue
+            ep.watch &= ~bit
+            if bit == _W_STALE:
+                self._check_stale(key, ep, now)
+            elif bit == _W_OFFSUB:
+                self._check_offsubnet(key, ep, now)
+            elif bit == _W_DUP:
+                self._check_dup(key, ep, now)
+            self._maybe_forget(key, ep, now)
+
+    def _maybe_forget(self, key: tuple[int, str], ep: Endpoint, now: float) -> None:
+        if ep.nodes or ep.watch:
+            return
+        if ep.local_del_ts is not None and now - ep.local_del_ts <= self.cfg.transitory_delete_s:
+            self._schedule(key, ep, _W_STALE, ep.local_del_ts + self.cfg.transitory_delete_s + 1)
+            return
+        if now < ep.rapid_until or now < ep.rogue_until:
+            return
+        del self.eps[key]
+
+    def _check_stale(self, key: tuple[int, str], ep: Endpoint, now: float) -> None:
+        t, cfg = self.tables, self.cfg
+        locals_ = [
+            n
+            for n, e in ep.nodes.items()
+            if e.present and e.flags & F_LOCAL and not e.flags & (F_BOUNCE | F_BOUNCE_PROXY)
+        ]
+        expected: set[int] = set()
+        for n in locals_:
+            expected.add(n)
+            peer = t.vpc_peer.get(n)
+            if peer and ep.nodes[n].flags & F_VPC:
+                expected.add(peer)
+        problems: list[str] = []
+        groups = {min(n, t.vpc_peer.get(n, n)) for n in locals_}
+        if cfg.stale_multiple_local and len(groups) > 1:
+            problems.append(f"multiple local nodes {sorted(locals_)}")
+        no_local = not locals_
+        for n, e in ep.nodes.items():
+            if not e.present or n in expected or e.flags & (F_LOCAL | F_SKIP | F_BOUNCE_PROXY):
+                continue
+            if t.is_proxy_tunnel(n, e.if_id):
+                continue
+            r = t.remote_node(n, e.if_id)
+            if not r and e.flags & F_PEER:
+                r = t.vpc_peer.get(n, 0)
+            if not r:
+                continue  # cannot tell where it points: never guess stale
+            targets = {r >> 16, r & 0xFFFF} if r > 65535 else {r}
+            if no_local:
+                if cfg.stale_no_local and not e.flags & F_BOUNCE:
+                    problems.append(f"node {n} points to {_node_str(r)} but no local learn")
+                continue
+            if targets & expected:
+                continue
+            # An XR pointing at the old leaf is fine while that leaf bounces to the right place.
+            ok = False
+            for tn in targets:
+                te = ep.nodes.get(tn)
+                if te is not None and te.present and te.flags & (F_BOUNCE | F_BOUNCE_PROXY):
+                    tr = t.remote_node(tn, te.if_id)
+                    tt = {tr >> 16, tr & 0xFFFF} if tr > 65535 else {tr}
+                    if te.flags & F_BOUNCE_PROXY or tt & expected:
+                        ok = True
+            if not ok:
+                problems.append(f"node {n} points to {_node_str(r)}, expected {sorted(expected)}")
+        sig = ";".join(problems)
+        if sig and sig != ep.stale_sig:
+            kind_detail = (
+                "no_local"
+                if no_local
+                else ("multiple_local" if problems[0].startswith("multiple") else "stale_remote")
+            )
+            self.out.append(
+                Anomaly(
+                    now,
+                    "stale",
+                    key[0],
+                    key[1],
+                    _is_ip(key[1]),
+                    f"stale endpoint ({kind_detail}): " + "; ".join(problems),
+                    {
+                        "reason": kind_detail,
+                        "nodes": len(problems),
+                        "expected": ",".join(str(x) for x in sorted(expected)),
+                    },
+                )
+            )
+        ep.stale_sig = sig
+
+    def _check_offsubnet(self, key: tuple[int, str], ep: Endpoint, now: float) -> None:
+        try:
+            ip = ipaddress.ip_address(key[1])
+        except ValueError:
+            return
+        bad: list[int] = []
+        for n, e in ep.nodes.items():
+            if not e.present or e.pc_tag <= 1 or e.flags & F_SKIP:
+                continue
+            nets = self.tables.subnets_for(key[0], e.bd, e.pc_tag)
+            if nets is None:
+                continue
+            if not any(ip.version == net.version and ip in net for net in nets):
+                bad.append(n)
+        sig = ",".join(map(str, sorted(bad)))
+        if sig and sig != ep.offsub_sig:
+            e0 = ep.nodes[bad[0]]
+            epg = self.tables.epg_for(key[0], e0.pc_tag) or f"pctag-{e0.pc_tag}"
+            bd = self.tables.bd_name.get(e0.bd) or f"vnid-{e0.bd}"
+            self.out.append(
+                Anomaly(
+                    now,
+                    "offsubnet",
+                    key[0],
+                    key[1],
+                    True,
+                    f"offsubnet endpoint on nodes {sig}: {key[1]} not in any subnet of BD {bd} "
+                    f"(epg {epg})",
+                    {"nodes": sig, "epg": epg, "bd": bd},
+                )
+            )
+        ep.offsub_sig = sig
+
+    def _check_dup(self, key: tuple[int, str], ep: Endpoint, now: float) -> None:
+        macs = sorted(
+            {
+                e.rw_mac
+                for e in ep.nodes.values()
+                if e.present
+                and e.rw_mac
+                and e.flags & F_LOCAL
+                and not e.flags & (F_BOUNCE | F_BOUNCE_PROXY)
+            }
+        )
+        if len(macs) > 1:
+            self._report_dup(key, ep, macs, now, "concurrent")
+
+
+def _is_ip(addr: str) -> bool:
+    return not (len(addr) == 17 and addr.count(":") == 5)
+
+
+def _node_str(r: int) -> str:
+    return f"vpc {r >> 16}-{r & 0xFFFF}" if r > 65535 else str(r)
+
+
+__all__ = [
+    "ANOMALY_KINDS",
+    "Anomaly",
+    "Move",
+    "NodeChange",
+    "Output",
+    "Tracker",
+    "TrackerConfig",
+    "addr_type",
+    "flags_text",
+]

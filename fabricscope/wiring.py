@@ -1,0 +1,46 @@
+"""Orchestration: build the writer and sinks a process needs from Settings."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from fabricscope.settings import Settings
+
+
+class StdoutSink:
+    """Prints line protocol (`--stdout`): debugging a collector without a database."""
+
+    def write_lines(self, lines: Sequence[str]) -> None:
+        if lines:
+            sys.stdout.write("\n".join(lines) + "\n")
+            sys.stdout.flush()
+
+    def close(self, timeout: float = 0.0) -> None:
+        del timeout
+        sys.stdout.flush()
+
+    def stats(self) -> dict[str, int | float | str]:
+        return {}
+
+
+def resolve_influx_url(settings: Settings) -> Settings:
+    """An empty FABRICSCOPE_INFLUX_URL means the managed local InfluxDB, which must be running."""
+    if settings.influx_url:
+        return settings
+    from fabricscope.influxdb_local import LocalInfluxDB
+
+    local = LocalInfluxDB(None)
+    if not local.running():
+        raise SystemExit(
+            "no InfluxDB: set FABRICSCOPE_INFLUX_URL or run `fabricscope influxdb start` first"
+        )
+    return settings.model_copy(update={"influx_url": local.url})
+
+
+def make_writer(settings: Settings, *, name: str, **overrides: Any) -> Any:
+    """The batching, retrying, spooling writer for one process (`name` picks its spool dir)."""
+    from influx.writer import BatchingWriter
+
+    return BatchingWriter.from_settings(resolve_influx_url(settings), name=name, **overrides)

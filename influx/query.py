@@ -1,0 +1,319 @@
+"""Query stage: InfluxQL over HTTP `/query`, and the only place that builds InfluxQL text.
+
+Every caller (API routers, analyzers, Grafana helpers) builds statements with the helpers here —
+`quote_ident`, `quote_str`, `regex_literal`, `time_range` — or, better, passes values as bind
+parameters (`params={"addr": …}` with `$addr` in the statement, supported by InfluxDB 1.x `/query`).
+Never format an untrusted value into a statement by hand.
+
+Escaping rules come from the InfluxQL scanner (influxql/scanner.go, `ScanString`, `ScanDelimited`):
+inside '…' and "…" only ``\\\\``, ``\\'``, ``\\"`` and ``\\n`` are escapes and a raw LF is an error;
+inside /…/ only ``\\/`` is an escape and every other backslash passes through to the RE2 regexp.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+# -- quoting -----------------------------------------------------------------------------------
+
+_STR_ESC = str.maketrans({"\\": "\\\\", "\n": "\\n"})
+
+
+def quote_ident(name: str) -> str:
+    """A double-quoted InfluxQL identifier (measurement, tag/field key, database, RP)."""
+    return '"' + name.translate(_STR_ESC).replace('"', '\\"') + '"'
+
+
+def quote_str(value: str) -> str:
+    """A single-quoted InfluxQL string literal (e.g. a tag value in WHERE)."""
+    return "'" + value.translate(_STR_ESC).replace("'", "\\'") + "'"
+
+
+_RE2_META = set(".+*?()|[]{}^$-&~#")
+
+
+def regex_escape(value: str) -> str:
+    """`value` as a literal inside an InfluxQL /regex/ (RE2 syntax).
+
+    Backslash and slash are written as ``\\x5c`` / ``\\x2f``: the InfluxQL scanner would otherwise
+    treat ``\\\\/`` as an escaped slash and end the regex early. Control characters become
+    ``\\x{..}`` because a raw newline cannot appear in a statement.
+    """
+    out = []
+    for ch in value:
+        code = ord(ch)
+        if ch == "\\":
+            out.append(r"\x5c")
+        elif ch == "/":
+            out.append(r"\x2f")
+        elif ch in _RE2_META:
+            out.append("\\" + ch)
+        elif code < 32 or code == 127:
+            out.append(f"\\x{{{code:x}}}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def regex_literal(value: str, *, match: str = "contains") -> str:
+    """A complete /…/ literal matching `value` literally: `contains`, `prefix` or `exact`."""
+    body = regex_escape(value)
+    if match == "exact":
+        body = f"^{body}$"
+    elif match == "prefix":
+        body = f"^{body}"
+    elif match != "contains":
+        raise ValueError(f"match must be 'contains', 'prefix' or 'exact', not {match!r}")
+    return f"/{body}/"
+
+
+# -- time --------------------------------------------------------------------------------------
+
+_UNITS = {
+    "ns": timedelta(microseconds=0.001),
+    "us": timedelta(microseconds=1),
+    "µs": timedelta(microseconds=1),
+    "ms": timedelta(milliseconds=1),
+    "s": timedelta(seconds=1),
+    "m": timedelta(minutes=1),
+    "h": timedelta(hours=1),
+    "d": timedelta(days=1),
+    "w": timedelta(weeks=1),
+}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d|w)")
+_DURATION_FULL = re.compile(r"(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h|d|w))+")
+
+
+def parse_duration(text: str) -> timedelta:
+    """`30s`, `5m`, `1h30m`, `2d`, `1w`, `500ms` → timedelta (non-negative)."""
+    t = text.strip()
+    if not _DURATION_FULL.fullmatch(t):
+        raise ValueError(
+            f"invalid duration {text!r}: expected e.g. 30s, 5m, 1h30m, 2d "
+            "(units: ns us ms s m h d w)"
+        )
+    total = timedelta()
+    for num, unit in _DURATION_PART.findall(t):
+        total += _UNITS[unit] * float(num)
+    return total
+
+
+def duration_literal(value: timedelta | str) -> str:
+    """An InfluxQL duration literal (for GROUP BY time(…)): whole ms/s/m/h/d where exact."""
+    td = parse_duration(value) if isinstance(value, str) else value
+    us = td // timedelta(microseconds=1)
+    if us <= 0:
+        raise ValueError(f"duration must be positive, got {td}")
+    for unit, size in (("w", 604800_000_000), ("d", 86400_000_000), ("h", 3600_000_000),
+                       ("m", 60_000_000), ("s", 1_000_000), ("ms", 1000)):  # fmt: skip
+        if us % size == 0:
+            return f"{us // size}{unit}"
+    return f"{us}u"
+
+
+def parse_time(text: str, *, now: datetime | None = None) -> datetime:
+    """`since`/`until` values: `now`, relative (`-1h`, `-30m`, `now-2d`, `-1h30m`) or RFC 3339.
+
+    Returns an aware UTC datetime; raises ValueError with a message fit for a 422 response.
+    """
+    t = text.strip()
+    now = now or datetime.now(UTC)
+    if not t:
+        raise ValueError("empty time: use RFC 3339 (2024-05-01T12:00:00Z), 'now' or e.g. -1h")
+    low = t.lower()
+    if low == "now":
+        return now
+    if low.startswith("now"):
+        low = low[3:].strip()
+    if low[:1] in ("-", "+") and _DURATION_FULL.fullmatch(low[1:].strip()):
+        delta = parse_duration(low[1:].strip())
+        return now - delta if low[0] == "-" else now + delta
+    try:
+        dt = datetime.fromisoformat(t.replace("z", "Z"))
+    except ValueError:
+        dt = None
+    if dt is None or "T" not in t.upper() and " " not in t:
+        raise ValueError(
+            f"invalid time {text!r}: use RFC 3339 (2024-05-01T12:00:00Z), 'now' or a relative "
+            "time like -1h, -30m, -2d"
+        )
+    if dt.tzinfo is None:
+        raise ValueError(f"invalid time {text!r}: RFC 3339 needs a UTC offset, e.g. Z or +02:00")
+    return dt.astimezone(UTC)
+
+
+def to_ns(dt: datetime) -> int:
+    """Epoch nanoseconds of an aware datetime (exact, no float rounding)."""
+    delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+def time_literal(dt: datetime) -> str:
+    """An InfluxQL time literal: integer nanoseconds (unambiguous, no quoting issues)."""
+    return f"{to_ns(dt)}"
+
+
+def time_range(
+    since: str | datetime | None,
+    until: str | datetime | None = None,
+    *,
+    now: datetime | None = None,
+) -> str:
+    """`time >= … AND time < …` for a WHERE clause ('' when both are None)."""
+    now = now or datetime.now(UTC)
+    parts = []
+    if since is not None:
+        start = since if isinstance(since, datetime) else parse_time(since, now=now)
+        parts.append(f"time >= {time_literal(start)}")
+    if until is not None:
+        end = until if isinstance(until, datetime) else parse_time(until, now=now)
+        parts.append(f"time < {time_literal(end)}")
+    if len(parts) == 2 and to_ns(start) >= to_ns(end):
+        raise ValueError(f"since ({since}) must be before until ({until})")
+    return " AND ".join(parts)
+
+
+# -- results -----------------------------------------------------------------------------------
+
+
+class InfluxQueryError(RuntimeError):
+    """The server rejected the query (syntax, missing database, auth) or was unreachable."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Series:
+    """One result series: `name` (measurement), GROUP BY `tags`, `columns` and `values` rows."""
+
+    name: str
+    columns: list[str]
+    values: list[list[Any]]
+    tags: dict[str, str] = field(default_factory=dict)
+    statement_id: int = 0
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """Each row as {column: value}, GROUP BY tags merged in."""
+        for row in self.values:
+            d = dict(self.tags)
+            d.update(zip(self.columns, row, strict=False))
+            yield d
+
+
+def parse_response(payload: Mapping[str, Any]) -> list[Series]:
+    """Flatten `{"results": [{"series": […]}]}`; raise on any statement error."""
+    if "error" in payload:
+        raise InfluxQueryError(str(payload["error"]))
+    out: list[Series] = []
+    for result in payload.get("results", []):
+        if "error" in result:
+            raise InfluxQueryError(str(result["error"]))
+        for s in result.get("series", []) or []:
+            out.append(
+                Series(
+                    name=s.get("name", ""),
+                    columns=list(s.get("columns", [])),
+                    values=[list(v) for v in s.get("values", []) or []],
+                    tags=dict(s.get("tags", {}) or {}),
+                    statement_id=int(result.get("statement_id", 0)),
+                )
+            )
+    return out
+
+
+class InfluxQuery:
+    """InfluxQL on `POST /query` with sync (`query`) and async (`aquery`) variants.
+
+    `token`: 1.x without auth: anything; 1.x with auth: `user:password`; 2.x/3.x: an API token.
+    Times come back as epoch nanoseconds by default (`epoch="ns"`); `epoch=None` gives RFC 3339.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str = "",
+        database: str = "fabricscope",
+        *,
+        timeout_s: float = 30.0,
+        retention_policy: str | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.database = database
+        self.retention_policy = retention_policy
+        self.timeout_s = timeout_s
+        self._headers = {"Accept": "application/json"}
+        if token:
+            self._headers["Authorization"] = f"Token {token}"
+        self._client: httpx.Client | None = None
+        self._aclient: httpx.AsyncClient | None = None
+
+    def _form(
+        self, influxql: str, params: Mapping[str, Any] | None, epoch: str | None
+    ) -> dict[str, str]:
+        import json
+
+        form = {"q": influxql, "db": self.database}
+        if self.retention_policy:
+            form["rp"] = self.retention_policy
+        if epoch:
+            form["epoch"] = epoch
+        if params:
+            form["params"] = json.dumps(dict(params))
+        return form
+
+    @staticmethod
+    def _result(resp: httpx.Response) -> list[Series]:
+        try:
+            payload = resp.json()
+        except ValueError:
+            raise InfluxQueryError(
+                f"HTTP {resp.status_code} from /query: {resp.text[:200]}", resp.status_code
+            ) from None
+        if resp.status_code >= 400:
+            msg = payload.get("error") if isinstance(payload, dict) else None
+            raise InfluxQueryError(
+                f"HTTP {resp.status_code} from /query: {msg or resp.text[:200]}", resp.status_code
+            )
+        return parse_response(payload)
+
+    def query(
+        self, influxql: str, *, params: Mapping[str, Any] | None = None, epoch: str | None = "ns"
+    ) -> list[Series]:
+        if self._client is None:
+            self._client = httpx.Client(timeout=self.timeout_s, headers=self._headers)
+        try:
+            resp = self._client.post(f"{self.url}/query", data=self._form(influxql, params, epoch))
+        except httpx.HTTPError as exc:
+            raise InfluxQueryError(f"InfluxDB unreachable: {type(exc).__name__}") from None
+        return self._result(resp)
+
+    async def aquery(
+        self, influxql: str, *, params: Mapping[str, Any] | None = None, epoch: str | None = "ns"
+    ) -> list[Series]:
+        if self._aclient is None:
+            self._aclient = httpx.AsyncClient(timeout=self.timeout_s, headers=self._headers)
+        try:
+            resp = await self._aclient.post(
+                f"{self.url}/query", data=self._form(influxql, params, epoch)
+            )
+        except httpx.HTTPError as exc:
+            raise InfluxQueryError(f"InfluxDB unreachable: {type(exc).__name__}") from None
+        return self._result(resp)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def aclose(self) -> None:
+        if self._aclient is not None:
+            await self._aclient.aclose()
+            self._aclient = None
