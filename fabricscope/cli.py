@@ -1,4 +1,4 @@
-"""The `fabricscope` command line: one sub-command group per process (ARCHITECTURE.md, CLI contract)."""
+"""The `fabricscope` command line: one sub-command group per process (ARCHITECTURE.md)."""
 
 from __future__ import annotations
 

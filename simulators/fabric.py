@@ -359,6 +359,7 @@ class EndpointPolicy:
     loop_factor: int = 4
     loop_action: str = "bd-learn-disable"  # or "port-disable"
     dampening: bool = True
+    enforce_subnet_check: bool = False  # off: offsubnet IPs are learned (the anomaly to detect)
 
 
 # ------------------------------------------------------------------------------------ fabric

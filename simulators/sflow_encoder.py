@@ -131,6 +131,7 @@ class FixedBlock:
     dataclass definition *is* the wire layout.
     """
 
+    __slots__ = ()
     TAG: ClassVar[int]
     LAYOUT: ClassVar[str]
 
@@ -215,9 +216,9 @@ class ProcessorCounters(FixedBlock):
 
     TAG: ClassVar[int] = 1001
     LAYOUT: ClassVar[str] = "IIIQQ"
-    cpu_5s: int = 0
-    cpu_1m: int = 0
-    cpu_5m: int = 0
+    five_sec_cpu: int = 0
+    one_min_cpu: int = 0
+    five_min_cpu: int = 0
     total_memory: int = 0
     free_memory: int = 0
 
@@ -227,10 +228,10 @@ class PortName:
     """0:1005 port_name (string<255>)."""
 
     TAG: ClassVar[int] = 1005
-    name: str
+    port_name: str
 
     def encode(self) -> bytes:
-        return tlv(self.TAG, xdr_string(self.name, 255))
+        return tlv(self.TAG, xdr_string(self.port_name, 255))
 
 
 def _uuid_bytes(value: str | bytes | uuid_mod.UUID) -> bytes:

@@ -31,7 +31,9 @@ def parse_allow_list(text: str) -> list[IpNetwork]:
         try:
             nets.append(ipaddress.ip_network(part, strict=False))
         except ValueError as exc:
-            raise ValueError(f"FABRICSCOPE_SFLOW_ALLOW: {part!r} is not an address or CIDR") from exc
+            raise ValueError(
+                f"FABRICSCOPE_SFLOW_ALLOW: {part!r} is not an address or CIDR"
+            ) from exc
     return nets
 
 

@@ -271,7 +271,7 @@ class SflowPoints:
                 descr = rec.fields
                 break
         host, vm = self._identity(agent, sample, descr)
-        ident = ("agent", agent, "host", host, "source_id", source_id)
+        ident: tuple[str, ...] = ("agent", agent, "host", host, "source_id", source_id)
         if vm is not None:
             ident = (*ident, "vm", vm)
         ts = f" {recv_ns}"
@@ -328,9 +328,7 @@ class SflowPoints:
             prefix = self._prefix(
                 "sflow_host_adapters", *ident, "ifindex", str(adapter.get("if_index"))
             )
-            out.append(
-                f"{prefix} macs={escape_string_field(mac_text)},mac_count={len(macs)}i{ts}"
-            )
+            out.append(f"{prefix} macs={escape_string_field(mac_text)},mac_count={len(macs)}i{ts}")
 
     # ----------------------------------------------------------- Telegraf schema
     def _telegraf_cpu(
@@ -453,8 +451,17 @@ class SflowPoints:
                 ("used_percent", 100.0 * used / total if total else 0.0),
             ]
             prefix = self._prefix(
-                "disk", "agent", agent, "host", host, "path", "all", "device", "all",
-                "fstype", "all",
+                "disk",
+                "agent",
+                agent,
+                "host",
+                host,
+                "path",
+                "all",
+                "device",
+                "all",
+                "fstype",
+                "all",
             )
             out.append(f"{prefix} {_join(disk)}{ts}")
         diskio: list[tuple[str, int | float | None]] = [
@@ -543,7 +550,11 @@ class SflowPoints:
         stat.bytes += frame_length * rate  # Python ints: no uint32 overflow (Telegraf bug)
 
     def _add_discard(self, agent: str, sample: DiscardSample) -> None:
-        key = (agent, reason_name(sample.reason) or f"code_{sample.reason}", str(sample.input_ifindex))
+        key = (
+            agent,
+            reason_name(sample.reason) or f"code_{sample.reason}",
+            str(sample.input_ifindex),
+        )
         stat = self._drops.get(key)
         if stat is None:
             stat = self._drops[key] = FlowStat()
@@ -551,7 +562,7 @@ class SflowPoints:
         stat.packets += 1
         for rec in sample.records:
             if type(rec) is SampledHeader:
-                stat.bytes += rec.frame_length  # type: ignore[union-attr]
+                stat.bytes += rec.frame_length
 
     def flow_table_size(self) -> int:
         return len(self._flows) + len(self._drops)
@@ -569,8 +580,21 @@ class SflowPoints:
             for key, stat in top:
                 _, vlan, smac, dmac, sip, dip, proto = key
                 prefix = self._prefix(
-                    "sflow_flows", "agent", agent, "vlan", vlan, "src_mac", smac,
-                    "dst_mac", dmac, "src_ip", sip, "dst_ip", dip, "ip_protocol", proto,
+                    "sflow_flows",
+                    "agent",
+                    agent,
+                    "vlan",
+                    vlan,
+                    "src_mac",
+                    smac,
+                    "dst_mac",
+                    dmac,
+                    "src_ip",
+                    sip,
+                    "dst_ip",
+                    dip,
+                    "ip_protocol",
+                    proto,
                 )
                 out.append(
                     f"{prefix} samples={stat.samples}i,packets={format_int(stat.packets)},"
@@ -585,9 +609,21 @@ class SflowPoints:
                         other.packets += stat.packets
                         other.bytes += stat.bytes
                 prefix = self._prefix(
-                    "sflow_flows", "agent", agent, "vlan", "other", "src_mac", "other",
-                    "dst_mac", "other", "src_ip", "other", "dst_ip", "other",
-                    "ip_protocol", "other",
+                    "sflow_flows",
+                    "agent",
+                    agent,
+                    "vlan",
+                    "other",
+                    "src_mac",
+                    "other",
+                    "dst_mac",
+                    "other",
+                    "src_ip",
+                    "other",
+                    "dst_ip",
+                    "other",
+                    "ip_protocol",
+                    "other",
                 )
                 out.append(
                     f"{prefix} samples={other.samples}i,packets={format_int(other.packets)},"
@@ -604,7 +640,9 @@ class SflowPoints:
         return out
 
     # ----------------------------------------------------------------- stats
-    def stats_lines(self, time_ns: int, extra: Mapping[str, int | float], instance: str) -> list[str]:
+    def stats_lines(
+        self, time_ns: int, extra: Mapping[str, int | float], instance: str
+    ) -> list[str]:
         """``fabricscope_stats`` for the collector: totals plus per-agent loss."""
         st = self.stats
         pairs: list[tuple[str, int | float | None]] = [

@@ -23,7 +23,9 @@ def register(sub: Any) -> None:
 
     listen = group.add_parser("listen", help="receive sFlow over UDP and write to InfluxDB")
     listen.add_argument("--listen", help="host:port (FABRICSCOPE_SFLOW_LISTEN, 0.0.0.0:6343)")
-    listen.add_argument("--allow", help="agent/source CIDRs, comma-separated (FABRICSCOPE_SFLOW_ALLOW)")
+    listen.add_argument(
+        "--allow", help="agent/source CIDRs, comma-separated (FABRICSCOPE_SFLOW_ALLOW)"
+    )
     listen.add_argument("--workers", type=int, help="processes sharing the port (SO_REUSEPORT)")
     listen.add_argument("--flow-interval", type=float, help="seconds per sflow_flows row")
     listen.add_argument("--top-n", type=int, help="flows kept per agent and interval")
@@ -172,7 +174,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
     for p in procs:
         p.start()
 
-    def forward(signum: int, _frame: object) -> None:
+    def forward(_signum: int, _frame: object) -> None:
         for p in procs:
             if p.pid is not None and p.is_alive():
                 p.terminate()  # SIGTERM: each worker flushes and spools before it exits
@@ -222,7 +224,7 @@ def run_worker(settings: Settings, index: int, reuse_port: bool, stdout: bool) -
         pipe, host, port, rcvbuf=settings.sflow_rcvbuf_bytes, reuse_port=reuse_port
     )
 
-    def stop(signum: int, _frame: object) -> None:
+    def stop(_signum: int, _frame: object) -> None:
         assert listener is not None
         listener.stop()
 

@@ -54,9 +54,17 @@ def start_listener(tmp_path: Path, influx_url: str, db: str, port: int) -> subpr
     )
     log = (tmp_path / "listener.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fabricscope.cli", "sflow", "listen", "--listen",
-         f"127.0.0.1:{port}"],
-        env=env, stderr=log,
+        [
+            sys.executable,
+            "-m",
+            "fabricscope.cli",
+            "sflow",
+            "listen",
+            "--listen",
+            f"127.0.0.1:{port}",
+        ],
+        env=env,
+        stderr=log,
     )
     deadline = time.monotonic() + 20
     while "listening udp" not in (tmp_path / "listener.log").read_text():
@@ -118,7 +126,8 @@ def test_every_sfprobe_sample_reaches_influxdb(tmp_path, influxdb, influx_db):
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             rows = influxql(
-                influxdb.url, influx_db,
+                influxdb.url,
+                influx_db,
                 "SELECT last(datagrams) FROM fabricscope_stats WHERE process='collector' "
                 "AND agent=''",
             )
@@ -130,15 +139,14 @@ def test_every_sfprobe_sample_reaches_influxdb(tmp_path, influxdb, influx_db):
         listener.send_signal(signal.SIGTERM)
         listener.wait(30)
     assert listener.returncode == 0
-    flows = influxql(
-        influxdb.url, influx_db, "SELECT sum(samples), sum(packets) FROM sflow_flows"
-    )
+    flows = influxql(influxdb.url, influx_db, "SELECT sum(samples), sum(packets) FROM sflow_flows")
     assert flows, "no sflow_flows in InfluxDB"
     _, samples, packets = flows[0]
     assert samples == sent_samples
     assert packets == sent_samples  # 1:1 sampling: one packet per sample
     stats = influxql(
-        influxdb.url, influx_db,
+        influxdb.url,
+        influx_db,
         "SELECT last(datagrams), last(decode_errors), last(points_dropped) FROM fabricscope_stats "
         "WHERE process='collector' AND agent=''",
     )
@@ -146,13 +154,16 @@ def test_every_sfprobe_sample_reaches_influxdb(tmp_path, influxdb, influx_db):
     assert stats[0][2] == 0
     # Per-agent view: sfprobe's agent address is 127.0.0.1, and nothing was lost on loopback.
     per_agent = influxql(
-        influxdb.url, influx_db,
+        influxdb.url,
+        influx_db,
         "SELECT last(datagrams), last(lost_datagrams) FROM fabricscope_stats "
         "WHERE agent='127.0.0.1'",
     )
     assert per_agent[0][1:] == [sent_datagrams, 0]
     # The sampled headers were decoded: the capture's IPv6 and VLAN-tagged traffic is there.
-    v6 = influxql(influxdb.url, influx_db, "SELECT sum(samples) FROM sflow_flows WHERE src_ip='2001:db8::1'")
+    v6 = influxql(
+        influxdb.url, influx_db, "SELECT sum(samples) FROM sflow_flows WHERE src_ip='2001:db8::1'"
+    )
     assert v6 and v6[0][1] > 0
     vlans = influxql(influxdb.url, influx_db, "SHOW TAG VALUES FROM sflow_flows WITH KEY = vlan")
     assert {"100", "101", "102", "103"} <= {v[1] for v in vlans}

@@ -17,8 +17,17 @@ def _csum(data: bytes) -> int:
 
 def _ipv4(i: int, proto: int, l4: bytes) -> bytes:
     hdr = struct.pack(
-        "!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), i & 0xFFFF, 0, 64, proto, 0,
-        bytes([10, 0, 0, 1 + i % 5]), bytes([10, 0, 1, 1 + i % 3]),
+        "!BBHHHBBH4s4s",
+        0x45,
+        0,
+        20 + len(l4),
+        i & 0xFFFF,
+        0,
+        64,
+        proto,
+        0,
+        bytes([10, 0, 0, 1 + i % 5]),
+        bytes([10, 0, 1, 1 + i % 3]),
     )
     return hdr[:10] + struct.pack("!H", _csum(hdr)) + hdr[12:] + l4
 
@@ -41,11 +50,18 @@ def frame(i: int) -> bytes:
         ethertype = 0x0800
     else:
         udp = struct.pack("!HHHH", 5000 + i % 3, 6000, 8 + len(payload), 0) + payload
-        l3 = struct.pack(
-            "!IHBB16s16s", 0x60000000, len(udp), 17, 64,
-            bytes.fromhex("20010db8000000000000000000000001"),
-            bytes.fromhex("20010db8000000000000000000000002"),
-        ) + udp
+        l3 = (
+            struct.pack(
+                "!IHBB16s16s",
+                0x60000000,
+                len(udp),
+                17,
+                64,
+                bytes.fromhex("20010db8000000000000000000000001"),
+                bytes.fromhex("20010db8000000000000000000000002"),
+            )
+            + udp
+        )
         ethertype = 0x86DD
     if i % 3 == 0:  # 802.1Q, VLAN 100 + i%4
         return dst + src + struct.pack("!HHH", 0x8100, 100 + i % 4, ethertype) + l3
@@ -57,6 +73,8 @@ def write_pcap(path: Path, count: int, start_s: int = 1_700_000_000) -> Path:
         fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         for i in range(count):
             data = frame(i)
-            fh.write(struct.pack("<IIII", start_s + i // 1000, (i % 1000) * 1000, len(data), len(data)))
+            fh.write(
+                struct.pack("<IIII", start_s + i // 1000, (i % 1000) * 1000, len(data), len(data))
+            )
             fh.write(data)
     return path

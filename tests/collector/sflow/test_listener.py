@@ -74,7 +74,9 @@ def test_udp_datagrams_become_lines_and_garbage_is_counted():
 def test_allow_list_drops_unlisted_sources_before_decoding():
     sink = LockedSink()
     pipe = SflowPipeline(
-        sink, allow=AllowList(parse_allow_list("10.9.9.0/24")), flow_interval_s=3600,
+        sink,
+        allow=AllowList(parse_allow_list("10.9.9.0/24")),
+        flow_interval_s=3600,
         stats_interval_s=3600,
     )
     listener, thread = start(pipe)
@@ -102,8 +104,12 @@ def test_allowed_relay_with_spoofed_agent_is_rejected():
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("0.0.0.0:6343", ("0.0.0.0", 6343)), (":7000", ("0.0.0.0", 7000)),
-     ("[::1]:6343", ("::1", 6343)), ("127.0.0.1", ("127.0.0.1", 6343))],
+    [
+        ("0.0.0.0:6343", ("0.0.0.0", 6343)),
+        (":7000", ("0.0.0.0", 7000)),
+        ("[::1]:6343", ("::1", 6343)),
+        ("127.0.0.1", ("127.0.0.1", 6343)),
+    ],
 )
 def test_parse_listen(text, expected):
     assert parse_listen(text) == expected

@@ -26,36 +26,118 @@ def parse(line: str) -> dict:
 
 def dg(samples, seq=1, agent="192.0.2.2") -> Datagram:
     return Datagram(
-        size=0, version=5, agent_address_type=1, agent=agent, sub_agent_id=0, sequence=seq,
-        uptime_ms=1000, samples_declared=len(samples), samples=list(samples),
+        size=0,
+        version=5,
+        agent_address_type=1,
+        agent=agent,
+        sub_agent_id=0,
+        sequence=seq,
+        uptime_ms=1000,
+        samples_declared=len(samples),
+        samples=list(samples),
     )
 
 
 def host_sample(cpu_ms: dict[str, int], seq: int = 1, hostname: str = "hv1") -> CounterSample:
     cpu = dict.fromkeys(
-        ("cpu_user", "cpu_nice", "cpu_system", "cpu_idle", "cpu_wio", "cpu_intr", "cpu_sintr",
-         "cpu_steal", "cpu_guest", "cpu_guest_nice"), 0)
+        (
+            "cpu_user",
+            "cpu_nice",
+            "cpu_system",
+            "cpu_idle",
+            "cpu_wio",
+            "cpu_intr",
+            "cpu_sintr",
+            "cpu_steal",
+            "cpu_guest",
+            "cpu_guest_nice",
+        ),
+        0,
+    )
     cpu.update(cpu_ms)
-    cpu.update(load_one=0.5, load_five=0.25, load_fifteen=0.125, proc_run=1, proc_total=90,
-               cpu_num=4, cpu_speed=2400, uptime=555, interrupts=10, contexts=20)
+    cpu.update(
+        load_one=0.5,
+        load_five=0.25,
+        load_fifteen=0.125,
+        proc_run=1,
+        proc_total=90,
+        cpu_num=4,
+        cpu_speed=2400,
+        uptime=555,
+        interrupts=10,
+        contexts=20,
+    )
     return CounterSample(
-        tag=4, sequence=seq, source_id_type=2, source_id_index=1,
+        tag=4,
+        sequence=seq,
+        source_id_type=2,
+        source_id_index=1,
         records=[
-            CounterRecord(2000, {"hostname": hostname, "uuid": "6571e19b-6571-519b-a571-e19b6571e19b",
-                                 "machine_type": 3, "os_name": 2, "os_release": "6.1"}),
-            CounterRecord(2001, {"adapters": [{"if_index": 4, "macs": [b"\x02\xfc\x00\x00\x00\x01",
-                                                                      b"\x52\x54\x00\x00\x00\x07"]}]}),
+            CounterRecord(
+                2000,
+                {
+                    "hostname": hostname,
+                    "uuid": "6571e19b-6571-519b-a571-e19b6571e19b",
+                    "machine_type": 3,
+                    "os_name": 2,
+                    "os_release": "6.1",
+                },
+            ),
+            CounterRecord(
+                2001,
+                {
+                    "adapters": [
+                        {
+                            "if_index": 4,
+                            "macs": [b"\x02\xfc\x00\x00\x00\x01", b"\x52\x54\x00\x00\x00\x07"],
+                        }
+                    ]
+                },
+            ),
             CounterRecord(2003, cpu),
-            CounterRecord(2004, {"mem_total": 1000, "mem_free": 400, "mem_shared": 0,
-                                 "mem_buffers": 100, "mem_cached": 200, "swap_total": 50,
-                                 "swap_free": 40, "page_in": 1, "page_out": 2, "swap_in": 3,
-                                 "swap_out": 4}),
-            CounterRecord(2005, {"disk_total": 200, "disk_free": 50, "part_max_used": 6890,
-                                 "reads": 5, "bytes_read": 500, "read_time": 7, "writes": 6,
-                                 "bytes_written": 600, "write_time": 8}),
-            CounterRecord(2006, {"bytes_in": 11, "pkts_in": 12, "errs_in": 0, "drops_in": 0,
-                                 "bytes_out": 21, "pkts_out": 22, "errs_out": 0,
-                                 "drops_out": 0xFFFFFFFF}),
+            CounterRecord(
+                2004,
+                {
+                    "mem_total": 1000,
+                    "mem_free": 400,
+                    "mem_shared": 0,
+                    "mem_buffers": 100,
+                    "mem_cached": 200,
+                    "swap_total": 50,
+                    "swap_free": 40,
+                    "page_in": 1,
+                    "page_out": 2,
+                    "swap_in": 3,
+                    "swap_out": 4,
+                },
+            ),
+            CounterRecord(
+                2005,
+                {
+                    "disk_total": 200,
+                    "disk_free": 50,
+                    "part_max_used": 6890,
+                    "reads": 5,
+                    "bytes_read": 500,
+                    "read_time": 7,
+                    "writes": 6,
+                    "bytes_written": 600,
+                    "write_time": 8,
+                },
+            ),
+            CounterRecord(
+                2006,
+                {
+                    "bytes_in": 11,
+                    "pkts_in": 12,
+                    "errs_in": 0,
+                    "drops_in": 0,
+                    "bytes_out": 21,
+                    "pkts_out": 22,
+                    "errs_out": 0,
+                    "drops_out": 0xFFFFFFFF,
+                },
+            ),
             UnknownRecord(tag=(4413 << 12) | 3, length=8),
         ],
     )
@@ -76,10 +158,19 @@ def test_host_counters_give_raw_blocks_and_telegraf_measurements():
     m = by_measurement(out)
     # Raw blocks keep the spec names; the first sample only primes the CPU deltas.
     assert m["sflow_host_cpu"][0]["fields"]["cpu_user"] == 1000
-    assert m["sflow_host_cpu"][0]["tags"] == {"agent": "192.0.2.2", "host": "hv1", "source_id": "2:1"}
+    assert m["sflow_host_cpu"][0]["tags"] == {
+        "agent": "192.0.2.2",
+        "host": "hv1",
+        "source_id": "2:1",
+    }
     assert "cpu" not in m
-    assert m["system"][0]["fields"] == {"load1": 0.5, "load5": 0.25, "load15": 0.125,
-                                        "n_cpus": 4, "uptime": 555}
+    assert m["system"][0]["fields"] == {
+        "load1": 0.5,
+        "load5": 0.25,
+        "load15": 0.125,
+        "n_cpus": 4,
+        "uptime": 555,
+    }
     mem = m["mem"][0]["fields"]
     assert mem["used"] == 1000 - 400 - 100 - 200 and mem["available"] == 700
     assert mem["used_percent"] == pytest.approx(30.0)
@@ -103,9 +194,17 @@ def test_cpu_usage_from_deltas_matches_telegraf_semantics():
     out.clear()
     # +300 user, +100 system, +500 idle, +100 iowait over the interval → 1000 ms total.
     pts.add_datagram(
-        dg([host_sample({"cpu_user": 1300, "cpu_system": 100, "cpu_idle": 9500, "cpu_wio": 100},
-                        seq=2)], seq=2),
-        T0 + 10**10, out)
+        dg(
+            [
+                host_sample(
+                    {"cpu_user": 1300, "cpu_system": 100, "cpu_idle": 9500, "cpu_wio": 100}, seq=2
+                )
+            ],
+            seq=2,
+        ),
+        T0 + 10**10,
+        out,
+    )
     cpu = by_measurement(out)["cpu"][0]
     assert cpu["tags"] == {"agent": "192.0.2.2", "cpu": "cpu-total", "host": "hv1"}
     f = cpu["fields"]
@@ -129,28 +228,65 @@ def test_vm_sample_is_tagged_with_its_hypervisor():
     pts = SflowPoints()
     out: list[str] = []
     vm = CounterSample(
-        tag=4, sequence=1, source_id_type=3, source_id_index=2,
+        tag=4,
+        sequence=1,
+        source_id_type=3,
+        source_id_index=2,
         records=[
-            CounterRecord(2000, {"hostname": "web-1", "uuid": "x", "machine_type": 3,
-                                 "os_name": 2, "os_release": "6"}),
+            CounterRecord(
+                2000,
+                {
+                    "hostname": "web-1",
+                    "uuid": "x",
+                    "machine_type": 3,
+                    "os_name": 2,
+                    "os_release": "6",
+                },
+            ),
             CounterRecord(2101, {"state": 1, "cpu_time": 5000, "nr_virt_cpu": 2}),
         ],
     )
     pts.add_datagram(dg([host_sample({"cpu_idle": 1}), vm]), T0, out)
     m = by_measurement(out)
     assert m["sflow_virt_cpu"][0]["tags"] == {
-        "agent": "192.0.2.2", "host": "hv1", "source_id": "3:2", "vm": "web-1"}
+        "agent": "192.0.2.2",
+        "host": "hv1",
+        "source_id": "3:2",
+        "vm": "web-1",
+    }
     # A VM's own host_descr must not produce Telegraf host measurements for the hypervisor.
     assert len(m["system"]) == 1
 
 
 def flow(src: bytes, dst: bytes, length: int, rate: int = 100, vlan: int | None = 10) -> FlowSample:
-    hdr = SampledHeader(header_protocol=1, frame_length=length, stripped=4, header=b"",
-                        src_mac=src, dst_mac=dst, vlan=vlan, ether_type=0x800, ip_version=4,
-                        src_ip="10.0.0.1", dst_ip="10.0.0.2", ip_protocol=6)
-    return FlowSample(tag=1, sequence=1, source_id_type=0, source_id_index=5, sampling_rate=rate,
-                      sample_pool=0, drops=0, input_format=0, input_value=5, output_format=0,
-                      output_value=6, records=[FlowRecord(1001, {"src_vlan": 10}), hdr])
+    hdr = SampledHeader(
+        header_protocol=1,
+        frame_length=length,
+        stripped=4,
+        header=b"",
+        src_mac=src,
+        dst_mac=dst,
+        vlan=vlan,
+        ether_type=0x800,
+        ip_version=4,
+        src_ip="10.0.0.1",
+        dst_ip="10.0.0.2",
+        ip_protocol=6,
+    )
+    return FlowSample(
+        tag=1,
+        sequence=1,
+        source_id_type=0,
+        source_id_index=5,
+        sampling_rate=rate,
+        sample_pool=0,
+        drops=0,
+        input_format=0,
+        input_value=5,
+        output_format=0,
+        output_value=6,
+        records=[FlowRecord(1001, {"src_vlan": 10}), hdr],
+    )
 
 
 def test_flows_aggregate_top_n_plus_other_and_count_every_sample():
@@ -192,8 +328,17 @@ def test_sampling_rate_zero_counts_the_sample_without_dividing():
 
 def test_discards_are_aggregated_by_reason_name():
     pts = SflowPoints()
-    d = DiscardSample(tag=5, sequence=1, source_id_type=0, source_id_index=1, drops=256,
-                      input_ifindex=1, output_ifindex=2, reason=258, records=[])
+    d = DiscardSample(
+        tag=5,
+        sequence=1,
+        source_id_type=0,
+        source_id_index=1,
+        drops=256,
+        input_ifindex=1,
+        output_ifindex=2,
+        reason=258,
+        records=[],
+    )
     pts.add_datagram(dg([d, d]), T0, [])
     rows = [parse(x) for x in pts.flush_flows(T0)]
     assert rows[0]["measurement"] == "sflow_drops"
