@@ -195,6 +195,8 @@ class Tracker:
         self.out: list[Output] = []
         self._gen = 0
         self._silent = False
+        self._in_snapshot = False
+        self._held = False
         self._watch: list[tuple[float, int, tuple[int, str]]] = []
         self._bd_moves: dict[int, deque[tuple[float, str]]] = {}
         self._loop_until: dict[int, float] = {}
@@ -211,6 +213,7 @@ class Tracker:
         """Start a (re)build. ``initial``: load silently, as EPT's build does."""
         self._gen += 1
         self._silent = initial
+        self._in_snapshot = True
 
     def apply_snapshot(self, rec: EpmRecord, ts: float) -> None:
         self.process(rec, ts)
@@ -226,6 +229,7 @@ class Tracker:
                 if e.rw_mac and e.rs_gen < gen and node in ep.nodes:
                     self._delete(key, ep, node, e, ts, rs=True)
         self._silent = False
+        self._in_snapshot = False
         return removed
 
     @property
@@ -251,6 +255,12 @@ class Tracker:
             self.eps[key] = ep
         if rec.vrf:
             ep.vrf = rec.vrf
+        # Rapid counts every event the APIC sends (it only sends changes), not snapshot rows.
+        self._held = (
+            not self._in_snapshot and self.cfg.analyze_rapid and self._rapid(key, ep, ts)
+        )
+        if self._held:
+            self.suppressed += 1
         e = ep.nodes.get(rec.node)
         if rec.status == "deleted":
             if e is not None:
@@ -303,8 +313,6 @@ class Tracker:
         if not e.present:
             return
         self._changed(key, ep, rec.node, e, "modified", ts)
-        if self.cfg.analyze_duplicate_ip and not self._silent:
-            self._note_binding(key, ep, mac, ts)
         if e.flags & F_LOCAL and not e.flags & (F_BOUNCE | F_BOUNCE_PROXY):
             self._local_learn(key, ep, rec.node, e, ts)
 
@@ -347,8 +355,7 @@ class Tracker:
         if self._silent:
             return
         cfg = self.cfg
-        if cfg.analyze_rapid and self._rapid(key, ep, ts):
-            self.suppressed += 1
+        if self._held:
             return
         self.out.append(
             NodeChange(
@@ -367,6 +374,8 @@ class Tracker:
             )
         )
         is_ip = _is_ip(key[1])
+        if is_ip and cfg.analyze_duplicate_ip and e.rw_mac and e.present and e.flags & F_LOCAL:
+            self._note_binding(key, ep, e.rw_mac, ts)
         if cfg.analyze_stale:
             self._schedule(key, ep, _W_STALE, ts + cfg.stale_delay_s)
         if is_ip and cfg.analyze_offsubnet:
@@ -442,7 +451,7 @@ class Tracker:
         ep.local_del_ts = None
         if prev is None or not recent or self._silent or not self.cfg.analyze_move:
             return
-        if ts < ep.rapid_until:
+        if self._held:
             return  # rapid hold: location still followed, not reported
         if loc[4] == "" and prev[4] and prev[:4] == loc[:4]:
             return  # Rs removed before the IP: same place, rewrite info pending

@@ -291,6 +291,11 @@ class SflowPoints:
             else:
                 prefix = self._prefix(f"sflow_{name}", *ident)
             fs = _fields_lp(rec.fields)
+            if tag == 1:
+                status = rec.fields.get("if_status")
+                if isinstance(status, int):
+                    # ifStatus bit 0 = admin up, bit 1 = oper up (RFC 2863 via sFlow §if_counters)
+                    fs += f",if_admin_up={status & 1}i,if_oper_up={(status >> 1) & 1}i"
             if fs:
                 out.append(f"{prefix} {fs}{ts}")
             if vm is None:
