@@ -85,7 +85,7 @@ def fmt_ts(t: float) -> str:
 # --------------------------------------------------------------------------------------- model
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Node:
     id: int
     pod: int
@@ -100,7 +100,7 @@ class Node:
         self.prefix = f"topology/pod-{self.pod}/node-{self.id}"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class VpcPair:
     id: int  # vPC domain / explicit protection group id
     a: Node
@@ -112,12 +112,12 @@ class VpcPair:
         return (self.a, self.b)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Tenant:
     name: str
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Vrf:
     tenant: Tenant
     name: str
@@ -129,7 +129,7 @@ class Vrf:
         return f"uni/tn-{self.tenant.name}/ctx-{self.name}"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Bd:
     tenant: Tenant
     name: str
@@ -145,7 +145,7 @@ class Bd:
         return f"uni/tn-{self.tenant.name}/BD-{self.name}"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Epg:
     tenant: Tenant
     ap: str
@@ -275,7 +275,7 @@ class Endpoint:
         return f"Endpoint({self.mac} {self.ips} @ {where})"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class TruthRecord:
     """Ground truth of one thing a scenario made happen, for checking a poller/analyzer.
 
@@ -310,7 +310,7 @@ class TruthRecord:
         return d
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class MoEvent:
     """One object change.  ``attrs`` is the full object after the change (or before, for a
     delete) so subscription filters can be evaluated; ``changed`` lists the properties a
@@ -417,6 +417,8 @@ class SimulatedFabric:
         self.move_log: dict[tuple[str, int, str], list[tuple[float, str]]] = {}
         self.bd_move_log: dict[int, list[float]] = {}
         self._scenarios: ScenarioEngine | None = None
+        self.version = 0  # bumped on every object change; query caches key on it
+        self.cls_registry: dict[str, Any] = {}  # apic_query.MoClass per class, built lazily
 
     # ------------------------------------------------------------------------- build
 
@@ -905,6 +907,7 @@ class SimulatedFabric:
     def emit(self, ev: MoEvent) -> None:
         with self.batch():
             assert self._batch is not None
+            self.version += 1
             self._batch.append(ev)
 
     def emit_static(self, cls: str, attrs: Attrs, status: str,

@@ -363,8 +363,12 @@ def _relocate(fab: SimulatedFabric, ep: Endpoint, dst: Attachment, now: float,
 def move_endpoint(
     fab: SimulatedFabric, ep: Endpoint, dst: Attachment, *, cause: str, scenario: str = "",
     run: int = 0, stale_nodes: frozenset[int] = frozenset(), kind: str = "move",
+    prev: Attachment | None = None,
 ) -> TruthRecord | None:
-    """Data-plane learn of ``ep`` at ``dst`` (a move when it was learned elsewhere)."""
+    """Data-plane learn of ``ep`` at ``dst`` (a move when it was learned elsewhere).
+
+    ``prev``: where the endpoint was before it got flushed (link failover), so the truth
+    still says "move from prev" although the tables no longer hold the old location."""
     with fab.lock, fab.batch():
         now = fab.clock.now()
         old = ep.att
@@ -384,8 +388,9 @@ def move_endpoint(
             elif _loop_and_dampening(fab, ep, dst, now, scenario, run):
                 return None
         _relocate(fab, ep, dst, now, stale_nodes, scenario, run)
-        return _truth(fab, kind if old is not None else "learn", ep, cause=cause,
-                      scenario=scenario, run=run, src=old, dst=dst)
+        src = old or prev
+        return _truth(fab, kind if src is not None else "learn", ep, cause=cause,
+                      scenario=scenario, run=run, src=src, dst=dst)
 
 
 def port_down(fab: SimulatedFabric, node_id: int, port: str, *, cause: str = "link-down",

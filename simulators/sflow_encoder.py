@@ -142,7 +142,9 @@ class FixedBlock:
             names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
             if len(names) != len(cls.LAYOUT):
                 raise TypeError(f"{cls.__name__}: {len(names)} fields, layout {cls.LAYOUT!r}")
-            masks = tuple((n, _MASKS.get(code, 0)) for n, code in zip(names, cls.LAYOUT, strict=True))
+            masks = tuple(
+                (n, _MASKS.get(code, 0)) for n, code in zip(names, cls.LAYOUT, strict=True)
+            )
             hit = (Struct("!" + cls.LAYOUT), masks)
             _STRUCT_CACHE[cls] = hit
         return hit
@@ -563,10 +565,9 @@ class SampledHeader:
     header_protocol: int = HEADER_PROTOCOL_ETHERNET
 
     def encode(self) -> bytes:
-        body = (
-            struct.pack("!III", self.header_protocol, self.frame_length & U32_MASK, self.stripped)
-            + xdr_opaque(self.header)
-        )
+        body = struct.pack(
+            "!III", self.header_protocol, self.frame_length & U32_MASK, self.stripped
+        ) + xdr_opaque(self.header)
         return tlv(self.TAG, body)
 
 
@@ -640,12 +641,22 @@ class FlowSample:
         common = (self.sampling_rate & U32_MASK, self.sample_pool & U32_MASK, self.drops & U32_MASK)
         if self.expanded:
             head = struct.pack(
-                "!IIIIIIIIII", seq, self.source_type, self.source_index, *common,
-                self.input_format, self.input, self.output_format, self.output,
+                "!IIIIIIIIII",
+                seq,
+                self.source_type,
+                self.source_index,
+                *common,
+                self.input_format,
+                self.input,
+                self.output_format,
+                self.output,
             )
             return tlv(3, head + _records(self.records))
         head = struct.pack(
-            "!IIIIIII", seq, _source_id(self.source_type, self.source_index), *common,
+            "!IIIIIII",
+            seq,
+            _source_id(self.source_type, self.source_index),
+            *common,
             compact_interface(self.input, self.input_format),
             compact_interface(self.output, self.output_format),
         )
@@ -691,8 +702,13 @@ class DiscardSample:
 
     def encode(self) -> bytes:
         head = struct.pack(
-            "!IIIIIII", (self.sequence or 0) & U32_MASK, self.source_type, self.source_index,
-            self.drops & U32_MASK, self.input & U32_MASK, self.output & U32_MASK,
+            "!IIIIIII",
+            (self.sequence or 0) & U32_MASK,
+            self.source_type,
+            self.source_index,
+            self.drops & U32_MASK,
+            self.input & U32_MASK,
+            self.output & U32_MASK,
             self.reason & U32_MASK,
         )
         return tlv(5, head + _records(self.records))
@@ -741,7 +757,10 @@ def encode_datagram(
         xdr_u32(version)
         + agent_address(agent)
         + struct.pack(
-            "!IIII", sub_agent_id & U32_MASK, sequence & U32_MASK, uptime_ms & U32_MASK,
+            "!IIII",
+            sub_agent_id & U32_MASK,
+            sequence & U32_MASK,
+            uptime_ms & U32_MASK,
             len(encoded),
         )
     )
@@ -830,10 +849,10 @@ TCP_ACK = 0x10
 
 
 def inet_checksum(data: bytes) -> int:
-    """RFC 1071 one's-complement sum (the int.from_bytes form is fast for long payloads)."""
+    """RFC 1071 Internet checksum."""
     if len(data) % 2:
         data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF
@@ -858,27 +877,54 @@ def ethernet_frame(
 
 
 def ipv4_packet(
-    src: str, dst: str, protocol: int, payload: bytes, *, ttl: int = 64, tos: int = 0,
-    ident: int = 0, dont_fragment: bool = True,
+    src: str,
+    dst: str,
+    protocol: int,
+    payload: bytes,
+    *,
+    ttl: int = 64,
+    tos: int = 0,
+    ident: int = 0,
+    dont_fragment: bool = True,
 ) -> bytes:
     total = 20 + len(payload)
     head = struct.pack(
-        "!BBHHHBBH4s4s", 0x45, tos, total, ident & 0xFFFF, 0x4000 if dont_fragment else 0,
-        ttl, protocol, 0, ipaddress.IPv4Address(src).packed, ipaddress.IPv4Address(dst).packed,
+        "!BBHHHBBH4s4s",
+        0x45,
+        tos,
+        total,
+        ident & 0xFFFF,
+        0x4000 if dont_fragment else 0,
+        ttl,
+        protocol,
+        0,
+        ipaddress.IPv4Address(src).packed,
+        ipaddress.IPv4Address(dst).packed,
     )
     csum = inet_checksum(head)
     return head[:10] + struct.pack("!H", csum) + head[12:] + payload
 
 
 def ipv6_packet(
-    src: str, dst: str, next_header: int, payload: bytes, *, hop_limit: int = 64,
-    traffic_class: int = 0, flow_label: int = 0,
+    src: str,
+    dst: str,
+    next_header: int,
+    payload: bytes,
+    *,
+    hop_limit: int = 64,
+    traffic_class: int = 0,
+    flow_label: int = 0,
 ) -> bytes:
     first = 6 << 28 | (traffic_class & 0xFF) << 20 | (flow_label & 0xFFFFF)
     return (
         struct.pack(
-            "!IHBB16s16s", first, len(payload), next_header, hop_limit,
-            ipaddress.IPv6Address(src).packed, ipaddress.IPv6Address(dst).packed,
+            "!IHBB16s16s",
+            first,
+            len(payload),
+            next_header,
+            hop_limit,
+            ipaddress.IPv6Address(src).packed,
+            ipaddress.IPv6Address(dst).packed,
         )
         + payload
     )
@@ -892,13 +938,29 @@ def _pseudo_header(src: str, dst: str, protocol: int, length: int) -> bytes:
 
 
 def tcp_segment(
-    src: str, dst: str, src_port: int, dst_port: int, payload: bytes = b"", *,
-    flags: int = TCP_ACK | TCP_PSH, seq: int = 1, ack: int = 1, window: int = 65535,
+    src: str,
+    dst: str,
+    src_port: int,
+    dst_port: int,
+    payload: bytes = b"",
+    *,
+    flags: int = TCP_ACK | TCP_PSH,
+    seq: int = 1,
+    ack: int = 1,
+    window: int = 65535,
 ) -> bytes:
     """TCP header (20 bytes, no options) + payload, checksummed over the pseudo-header."""
     head = struct.pack(
-        "!HHIIBBHHH", src_port, dst_port, seq & U32_MASK, ack & U32_MASK, 5 << 4, flags,
-        window, 0, 0,
+        "!HHIIBBHHH",
+        src_port,
+        dst_port,
+        seq & U32_MASK,
+        ack & U32_MASK,
+        5 << 4,
+        flags,
+        window,
+        0,
+        0,
     )
     seg = head + payload
     csum = inet_checksum(_pseudo_header(src, dst, IPPROTO_TCP, len(seg)) + seg)
@@ -913,8 +975,13 @@ def udp_datagram(src: str, dst: str, src_port: int, dst_port: int, payload: byte
 
 
 def icmp_echo(
-    ident: int = 1, seq: int = 1, payload: bytes = b"", *, reply: bool = False,
-    v6_src: str | None = None, v6_dst: str | None = None,
+    ident: int = 1,
+    seq: int = 1,
+    payload: bytes = b"",
+    *,
+    reply: bool = False,
+    v6_src: str | None = None,
+    v6_dst: str | None = None,
 ) -> bytes:
     """ICMP (or, with v6_src/v6_dst, ICMPv6) echo request/reply."""
     if v6_src is not None and v6_dst is not None:
@@ -933,8 +1000,15 @@ def arp_packet(
 ) -> bytes:
     """Ethernet/IPv4 ARP body (op 1 request, 2 reply)."""
     return struct.pack(
-        "!HHBBH6s4s6s4s", 1, ETH_IPV4, 6, 4, op, mac_bytes(sender_mac),
-        ipaddress.IPv4Address(sender_ip).packed, mac_bytes(target_mac),
+        "!HHBBH6s4s6s4s",
+        1,
+        ETH_IPV4,
+        6,
+        4,
+        op,
+        mac_bytes(sender_mac),
+        ipaddress.IPv4Address(sender_ip).packed,
+        mac_bytes(target_mac),
         ipaddress.IPv4Address(target_ip).packed,
     )
 
@@ -994,7 +1068,11 @@ def build_frame(
 
 
 def build_arp_frame(
-    src_mac: bytes | str, src_ip: str, target_ip: str, *, vlan: int | None = None,
+    src_mac: bytes | str,
+    src_ip: str,
+    target_ip: str,
+    *,
+    vlan: int | None = None,
     reply_to: bytes | str | None = None,
 ) -> bytes:
     """Broadcast ARP request (or, with ``reply_to``, a unicast reply to that MAC)."""
@@ -1009,7 +1087,9 @@ def build_arp_frame(
 
 
 def sampled_header_from_frame(
-    frame: bytes, max_header: int = DEFAULT_HEADER_BYTES, header_protocol: int = HEADER_PROTOCOL_ETHERNET
+    frame: bytes,
+    max_header: int = DEFAULT_HEADER_BYTES,
+    header_protocol: int = HEADER_PROTOCOL_ETHERNET,
 ) -> SampledHeader:
     """What an agent copies out of a sampled frame: the first ``max_header`` bytes, with
     frame_length the on-wire length including the 4-byte FCS the agent stripped."""

@@ -275,8 +275,9 @@ class ApicClient:
             url = f"{self.session.url}{path}" + (f"?{params}" if params else "")
             self.stats.requests += 1
             try:
+                # An explicit Cookie header: the jar would keep a stale token after re-login.
                 resp = await self.http.request(
-                    method, url, cookies={"APIC-cookie": self.session.token}
+                    method, url, headers={"Cookie": f"APIC-cookie={self.session.token}"}
                 )
             except httpx.TimeoutException as exc:
                 raise ApicError(0, f"timeout: {type(exc).__name__}", url) from None

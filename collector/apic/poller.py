@@ -127,6 +127,7 @@ class ApicPoller:
         self._rate_events = 0
         self.events_per_s = 0.0
         self._audit_prev: dict[str, int] = {}
+        self._newest_seen = ""
 
     # ------------------------------------------------------------------ clock
     def now(self) -> float:
@@ -283,6 +284,7 @@ class ApicPoller:
                     totals.add(page.total)
                     now = self.now()
                     for c, attrs in page.objects:
+                        self._note_ts(attrs)
                         rec = parse_epm(c, attrs)
                         if rec is not None:
                             tr.apply_snapshot(rec, now)
@@ -327,6 +329,7 @@ class ApicPoller:
         self.stats.events += 1
         self._rate_events += 1
         if cls in EPM_CLASSES:
+            self._note_ts(attrs)
             rec = parse_epm(cls, attrs)
             if rec is None:
                 return
@@ -457,29 +460,38 @@ class ApicPoller:
                     raise SubscriptionLost(f"heartbeat failed: {exc}") from None
 
     async def _audit(self) -> None:
-        """Compare object counts with our state: a silently dead socket shows up here.
-        Two mismatches in a row (events in flight settle in between) trigger a resync."""
-        try:
-            data = await self.client.request(
-                "GET", "/api/class/epmMacEp.json", "rsp-subtree-include=count"
-            )
-            count = int(data["imdata"][0]["moCount"]["attributes"]["count"])
-        except (ApicError, KeyError, IndexError, ValueError, TypeError):
-            return  # the audit is best effort
-        ours = sum(
-            1
-            for (vnid, addr), ep in self.tracker.eps.items()
-            if len(addr) == 17
-            for e in ep.nodes.values()
-            if e.present
-        )
-        if count != ours:
-            self.stats.audit_mismatches += 1
-            if self._audit_prev.get("mac") is not None and self._audit_prev["mac"] != 0:
-                raise SubscriptionLost(f"count audit: APIC {count} epmMacEp, tracker {ours}")
-            self._audit_prev["mac"] = count - ours
+        """Catch a silently dead event stream (socket open, pings answered, no frames): the
+        newest epm object the APIC holds must not be newer than anything we have seen. The same
+        unseen timestamp on two audits in a row (in-flight events settle in between) → resync.
+        APIC timestamps share one format and offset, so they compare as strings."""
+        newest = ""
+        for cls in ("epmMacEp", "epmIpEp"):
+            try:
+                data = await self.client.request(
+                    "GET", f"/api/class/{cls}.json", f"order-by={cls}.createTs|desc&page-size=1"
+                )
+            except ApicError:
+                return  # best effort
+            for _, a in _objs(data):
+                ts = a.get("createTs", "")
+                if isinstance(ts, str) and ts[:1].isdigit() and ts > newest:
+                    newest = ts
+        if newest and newest > self._newest_seen:
+            if self._audit_prev.get(newest):
+                self.stats.audit_mismatches += 1
+                raise SubscriptionLost(
+                    f"event stream silent: APIC has objects from {newest}, newest event seen "
+                    f"{self._newest_seen or 'none'}"
+                )
+            self._audit_prev = {newest: 1}
         else:
-            self._audit_prev["mac"] = 0
+            self._audit_prev = {}
+
+    def _note_ts(self, attrs: dict[str, Any]) -> None:
+        for k in ("createTs", "modTs"):
+            v = attrs.get(k)
+            if isinstance(v, str) and v > self._newest_seen and v[:1].isdigit():
+                self._newest_seen = v
 
     async def _preferred_up(self) -> bool:
         try:

@@ -74,6 +74,7 @@ class TrackerConfig:
     stale_no_local_delay_s: float = 315.0  # EPT TRANSITORY_STALE_NO_LOCAL
     offsubnet_delay_s: float = 10.0  # EPT TRANSITORY_OFFSUBNET
     dup_delay_s: float = 10.0
+    rs_wait_s: float = 2.0  # how long an IP learn waits for its Rs before a move is decided
 
 
 # Location of a local learn: (node or vPC pseudo-node, interface, encap, pcTag, rewrite MAC).
@@ -182,7 +183,7 @@ class Endpoint:
         self.watch = 0  # bitmask of scheduled rechecks
 
 
-_W_STALE, _W_OFFSUB, _W_DUP = 1, 2, 4
+_W_STALE, _W_OFFSUB, _W_DUP, _W_MOVE = 1, 2, 4, 8
 
 
 class Tracker:
@@ -256,9 +257,7 @@ class Tracker:
         if rec.vrf:
             ep.vrf = rec.vrf
         # Rapid counts every event the APIC sends (it only sends changes), not snapshot rows.
-        self._held = (
-            not self._in_snapshot and self.cfg.analyze_rapid and self._rapid(key, ep, ts)
-        )
+        self._held = not self._in_snapshot and self.cfg.analyze_rapid and self._rapid(key, ep, ts)
         if self._held:
             self.suppressed += 1
         e = ep.nodes.get(rec.node)
@@ -423,12 +422,22 @@ class Tracker:
         return (node, e.if_id, e.encap, e.pc_tag, e.rw_mac)
 
     def _local_learn(
-        self, key: tuple[int, str], ep: Endpoint, node: int, e: NodeEntry, ts: float
+        self,
+        key: tuple[int, str],
+        ep: Endpoint,
+        node: int,
+        e: NodeEntry,
+        ts: float,
+        deferred: bool = False,
     ) -> None:
         loc = self._loc(node, e)
         prev = ep.local
         if prev == loc:
             ep.local_del_ts = None
+            return
+        if prev is not None and prev[:4] == loc[:4] and (not prev[4] or not loc[4]):
+            # Only the rewrite MAC appeared or went: epmIpEp and its Rs arrive separately.
+            ep.local = loc if loc[4] else prev
             return
         if prev is not None and e.flags & F_VPC and prev[0] < 65536 and prev[0] != loc[0]:
             # vPC pair unknown (no fabricExplicitGEp): the other peer still holding the same
@@ -443,8 +452,14 @@ class Tracker:
                 and prev[2:] == loc[2:]
             ):
                 return
-        if prev is not None and not e.rw_mac and prev[4] and prev[:4] == loc[:4]:
-            ep.local = loc  # the Rs for this learn is still on its way: not a move
+        if prev is not None and prev[4] and not loc[4] and not deferred:
+            # An IP learnt elsewhere before its Rs: decide when the Rs arrives (or soon after).
+            self._schedule(key, ep, _W_MOVE, ts + self.cfg.rs_wait_s)
+            return
+        if prev is not None and prev[4] and loc[4] and prev[4] != loc[4]:
+            # The IP now resolves to another MAC: another host claims it (duplicate_ip), not a
+            # move of this endpoint; the MAC's own move is reported on the MAC.
+            ep.local, ep.local_del_ts = loc, None
             return
         recent = ep.local_del_ts is None or ts - ep.local_del_ts <= self.cfg.transitory_delete_s
         ep.local = loc
@@ -453,8 +468,6 @@ class Tracker:
             return
         if self._held:
             return  # rapid hold: location still followed, not reported
-        if loc[4] == "" and prev[4] and prev[:4] == loc[:4]:
-            return  # Rs removed before the IP: same place, rewrite info pending
         ep.moves += 1
         self.out.append(self._move(key, ep, prev, loc, ts))
         if self.cfg.analyze_rogue:
@@ -557,26 +570,31 @@ class Tracker:
         )
 
     def _note_binding(self, key: tuple[int, str], ep: Endpoint, mac: str, ts: float) -> None:
-        """Duplicate IP: a return to a MAC bound earlier in the window is a flip-flop; otherwise
-        recheck later whether several MACs hold the IP at once (a one-off change is a NIC swap)."""
+        """Duplicate IP: the IP now resolves to a MAC other than the one it was last learnt
+        behind (one IP on several MACs). Called before the location is updated."""
         if not mac:
             return
-        hist = [(m, t) for m, t in (ep.mac_hist or ()) if ts - t <= self.cfg.dup_window_s]
-        last = hist[-1][0] if hist else None
-        flip = last is not None and last != mac and any(m == mac for m, _ in hist)
-        if last != mac:
-            hist.append((mac, ts))
-        ep.mac_hist = hist[-8:]
-        if flip:
-            self._report_dup(key, ep, sorted({m for m, _ in hist}), ts, "flip-flop")
+        prev_mac = ep.local[4] if ep.local else ""
+        if not prev_mac and ep.mac_hist:
+            recent = [m for m, t in ep.mac_hist if ts - t <= self.cfg.dup_window_s]
+            prev_mac = recent[-1] if recent else ""
+        ep.mac_hist = [(mac, ts)]
+        if prev_mac and prev_mac != mac:
+            self._report_dup(key, ep, [prev_mac, mac], ts, "moved", hold=False)
         else:
             self._schedule(key, ep, _W_DUP, ts + self.cfg.dup_delay_s)
 
     def _report_dup(
-        self, key: tuple[int, str], ep: Endpoint, macs: list[str], ts: float, why: str
+        self,
+        key: tuple[int, str],
+        ep: Endpoint,
+        macs: list[str],
+        ts: float,
+        why: str,
+        hold: bool = True,
     ) -> None:
-        if ts < ep.dup_until:
-            return
+        if hold and ts < ep.dup_until:
+            return  # the concurrent recheck of a change already reported
         ep.dup_until = ts + self.cfg.dup_hold_s
         self.out.append(
             Anomaly(
@@ -585,7 +603,7 @@ class Tracker:
                 key[0],
                 key[1],
                 True,
-                f"duplicate IP ({why}): {key[1]} on MACs {', '.join(macs)}",
+                f"duplicate IP ({why}): {key[1]} on MACs {' -> '.join(macs)}",
                 {"macs": ",".join(macs), "count": len(macs), "reason": why},
             )
         )
@@ -612,6 +630,16 @@ class Tracker:
                 self._check_offsubnet(key, ep, now)
             elif bit == _W_DUP:
                 self._check_dup(key, ep, now)
+            elif bit == _W_MOVE:
+                for n, e in list(ep.nodes.items()):
+                    if (
+                        e.present
+                        and e.flags & F_LOCAL
+                        and not e.flags & (F_BOUNCE | F_BOUNCE_PROXY)
+                    ):
+                        if self._loc(n, e)[:4] != (ep.local or (0,))[:4]:
+                            self._local_learn(key, ep, n, e, now, deferred=True)
+                            break
             self._maybe_forget(key, ep, now)
 
     def _maybe_forget(self, key: tuple[int, str], ep: Endpoint, now: float) -> None:

@@ -673,19 +673,19 @@ _FLOW_FNS: dict[int, FlowFn] = {
 class _Ctx:
     """Per-datagram accounting shared by the sample decoders."""
 
-    __slots__ = ("dg", "where")
+    __slots__ = ("dg", "index", "tag")
 
     def __init__(self, dg: Datagram) -> None:
         self.dg = dg
-        self.where = ""
+        self.index = 0
+        self.tag = 0
 
     def error(self, message: str) -> None:
-        self.dg.errors.append(f"{self.where}: {message}")
+        # formatted only when something is wrong: keeps tag_str() off the hot path
+        self.dg.errors.append(f"sample {self.index} ({tag_str(self.tag)}): {message}")
 
 
-def _flow_records(
-    ctx: _Ctx, data: bytes, off: int, end: int, declared: int
-) -> list[FlowRecordT]:
+def _flow_records(ctx: _Ctx, data: bytes, off: int, end: int, declared: int) -> list[FlowRecordT]:
     """Decode up to ``declared`` flow records in [off, end)."""
     records: list[FlowRecordT] = []
     wanted = declared if declared <= MAX_RECORDS else MAX_RECORDS
@@ -870,8 +870,7 @@ def decode_datagram(data: bytes) -> Datagram:
         end = start + length
         if end > size:
             dg.errors.append(
-                f"sample {i} ({tag_str(tag)}) length {length} exceeds the {size - start} "
-                "bytes left"
+                f"sample {i} ({tag_str(tag)}) length {length} exceeds the {size - start} bytes left"
             )
             break
         fn = _SAMPLE_FNS.get(tag)
@@ -879,7 +878,8 @@ def decode_datagram(data: bytes) -> Datagram:
             samples.append(UnknownSample(tag, length))
             dg.unknown_records += 1
         else:
-            ctx.where = f"sample {i} ({tag_str(tag)})"
+            ctx.index = i
+            ctx.tag = tag
             try:
                 samples.append(fn(ctx, data, start, end))
             except _Short as exc:

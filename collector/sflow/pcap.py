@@ -71,7 +71,7 @@ def _pcap(f: BinaryIO, order: str, nanos: bool) -> Iterator[Packet]:
         frame = f.read(caplen)
         if len(frame) < caplen:
             return
-        found = udp_payload(linktype, frame, order)
+        found = udp_payload(linktype, frame)
         if found is not None:
             yield sec * 1_000_000_000 + frac * scale, found[0], found[1]
 
@@ -107,12 +107,12 @@ def _pcapng(f: BinaryIO) -> Iterator[Packet]:
             if_id, ts_hi, ts_lo, caplen, _orig = struct.unpack_from(order + "IIIII", body)
             if if_id < len(interfaces):
                 linktype, resol = interfaces[if_id]
-                found = udp_payload(linktype, body[20 : 20 + caplen], order)
+                found = udp_payload(linktype, body[20 : 20 + caplen])
                 if found is not None:
                     yield _ts_ns(ts_hi << 32 | ts_lo, resol), found[0], found[1]
         elif block_type == 3 and len(body) >= 4 and interfaces:
             orig = struct.unpack_from(order + "I", body)[0]
-            found = udp_payload(interfaces[0][0], body[4 : 4 + orig], order)
+            found = udp_payload(interfaces[0][0], body[4 : 4 + orig])
             if found is not None:
                 yield 0, found[0], found[1]  # SPB has no timestamp
 
@@ -136,14 +136,14 @@ def _idb(body: bytes, order: str) -> tuple[int, int]:
 
 def _ts_ns(units: int, resol: int) -> int:
     if resol & 0x80:
-        return (units * 1_000_000_000) >> (resol & 0x7F)
+        return int((units * 1_000_000_000) >> (resol & 0x7F))
     exponent = resol & 0x7F
     if exponent <= 9:
-        return units * 10 ** (9 - exponent)
-    return units // 10 ** (exponent - 9)
+        return int(units * 10 ** (9 - exponent))
+    return int(units // 10 ** (exponent - 9))
 
 
-def udp_payload(linktype: int, frame: bytes, order: str = ">") -> tuple[str, bytes] | None:
+def udp_payload(linktype: int, frame: bytes) -> tuple[str, bytes] | None:
     """(source IP, UDP payload) of one captured frame, or None when it is not UDP over IP."""
     n = len(frame)
     if linktype == LINKTYPE_ETHERNET:

@@ -72,6 +72,10 @@ BLOCK_NAMES: dict[int, str] = {
     2207: "ovs_dp_stats",
 }
 
+MAX_SEQUENCE_GAP = 100_000
+REORDER_WINDOW = 1_000
+RESTART_UPTIME_SLACK_MS = 10_000  # a late datagram is seconds old at most (spec: ≤ 1 s delay)
+MAX_AGENTS = 10_000  # per-agent loss accounting beyond this is folded into one counter
 SOURCE_ENTITY_LOGICAL = 3  # hsflowd reports VMs/containers as 3:N, the host itself as 2:1
 TELEGRAF_CPU_FIELDS = (
     # (Telegraf usage_* name, host_cpu field) — Telegraf's cpu plugin semantics
@@ -174,7 +178,10 @@ class CollectorStats:
     sequence_gaps: int = 0
     lost_datagrams: int = 0
     sequence_resets: int = 0
+    duplicate_datagrams: int = 0
+    reordered_datagrams: int = 0
     lines: int = 0
+    untracked_agent_datagrams: int = 0
     per_agent_lost: dict[str, int] = field(default_factory=dict)
     per_agent_datagrams: dict[str, int] = field(default_factory=dict)
 
@@ -197,7 +204,7 @@ class SflowPoints:
         self._drops: dict[DropKey, FlowStat] = {}
         self._host_names: dict[str, str] = {}  # agent → hypervisor/host name (from source 2:1)
         self._cpu_prev: dict[tuple[str, int, int], tuple[int, ...]] = {}
-        self._last_seq: dict[tuple[str, int], int] = {}
+        self._last_seq: dict[tuple[str, int], tuple[int, int]] = {}  # → (seq, uptime)
         self._prefix_cache: dict[tuple[str, ...], str] = {}
         self._counter_handlers: dict[int, Callable[..., None]] = {
             2003: self._telegraf_cpu,
@@ -214,8 +221,12 @@ class SflowPoints:
         st.record_errors += len(dg.errors)
         st.unknown_records += dg.unknown_records
         agent = dg.agent
-        st.per_agent_datagrams[agent] = st.per_agent_datagrams.get(agent, 0) + 1
-        self._check_sequence(agent, dg.sub_agent_id, dg.sequence)
+        if agent not in st.per_agent_datagrams and len(st.per_agent_datagrams) >= MAX_AGENTS:
+            # A flood of spoofed agent addresses must not become unbounded state or series.
+            st.untracked_agent_datagrams += 1
+        else:
+            st.per_agent_datagrams[agent] = st.per_agent_datagrams.get(agent, 0) + 1
+            self._check_sequence(agent, dg.sub_agent_id, dg.sequence, dg.uptime_ms)
         for sample in dg.samples:
             if type(sample) is FlowSample:
                 st.flow_samples += 1
@@ -228,23 +239,39 @@ class SflowPoints:
                 self._add_discard(agent, sample)
         st.lines += len(out)
 
-    def _check_sequence(self, agent: str, sub_agent: int, seq: int) -> None:
-        """Count lost datagrams per agent from sequence-number gaps (sFlow §5 reset rules)."""
+    def _check_sequence(self, agent: str, sub_agent: int, seq: int, uptime_ms: int) -> None:
+        """Count lost datagrams per agent from sequence-number gaps (sFlow v5 §5).
+
+        A datagram that arrives after a higher number was seen is late (reordered) or a
+        duplicate, not loss: a late one recovers one datagram previously counted as lost. A
+        number far below the highest seen, or a lower number with the agent's uptime gone
+        backwards, is an agent restart (the spec resets sequences when the agent restarts).
+        """
         key = (agent, sub_agent)
-        last = self._last_seq.get(key)
-        self._last_seq[key] = seq
-        if last is None:
-            return
-        gap = seq - last - 1
-        if gap == 0:
-            return
-        if gap < 0 or gap > 100_000:
-            # Agent restart (sequence reset) or a reordered/duplicate datagram: not loss.
-            self.stats.sequence_resets += 1
-            return
-        self.stats.sequence_gaps += 1
-        self.stats.lost_datagrams += gap
-        self.stats.per_agent_lost[agent] = self.stats.per_agent_lost.get(agent, 0) + gap
+        st = self.stats
+        top, top_uptime = self._last_seq.get(key, (None, 0))
+        restarted = uptime_ms + RESTART_UPTIME_SLACK_MS < top_uptime
+        if top is None or (seq > top and not restarted):
+            self._last_seq[key] = (seq, uptime_ms)
+            if top is None:
+                return
+            gap = seq - top - 1
+            if 0 < gap <= MAX_SEQUENCE_GAP:
+                st.sequence_gaps += 1
+                st.lost_datagrams += gap
+                st.per_agent_lost[agent] = st.per_agent_lost.get(agent, 0) + gap
+            elif gap > MAX_SEQUENCE_GAP:
+                st.sequence_resets += 1  # a jump this large is a restart, not a loss burst
+        elif restarted or top - seq > REORDER_WINDOW:
+            self._last_seq[key] = (seq, uptime_ms)
+            st.sequence_resets += 1
+        elif seq == top:
+            st.duplicate_datagrams += 1
+        else:
+            st.reordered_datagrams += 1
+            if st.per_agent_lost.get(agent, 0) > 0:
+                st.per_agent_lost[agent] -= 1
+                st.lost_datagrams -= 1
 
     # ----------------------------------------------------------------- counters
     def _prefix(self, measurement: str, *tags: str) -> str:
@@ -663,7 +690,10 @@ class SflowPoints:
             ("sequence_gaps", st.sequence_gaps),
             ("lost_datagrams", st.lost_datagrams),
             ("sequence_resets", st.sequence_resets),
+            ("duplicate_datagrams", st.duplicate_datagrams),
+            ("reordered_datagrams", st.reordered_datagrams),
             ("flow_table", self.flow_table_size()),
+            ("untracked_agent_datagrams", st.untracked_agent_datagrams),
             *extra.items(),
         ]
         out = [

@@ -405,7 +405,7 @@ def _addr(value: RecordValue) -> str:
     return _long_ip6(text) if ":" in text else text
 
 
-def _r_switch(out: Out, p: str, tag: int, f: dict[str, RecordValue]) -> None:
+def _r_switch(out: Out, p: str, _tag: int, f: dict[str, RecordValue]) -> None:
     out[p + "extendedType"] = "SWITCH"
     out[p + "in_vlan"] = str(f["src_vlan"])
     out[p + "in_priority"] = str(f["src_priority"])
@@ -413,14 +413,14 @@ def _r_switch(out: Out, p: str, tag: int, f: dict[str, RecordValue]) -> None:
     out[p + "out_priority"] = str(f["dst_priority"])
 
 
-def _r_router(out: Out, p: str, tag: int, f: dict[str, RecordValue]) -> None:
+def _r_router(out: Out, p: str, _tag: int, f: dict[str, RecordValue]) -> None:
     out[p + "extendedType"] = "ROUTER"
     out[p + "nextHop"] = _addr(f["next_hop"])
     out[p + "srcSubnetMask"] = str(f["src_mask_len"])
     out[p + "dstSubnetMask"] = str(f["dst_mask_len"])
 
 
-def _r_gateway(out: Out, p: str, tag: int, f: dict[str, RecordValue]) -> None:
+def _r_gateway(out: Out, p: str, _tag: int, f: dict[str, RecordValue]) -> None:
     out[p + "extendedType"] = "GATEWAY"
     out[p + "bgp_nexthop"] = _addr(f["next_hop"])
     out[p + "my_as"] = str(f["as"])
@@ -449,7 +449,7 @@ def _r_gateway(out: Out, p: str, tag: int, f: dict[str, RecordValue]) -> None:
     out[p + "BGP_localpref"] = str(f["local_pref"])
 
 
-def _r_user(out: Out, p: str, tag: int, f: dict[str, RecordValue]) -> None:
+def _r_user(out: Out, p: str, _tag: int, f: dict[str, RecordValue]) -> None:
     out[p + "extendedType"] = "USER"
     out[p + "src_user_charset"] = str(f["src_charset"])
     out[p + "dst_user_charset"] = str(f["dst_charset"])
@@ -457,7 +457,7 @@ def _r_user(out: Out, p: str, tag: int, f: dict[str, RecordValue]) -> None:
     out[p + "dst_user"] = _cstr(f["dst_user"], 200)
 
 
-def _r_url(out: Out, p: str, tag: int, f: dict[str, RecordValue]) -> None:
+def _r_url(out: Out, p: str, _tag: int, f: dict[str, RecordValue]) -> None:
     out[p + "extendedType"] = "URL"
     out[p + "url_direction"] = str(f["direction"])
     out[p + "url"] = _cstr(f["url"], 200)
@@ -469,7 +469,7 @@ def _label_stack(stack: RecordValue) -> str:
     return "-".join(f"{e >> 12}.{(e >> 9) & 7}.{(e >> 8) & 1}.{e & 255}" for e in stack)
 
 
-def _r_mpls(out: Out, p: str, tag: int, f: dict[str, RecordValue]) -> None:
+def _r_mpls(out: Out, p: str, _tag: int, f: dict[str, RecordValue]) -> None:
     out[p + "extendedType"] = "MPLS"
     out[p + "mpls_nexthop"] = _addr(f["next_hop"])
     if f["in_stack"]:
@@ -478,13 +478,13 @@ def _r_mpls(out: Out, p: str, tag: int, f: dict[str, RecordValue]) -> None:
         out[p + "mpls_output_stack"] = _label_stack(f["out_stack"])
 
 
-def _r_nat(out: Out, p: str, tag: int, f: dict[str, RecordValue]) -> None:
+def _r_nat(out: Out, p: str, _tag: int, f: dict[str, RecordValue]) -> None:
     out[p + "extendedType"] = "NAT"
     out[p + "nat_src"] = _addr(f["src_address"])
     out[p + "nat_dst"] = _addr(f["dst_address"])
 
 
-def _r_nat_port(out: Out, p: str, tag: int, f: dict[str, RecordValue]) -> None:
+def _r_nat_port(out: Out, p: str, _tag: int, f: dict[str, RecordValue]) -> None:
     out[p + "extendedType"] = "NAT PORT"
     out[p + "nat_src_port"] = str(f["src_port"])
     out[p + "nat_dst_port"] = str(f["dst_port"])
@@ -502,12 +502,12 @@ def _r_vni(out: Out, p: str, tag: int, f: dict[str, RecordValue]) -> None:
     out[p + t + "VNI"] = str(f["vni"])
 
 
-def _r_simple(ext: str, pairs: tuple[tuple[str, str], ...], strings: int = 0) -> Callable[
-    [Out, str, int, dict[str, RecordValue]], None
-]:
+def _r_simple(
+    ext: str, pairs: tuple[tuple[str, str], ...], strings: int = 0
+) -> Callable[[Out, str, int, dict[str, RecordValue]], None]:
     """Renderer for 'extendedType' + plain fields; string fields (cap ``strings``) print if set."""
 
-    def render(out: Out, p: str, tag: int, f: dict[str, RecordValue]) -> None:
+    def render(out: Out, p: str, _tag: int, f: dict[str, RecordValue]) -> None:
         out[p + "extendedType"] = ext
         for name, key in pairs:
             value = f[name]
@@ -521,7 +521,7 @@ def _r_simple(ext: str, pairs: tuple[tuple[str, str], ...], strings: int = 0) ->
 
 
 def _r_socket(kind: str) -> Callable[[Out, str, int, dict[str, RecordValue]], None]:
-    def render(out: Out, p: str, tag: int, f: dict[str, RecordValue]) -> None:
+    def render(out: Out, p: str, _tag: int, f: dict[str, RecordValue]) -> None:
         out[p + "extendedType"] = kind
         out[p + kind + "_ip_protocol"] = str(f["protocol"])
         out[p + kind + "_local_ip"] = _addr(f["local_ip"])
@@ -532,7 +532,7 @@ def _r_socket(kind: str) -> Callable[[Out, str, int, dict[str, RecordValue]], No
     return render
 
 
-def _r_tcp_info(out: Out, p: str, tag: int, f: dict[str, RecordValue]) -> None:
+def _r_tcp_info(out: Out, p: str, _tag: int, f: dict[str, RecordValue]) -> None:
     dirn = {0: "unknown", 1: "received", 2: "sent"}.get(int(str(f["dirn"])), "<bad value>")
     out[p + "tcpinfo_direction"] = dirn
     for name, key in (("snd_mss", "send_mss"), ("rcv_mss", "receive_mss"),
@@ -577,10 +577,15 @@ _FLOW_RENDERERS: dict[int, FlowRenderer] = {
     2102: _r_socket("proxy_socket4"),
     2103: _r_socket("proxy_socket6"),
     2209: _r_tcp_info,
-    2210: _r_simple("entities", (("src_class", "entities_src_class"),
-                                 ("src_index", "entities_src_index"),
-                                 ("dst_class", "entities_dst_class"),
-                                 ("dst_index", "entities_dst_index"))),  # fmt: skip
+    2210: _r_simple(
+        "entities",
+        (
+            ("src_class", "entities_src_class"),
+            ("src_index", "entities_src_index"),
+            ("dst_class", "entities_dst_class"),
+            ("dst_index", "entities_dst_index"),
+        ),
+    ),  # fmt: skip
 }
 
 

@@ -5,6 +5,7 @@ test_writer_integration.py). Lines are re-parsed with an independent parser
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 from line_protocol_parser import parse_line
@@ -24,7 +25,7 @@ from influx.line_protocol import (
 T = 1_700_000_000_000_000_000
 
 
-def roundtrip(measurement, tags, fields):
+def roundtrip(measurement: str, tags: Any, fields: Any) -> tuple[str, Any]:
     line = encode_line(measurement, tags, fields, T)
     assert line is not None
     assert "\n" not in line and "\r" not in line
@@ -69,7 +70,7 @@ def test_empty_tag_value_becomes_unknown_not_dropped(empty):
 
 
 def test_none_tag_is_omitted_explicitly():
-    _, p = roundtrip("m", {"host": None, "agent": "a"}, {"v": 1})  # type: ignore[dict-item]
+    _, p = roundtrip("m", {"host": None, "agent": "a"}, {"v": 1})
     assert p["tags"] == {"agent": "a"}
 
 

@@ -122,10 +122,10 @@ def test_quote_str_and_regex_roundtrip_on_server(influxdb, tricky_db, value):
 
 async def test_async_query_and_errors(influxdb, tricky_db):
     q = InfluxQuery(influxdb.url, "", tricky_db)
-    res = await q.aquery(f'SELECT count(v) FROM {quote_ident("tri cky")}')
+    res = await q.aquery(f"SELECT count(v) FROM {quote_ident('tri cky')}")
     assert res[0].values[0][1] == len(TRICKY)
     assert isinstance(res[0].values[0][0], int)  # epoch=ns
-    rfc = await q.aquery(f'SELECT v FROM {quote_ident("tri cky")} LIMIT 1', epoch=None)
+    rfc = await q.aquery(f"SELECT v FROM {quote_ident('tri cky')} LIMIT 1", epoch=None)
     assert isinstance(rfc[0].values[0][0], str) and rfc[0].values[0][0].endswith("Z")
     with pytest.raises(InfluxQueryError, match="error parsing query"):
         await q.aquery("SELEC nonsense")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from stub_server import Reply
 
@@ -69,7 +71,7 @@ def test_one_owner_per_directory(tmp_path):
     Spool(tmp_path).close()
 
 
-def corrupt_second_record(tmp_path):
+def corrupt_second_record(tmp_path: Path) -> None:
     sp = Spool(tmp_path)
     for i in range(3):
         sp.append(batch(i))

@@ -10,6 +10,7 @@ import logging
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import Any
 
 import pytest
 from stub_server import Reply
@@ -20,20 +21,25 @@ from influx.writer import BatchingWriter, parse_retry_after
 TOKEN = "s3cr3t-token-value"
 
 
+def stats(w: BatchingWriter) -> dict[str, Any]:
+    """stats() with values typed loosely for arithmetic in asserts."""
+    return dict(w.stats())
+
+
 def lines(n: int, start: int = 0) -> list[str]:
     return [f"m,k=a v={i}i {1_700_000_000_000_000_000 + i}" for i in range(start, start + n)]
 
 
 def make_writer(url: str, **kw) -> BatchingWriter:
-    opts = dict(
-        batch_size=100,
-        flush_interval_s=0.05,
-        queue_max_lines=10_000,
-        backoff_initial_s=0.05,
-        backoff_max_s=0.2,
-        create_bucket=False,
-        timeout_s=2.0,
-    )
+    opts: dict[str, Any] = {
+        "batch_size": 100,
+        "flush_interval_s": 0.05,
+        "queue_max_lines": 10_000,
+        "backoff_initial_s": 0.05,
+        "backoff_max_s": 0.2,
+        "create_bucket": False,
+        "timeout_s": 2.0,
+    }
     opts.update(kw)
     return BatchingWriter(url, TOKEN, "org", "db", **opts)
 
@@ -54,16 +60,20 @@ def test_parse_retry_after_forms():
     now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
     assert parse_retry_after(None) is None
     assert parse_retry_after("7") == 7.0
-    assert parse_retry_after(format_datetime(now + timedelta(seconds=30), usegmt=True), now=now) == 30
-    assert parse_retry_after(format_datetime(now - timedelta(seconds=30), usegmt=True), now=now) == 0
+    assert (
+        parse_retry_after(format_datetime(now + timedelta(seconds=30), usegmt=True), now=now) == 30
+    )
+    assert (
+        parse_retry_after(format_datetime(now - timedelta(seconds=30), usegmt=True), now=now) == 0
+    )
     assert parse_retry_after("soon, maybe") == 10.0
     assert parse_retry_after("") == 10.0
     assert parse_retry_after("-5") == 10.0
 
 
-def gap(stub) -> float:
+def gap(stub: Any) -> float:
     assert len(stub.requests) >= 2, stub.requests
-    return stub.requests[1].t - stub.requests[0].t
+    return float(stub.requests[1].t - stub.requests[0].t)
 
 
 @pytest.mark.parametrize("status", [503, 429])
@@ -75,7 +85,7 @@ def test_retry_after_seconds_is_honoured(stub, status):
     w.close()
     assert 0.9 <= gap(s) < 3.0
     assert sorted(s.accepted_lines()) == sorted(lines(10))
-    st = w.stats()
+    st = stats(w)
     assert st["points_written"] == 10 and st["points_retried"] == 10 and st["points_dropped"] == 0
 
 
@@ -135,7 +145,7 @@ def test_413_splits_until_it_fits(stub):
     assert w.flush(15)
     w.close()
     assert sorted(s.accepted_lines()) == sorted(lines(400))
-    assert w.stats()["batch_splits"] > 0 and w.stats()["points_dropped"] == 0
+    assert stats(w)["batch_splits"] > 0 and stats(w)["points_dropped"] == 0
 
 
 def test_400_bisects_to_the_bad_line_and_writes_the_rest(stub):
@@ -154,20 +164,22 @@ def test_400_bisects_to_the_bad_line_and_writes_the_rest(stub):
     assert w.flush(10)
     w.close()
     assert sorted(s.accepted_lines()) == sorted(good)
-    st = w.stats()
+    st = stats(w)
     assert st["bad_lines"] == 1 and st["points_dropped"] == 1 and st["points_written"] == 63
     assert len(s.requests) <= 2 * 7 + 1  # bisection: O(log n) requests, not one per line
 
 
 def test_422_partial_is_counted_not_retried(stub):
-    s = stub(lambda st, req: Reply(422, '{"message":"partial write: field type conflict dropped=2"}'))
+    s = stub(
+        lambda st, req: Reply(422, '{"message":"partial write: field type conflict dropped=2"}')
+    )
     w = make_writer(s.url)
     w.write_lines(lines(10))
     assert w.flush(5)
     time.sleep(0.3)
     w.close()
     assert len(s.requests) == 1
-    st = w.stats()
+    st = stats(w)
     assert st["dropped_partial"] == 2 and st["points_written"] == 8 and st["points_retried"] == 0
 
 
@@ -179,7 +191,7 @@ def test_1x_partial_write_400_is_not_bisected(stub):
     assert w.flush(5)
     w.close()
     assert len(s.requests) == 1
-    assert w.stats()["bad_lines"] == 1 and w.stats()["points_written"] == 9
+    assert stats(w)["bad_lines"] == 1 and stats(w)["points_written"] == 9
 
 
 # -- 401 / 404 / connection refused ------------------------------------------------------------
@@ -196,7 +208,7 @@ def test_401_keeps_data_alerts_without_token_and_lands_later(stub, tmp_path, cap
     w = make_writer(s.url, auth_retry_s=0.3, spool_dir=tmp_path / "spool")
     w.write_lines(lines(50))
     time.sleep(1.0)
-    st = w.stats()
+    st = stats(w)
     assert st["points_dropped"] == 0 and st["points_written"] == 0
     assert st["spool_lines"] + st["queue_depth"] == 50
     assert len(s.requests) <= 5  # "retry slowly": ~every 0.3 s, not a hot loop
@@ -214,7 +226,7 @@ def test_connection_refused_spools_then_replays_in_order(stub, tmp_path):
     w = make_writer(f"http://127.0.0.1:{port}", spool_dir=tmp_path / "spool", backoff_max_s=0.3)
     w.write_lines(lines(300))
     time.sleep(0.8)
-    st = w.stats()
+    st = stats(w)
     assert st["spool_lines"] == 300 and st["points_written"] == 0 and st["points_spooled"] >= 300
     s = stub(port=port)
     w.write_lines(lines(100, start=300))  # newer data, arrives while the spool is replayed
@@ -222,14 +234,14 @@ def test_connection_refused_spools_then_replays_in_order(stub, tmp_path):
     w.close()
     got = s.accepted_lines()
     assert got == lines(400)  # exactly once, oldest first
-    assert w.stats()["spool_lines"] == 0
+    assert stats(w)["spool_lines"] == 0
 
 
 def test_overflow_without_spool_drops_oldest_and_counts(stub):
     s = stub()
     w = make_writer(s.url, batch_size=50, queue_max_lines=100, start=False)
     w.write_lines(lines(150))
-    assert w.stats()["dropped_overflow"] == 50 and w.stats()["queue_depth"] == 100
+    assert stats(w)["dropped_overflow"] == 50 and stats(w)["queue_depth"] == 100
     w.start()
     assert w.flush(5)
     w.close()
@@ -242,7 +254,7 @@ def test_overflow_with_spool_loses_nothing(stub, tmp_path):
         s.url, batch_size=50, queue_max_lines=100, start=False, spool_dir=tmp_path / "sp"
     )
     w.write_lines(lines(1000))
-    assert w.stats()["points_dropped"] == 0 and w.stats()["queue_depth"] <= 100
+    assert stats(w)["points_dropped"] == 0 and stats(w)["queue_depth"] <= 100
     w.start()
     assert w.flush(10)
     w.close()
@@ -282,7 +294,7 @@ def test_close_when_down_spools_and_next_writer_replays(stub, tmp_path):
     t0 = time.monotonic()
     w.close(timeout=3)
     assert time.monotonic() - t0 < 6
-    assert w.stats()["points_dropped"] == 0
+    assert stats(w)["points_dropped"] == 0
     s = stub(port=port)
     w2 = make_writer(url, spool_dir=tmp_path / "sp")
     assert w2.flush(10)
@@ -295,4 +307,4 @@ def test_write_after_close_is_counted(stub):
     w = make_writer(s.url)
     w.close()
     w.write_lines(lines(3))
-    assert w.stats()["points_dropped"] == 3
+    assert stats(w)["points_dropped"] == 3

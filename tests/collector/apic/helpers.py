@@ -52,7 +52,8 @@ def ip_remote(node, ip=IP, tunnel="tunnel1", flags="ip", status="created"):
 def rs(node, mac=MAC, ip=IP, vlan=101, status="created", bd=BD) -> EpmRecord:
     rel = f"sys/ctx-[vxlan-{VRF}]/bd-[vxlan-{bd}]/vlan-[vlan-{vlan}]"
     ip_dn = f"topology/pod-1/node-{node}/{rel}/db-ep/ip-[{ip}]"
-    dn = f"topology/pod-1/node-{node}/{rel}/db-ep/mac-{mac}/rsmacEpToIpEpAtt-[{rel}/db-ep/ip-[{ip}]]"
+    dn = (f"topology/pod-1/node-{node}/{rel}/db-ep/mac-{mac}"
+          f"/rsmacEpToIpEpAtt-[{rel}/db-ep/ip-[{ip}]]")
     rec = parse_epm("epmRsMacEpToIpEpAtt", {"dn": dn, "tDn": ip_dn, "status": status})
     assert rec is not None
     return rec

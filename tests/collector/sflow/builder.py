@@ -130,11 +130,13 @@ def header_record(
     return tlv(1, u32(protocol, fl, stripped, hl) + pad4(frame))
 
 
-def switch_record(src_vlan: int = 10, src_prio: int = 0, dst_vlan: int = 20, dst_prio: int = 0) -> bytes:
+def switch_record(
+    src_vlan: int = 10, src_prio: int = 0, dst_vlan: int = 20, dst_prio: int = 0
+) -> bytes:
     return tlv(1001, u32(src_vlan, src_prio, dst_vlan, dst_prio))
 
 
-IF_COUNTERS = dict(
+IF_COUNTERS = dict(  # noqa: C408 - keyword form reads like the spec
     if_index=3, if_type=6, if_speed=10_000_000_000, if_direction=1, if_status=3,
     if_in_octets=123456789012, if_in_ucast_pkts=1000, if_in_multicast_pkts=20,
     if_in_broadcast_pkts=3, if_in_discards=4, if_in_errors=5, if_in_unknown_protos=6,
@@ -173,9 +175,19 @@ def ethernet(payload: bytes, ether_type: int, tags: list[tuple[int, int]] | None
     return out + struct.pack(">H", ether_type) + payload
 
 
-def ipv4(payload: bytes, proto: int, src: str = "10.0.0.1", dst: str = "10.0.0.2",
-         ttl: int = 64, tos: int = 0, ident: int = 0x1234, frag: int = 0x4000,
-         options: bytes = b"", total_length: int | None = None, ihl: int | None = None) -> bytes:  # fmt: skip
+def ipv4(
+    payload: bytes,
+    proto: int,
+    src: str = "10.0.0.1",
+    dst: str = "10.0.0.2",
+    ttl: int = 64,
+    tos: int = 0,
+    ident: int = 0x1234,
+    frag: int = 0x4000,
+    options: bytes = b"",
+    total_length: int | None = None,
+    ihl: int | None = None,
+) -> bytes:
     hl = 5 + len(options) // 4 if ihl is None else ihl
     tl = 20 + len(options) + len(payload) if total_length is None else total_length
     hdr = struct.pack(">BBHHHBBH4s4s", 0x40 | hl, tos, tl, ident, frag, ttl, proto, 0,

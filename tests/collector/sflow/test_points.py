@@ -24,7 +24,7 @@ def parse(line: str) -> dict:
     return lpp.parse_line(line)
 
 
-def dg(samples, seq=1, agent="192.0.2.2") -> Datagram:
+def dg(samples, seq=1, agent="192.0.2.2", uptime_ms=None) -> Datagram:
     return Datagram(
         size=0,
         version=5,
@@ -32,7 +32,7 @@ def dg(samples, seq=1, agent="192.0.2.2") -> Datagram:
         agent=agent,
         sub_agent_id=0,
         sequence=seq,
-        uptime_ms=1000,
+        uptime_ms=1_000_000 + seq if uptime_ms is None else uptime_ms,
         samples_declared=len(samples),
         samples=list(samples),
     )
@@ -348,8 +348,10 @@ def test_discards_are_aggregated_by_reason_name():
 
 def test_sequence_gaps_count_lost_datagrams_and_resets_are_not_loss():
     pts = SflowPoints()
-    for seq in (1, 2, 5, 6, 1, 2):  # 3 and 4 lost; then the agent restarts
+    for seq in (1, 2, 5, 6):  # 3 and 4 lost
         pts.add_datagram(dg([], seq=seq), T0, [])
+    for seq in (1, 2):  # the agent restarts: uptime and sequence start again
+        pts.add_datagram(dg([], seq=seq, uptime_ms=seq * 1000), T0, [])
     assert pts.stats.lost_datagrams == 2
     assert pts.stats.sequence_gaps == 1
     assert pts.stats.sequence_resets == 1
@@ -370,3 +372,41 @@ def test_hostile_tag_values_stay_one_line():
         assert "\n" not in line
         parse(line)
     assert by_measurement(out)["system"][0]["tags"]["host"] == "evil_host,a=b c_"
+
+
+def test_duplicate_and_reordered_datagrams_are_not_counted_as_loss():
+    # faults §2.2 case 33: the same sequence twice, then one arriving late.
+    pts = SflowPoints()
+    for seq in (10, 11, 11, 13, 12, 14):
+        pts.add_datagram(dg([], seq=seq), T0, [])
+    # 11→13 looks like one lost datagram until 12 arrives late; the duplicate 11 is no loss.
+    assert pts.stats.sequence_gaps == 1
+    assert pts.stats.lost_datagrams == 0
+    assert pts.stats.duplicate_datagrams == 1
+    assert pts.stats.reordered_datagrams == 1
+    assert pts.stats.sequence_resets == 0
+
+
+def test_sub_agents_keep_their_own_sequence_numbers():
+    # faults §2.2 case 35: two sub-agents of one agent interleave without false gaps.
+    pts = SflowPoints()
+    for seq in range(1, 6):
+        for sub in (0, 1):
+            d = dg([], seq=seq)
+            d.sub_agent_id = sub
+            pts.add_datagram(d, T0, [])
+    assert pts.stats.lost_datagrams == 0 and pts.stats.sequence_resets == 0
+
+
+def test_spoofed_agent_flood_has_bounded_state(monkeypatch):
+    # faults §2.2 case 36: many distinct agent addresses must not grow per-agent series forever.
+    import collector.sflow.points as points
+
+    monkeypatch.setattr(points, "MAX_AGENTS", 50)
+    pts = SflowPoints()
+    for i in range(500):
+        pts.add_datagram(dg([], agent=f"10.{i // 256}.{i % 256}.1"), T0, [])
+    lines = pts.stats_lines(T0, {}, "c1")
+    assert len(lines) == 1 + 50
+    total = parse(lines[0])["fields"]
+    assert total["datagrams"] == 500 and total["untracked_agent_datagrams"] == 450

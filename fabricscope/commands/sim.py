@@ -1,0 +1,137 @@
+"""`fabricscope sim ...`: the simulators on their own (stage: CLI).
+
+``sim apic`` runs the simulated fabric behind one or more simulated APICs.  Other simulators
+plug in as further ``sim`` children: each module listed in :data:`SIM_PLUGINS` that exists must
+expose ``register(sim_subparsers)`` (e.g. ``simulators/sflow_cli.py`` adds ``sim sflow``).
+
+:func:`start_apic_simulation` is the reusable entry point (``fabricscope demo`` can call it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import threading
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+SIM_PLUGINS = ("simulators.sflow_cli",)
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host or "127.0.0.1", int(port)
+
+
+def _positive(text: str) -> int:
+    v = int(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return v
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sim = subparsers.add_parser("sim", help="run the fabric / APIC / sFlow simulators")
+    sim_sub = sim.add_subparsers(dest="sim_command", metavar="SIMULATOR")
+    sim.set_defaults(handler=lambda _args: (sim.print_help(), 2)[1])
+    register_apic(sim_sub)
+    for name in SIM_PLUGINS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue  # that simulator is not built yet
+            raise
+        module.register(sim_sub)
+
+
+def register_apic(sim_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sim_sub.add_parser("apic", help="simulated ACI fabric behind simulated APIC(s)",
+                           description="Serve the APIC REST + websocket API over plain HTTP.")
+    p.add_argument("--listen", type=_host_port, default=("127.0.0.1", 8443),
+                   help="HOST:PORT of the first APIC (default 127.0.0.1:8443)")
+    p.add_argument("--cluster", type=_positive, default=1,
+                   help="number of APICs, on consecutive ports (default 1)")
+    p.add_argument("--leafs", type=_positive, default=4)
+    p.add_argument("--endpoints", type=int, default=200)
+    p.add_argument("--pods", type=_positive, default=1)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--scenarios", default="all",
+                   help="comma list of scenarios to repeat, 'all' or 'none' (default all)")
+    p.add_argument("--repeat", type=float, default=60.0,
+                   help="start the next scenario every N simulated seconds; 0 = never")
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="simulated seconds per real second (default 1)")
+    p.add_argument("--username", default=os.environ.get("FABRICSCOPE_APIC_USERNAME", "admin"))
+    p.add_argument("--password", default=os.environ.get("FABRICSCOPE_APIC_PASSWORD",
+                                                        "password"))
+    p.add_argument("--refresh-timeout", type=int, default=600,
+                   help="aaaLogin refreshTimeoutSeconds (default 600)")
+    p.set_defaults(handler=run_apic)
+
+
+@dataclass
+class ApicSimulation:
+    fabric: object
+    cluster: object
+    urls: list[str]
+
+    def stop(self) -> None:
+        from simulators.apic_server import ApicCluster
+        from simulators.fabric import SimulatedFabric
+
+        assert isinstance(self.cluster, ApicCluster)
+        assert isinstance(self.fabric, SimulatedFabric)
+        self.fabric.scenarios.stop_repeating()
+        self.fabric.clock.stop_ticker()
+        self.cluster.stop()
+
+
+def start_apic_simulation(
+    *, host: str = "127.0.0.1", port: int = 8443, cluster: int = 1, leafs: int = 4,
+    endpoints: int = 200, pods: int = 1, seed: int = 1, scenarios: str = "all",
+    repeat: float = 60.0, speed: float = 1.0, username: str = "admin",
+    password: str = "password", refresh_timeout: int = 600,
+) -> ApicSimulation:
+    """Build the fabric, start the APIC(s) and the live clock; returns a handle with ``stop``."""
+    from simulators.apic_server import ApicCluster
+    from simulators.clock import SimClock
+    from simulators.fabric import SimulatedFabric
+
+    clock = SimClock(speed=speed)
+    fab = SimulatedFabric.build(leafs=leafs, endpoints=endpoints, seed=seed, pods=pods,
+                                clock=clock)
+    apics = ApicCluster(fab, size=cluster, username=username, password=password,
+                        refresh_timeout=refresh_timeout)
+    apics.start(host, [port + i if port else 0 for i in range(cluster)])
+    clock.start_ticker()
+    names = [n.strip() for n in scenarios.split(",") if n.strip()]
+    if repeat > 0 and names and names != ["none"]:
+        fab.scenarios.schedule_repeating(names, repeat)
+    return ApicSimulation(fab, apics, apics.urls)
+
+
+def run_apic(args: argparse.Namespace) -> int:
+    host, port = args.listen
+    sim = start_apic_simulation(
+        host=host, port=port, cluster=args.cluster, leafs=args.leafs, endpoints=args.endpoints,
+        pods=args.pods, seed=args.seed, scenarios=args.scenarios, repeat=args.repeat,
+        speed=args.speed, username=args.username, password=args.password,
+        refresh_timeout=args.refresh_timeout)
+    counts = sim.fabric.counts()  # type: ignore[attr-defined]
+    log.info("fabric: %s", counts)
+    for url in sim.urls:
+        log.info("simulated APIC at %s (side API: %s/_sim/status)", url, url)
+    stop = threading.Event()
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()
+    return 0
