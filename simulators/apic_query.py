@@ -801,20 +801,32 @@ class QueryEngine:
             rows = [(c, it) for c, it in rows
                     if eval_filter(f, c.name, lambda p, c=c, it=it: c.prop(it, p))]
         for ocls, oprop, desc in reversed(spec.order_by):
-            def sort_key(row: tuple[MoClass, Item], ocls: str = ocls,
-                         oprop: str = oprop) -> tuple[int, float, str]:
-                c, it = row
-                v = c.prop(it, oprop) if c.name == ocls else None
-                if v is None:
-                    return (2, 0.0, "")
-                n = _num(v) if oprop != "dn" else None
-                return (0, n, "") if n is not None else (1, 0.0, v)
-
-            rows.sort(key=sort_key, reverse=desc)
+            rows = self._sorted(rows, ocls, oprop, desc)
         if len(self._cache) > 16:
             self._cache.clear()
         self._cache[key] = (version, rows)
         return rows
+
+    @staticmethod
+    def _sorted(rows: list[tuple[MoClass, Item]], ocls: str, oprop: str,
+                desc: bool) -> list[tuple[MoClass, Item]]:
+        """Stable sort on one property; numeric when the values are numbers (pcTag, bytesRate),
+        else lexical.  Objects of other classes (mixed subtree results) sort last."""
+        vals = [c.prop(it, oprop) if c.name == ocls else None for c, it in rows]
+        sample = next((v for v in vals if v is not None), None)
+        numeric = sample is not None and oprop != "dn" and _num(sample) is not None
+        keyed: list[tuple[tuple[int, float, str], tuple[MoClass, Item]]] = []
+        for v, row in zip(vals, rows, strict=True):
+            if v is None:
+                k = (2, 0.0, "")
+            elif numeric:
+                n = _num(v)
+                k = (0, n, "") if n is not None else (1, 0.0, v)
+            else:
+                k = (1, 0.0, v)
+            keyed.append((k, row))
+        keyed.sort(key=lambda kr: kr[0], reverse=desc)
+        return [row for _k, row in keyed]
 
     def total_only(self, spec: QuerySpec) -> int | None:
         """Fast count when no filter/sort is needed (class self query)."""

@@ -35,6 +35,7 @@ APIC server turns them into websocket frames).  All access goes through ``fabric
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import random
 import sys
@@ -76,6 +77,7 @@ LOOP_FAULT_CAUSE = "ep-loop-detected"
 PORT_DOWN_FAULT_CODE = "F0532"
 
 
+@functools.lru_cache(maxsize=262_144)
 def fmt_ts(t: float) -> str:
     """APIC timestamp format: ``2018-03-02T16:42:24.776+00:00``."""
     dt = datetime.fromtimestamp(t, UTC)

@@ -180,7 +180,8 @@ class Endpoint:
 class ModelEvent:
     """Notification to listeners; ``kind`` is one of vm_migration_started, vm_moved,
     endpoint_moved, link_down, link_up, storm_started, storm_stopped, nic_flap_started,
-    nic_flap_stopped."""
+    nic_flap_stopped. endpoint_moved with ``from_leaf`` None is a newly attached VM; with
+    ``to_leaf`` None the VM lost all its uplinks."""
 
     kind: str
     at: float
@@ -286,16 +287,19 @@ class SflowModel:
     def link_hypervisors(self, link: Link) -> list[Hypervisor]:
         return [hv for hv in self.hypervisors.values() if self.active_link(hv) is link]
 
-    def host_cpu_load(self, hv: Hypervisor) -> float:
+    def host_cpu_load(self, hv: Hypervisor, vms: list[VirtualMachine] | None = None) -> float:
         """Effective busy percent: own work + scenario extra + the VMs' vCPU time."""
-        vm_cores = sum(vm.cpu_load / 100.0 * vm.vcpus for vm in self.vms_on(hv.name))
+        vms = self.vms_on(hv.name) if vms is None else vms
+        vm_cores = sum(vm.cpu_load / 100.0 * vm.vcpus for vm in vms)
         return min(100.0, hv.base_cpu_load + hv.extra_cpu_load + 100.0 * vm_cores / hv.cpu_num)
 
-    def host_tx_bps(self, hv: Hypervisor) -> float:
-        return hv.base_net_bps + hv.extra_tx_bps + sum(vm.net_bps for vm in self.vms_on(hv.name))
+    def host_tx_bps(self, hv: Hypervisor, vms: list[VirtualMachine] | None = None) -> float:
+        vms = self.vms_on(hv.name) if vms is None else vms
+        return hv.base_net_bps + hv.extra_tx_bps + sum(vm.net_bps for vm in vms)
 
-    def host_rx_bps(self, hv: Hypervisor) -> float:
-        return hv.base_net_bps + hv.extra_rx_bps + sum(vm.net_bps for vm in self.vms_on(hv.name))
+    def host_rx_bps(self, hv: Hypervisor, vms: list[VirtualMachine] | None = None) -> float:
+        vms = self.vms_on(hv.name) if vms is None else vms
+        return hv.base_net_bps + hv.extra_rx_bps + sum(vm.net_bps for vm in vms)
 
     # ---- time
 
@@ -329,13 +333,17 @@ class SflowModel:
         for leaf in self.leafs.values():
             for link in leaf.links.values():
                 link.in_bps = link.out_bps = 0.0
+        # Group VMs by host once per step: per-host scans would be O(hosts × VMs).
+        by_host: dict[str, list[VirtualMachine]] = {name: [] for name in self.hypervisors}
+        for vm in self.vms.values():
+            by_host.setdefault(vm.host, []).append(vm)
         for hv in self.hypervisors.values():
-            self._integrate_host(hv, dt)
+            self._integrate_host(hv, dt, by_host[hv.name])
         for leaf in self.leafs.values():
             self._integrate_leaf(leaf, dt)
 
-    def _integrate_host(self, hv: Hypervisor, dt: float) -> None:
-        load = self.host_cpu_load(hv)
+    def _integrate_host(self, hv: Hypervisor, dt: float, vms: list[VirtualMachine]) -> None:
+        load = self.host_cpu_load(hv, vms)
         total = hv.cpu_num * 1000.0 * dt
         busy = total * load / 100.0
         idle = total - busy
@@ -344,13 +352,13 @@ class SflowModel:
             ms[state] = ms.get(state, 0.0) + busy * share
         ms["wio"] = ms.get("wio", 0.0) + idle * WIO_OF_IDLE
         ms["idle"] = ms.get("idle", 0.0) + idle * (1.0 - WIO_OF_IDLE)
-        guest = sum(vm.cpu_load / 100.0 * vm.vcpus * 1000.0 * dt for vm in self.vms_on(hv.name))
+        guest = sum(vm.cpu_load / 100.0 * vm.vcpus * 1000.0 * dt for vm in vms)
         ms["guest"] = ms.get("guest", 0.0) + min(guest, busy * 0.70)
         runnable = load / 100.0 * hv.cpu_num
         for i, tau in enumerate((60.0, 300.0, 900.0)):  # Linux load-average time constants
             decay = math.exp(-dt / tau)
             hv.load_avg[i] = hv.load_avg[i] * decay + runnable * (1.0 - decay)
-        tx, rx = self.host_tx_bps(hv) / 8.0 * dt, self.host_rx_bps(hv) / 8.0 * dt
+        tx, rx = self.host_tx_bps(hv, vms) / 8.0 * dt, self.host_rx_bps(hv, vms) / 8.0 * dt
         hv.bytes_out += tx
         hv.bytes_in += rx
         hv.pkts_out += tx / AVG_FRAME
@@ -582,7 +590,8 @@ def build_model(
 ) -> SflowModel:
     """A deterministic small fabric: leaf-101.., each hypervisor teamed to two leaf ports
     (two leafs when there are, else two ports of the one leaf), VMs round-robin on hypervisors,
-    alternating between VLAN 100 and 200."""
+    alternating between VLAN 100 (10.100.0.0/16, 2001:db8:100::/64) and VLAN 200 (10.200.0.0/16,
+    2001:db8:200::/64)."""
     if hypervisors < 1 or leafs < 1 or vms < 0:
         raise ValueError("need at least one hypervisor and one leaf")
     rng = random.Random(seed)
@@ -613,7 +622,8 @@ def build_model(
             name=f"vm{i + 1:03d}", index=i + 1,
             uuid=str(uuid_mod.UUID(int=rng.getrandbits(128))),
             mac=_mac(0x52, 0x54, 0x00, 0x00, (i + 1) >> 8, i + 1),
-            ip=f"10.1.{vlan}.{10 + i}", ip6=f"2001:db8:{vlan}::{10 + i:x}", vlan=vlan,
+            ip=f"10.{vlan}.{(10 + i) >> 8}.{(10 + i) & 0xFF}",
+            ip6=f"2001:db8:{vlan}::{10 + i:x}", vlan=vlan,
             host=f"hv{i % hypervisors + 1:02d}", cpu_load=10.0 + rng.random() * 20.0,
         ))  # fmt: skip
     return model
@@ -904,7 +914,7 @@ class SwitchAgent(Agent):
             target = self.rng.choice(peers)
             frame = enc.build_arp_frame(src.mac, src.ip, target.ip, vlan=vlan)
         else:
-            frame = enc.build_arp_frame("02:00:00:00:00:01", "10.1.100.1", "10.1.100.2", vlan=vlan)
+            frame = enc.build_arp_frame("02:00:00:00:00:01", "10.100.0.1", "10.100.0.2", vlan=vlan)
         flood = sum(1 for other in leaf.links.values() if other is not lk and other.oper_up)
         return frame, vlan, (enc.IF_FORMAT_MULTIPLE, flood)
 

@@ -62,7 +62,7 @@ class TrackerConfig:
     rapid_threshold: int = 2048  # events per minute (EPT default; range 512-65536)
     rapid_holdtime_s: float = 600.0
     rogue_interval_s: float = 60.0  # ACI Rogue EP detection interval
-    rogue_factor: int = 4  # rogue when moves > factor within the interval
+    rogue_factor: int = 4  # rogue at `factor` moves within the interval (ACI refuses the next)
     rogue_hold_s: float = 1800.0
     loop_window_s: float = 60.0
     loop_min_endpoints: int = 8  # distinct endpoints of one BD ...
@@ -470,10 +470,16 @@ class Tracker:
             return  # rapid hold: location still followed, not reported
         ep.moves += 1
         self.out.append(self._move(key, ep, prev, loc, ts))
+        if loc[4] and self._follows_mac(e, loc):
+            return  # an IP carried along by its MAC: rogue/loop are judged on the MAC
         if self.cfg.analyze_rogue:
             self._rogue(key, ep, ts)
         if self.cfg.analyze_loop:
             self._loop(key, ep, e, ts)
+
+    def _follows_mac(self, e: NodeEntry, loc: Loc) -> bool:
+        mac_ep = self.eps.get((e.bd, loc[4]))
+        return mac_ep is not None and mac_ep.local is not None and mac_ep.local[0] == loc[0]
 
     def _move(self, key: tuple[int, str], ep: Endpoint, src: Loc, dst: Loc, ts: float) -> Move:
         t = self.tables
@@ -505,9 +511,11 @@ class Tracker:
         if ep.move_ts is None:
             ep.move_ts = deque(maxlen=cfg.rogue_factor + 1)
         ep.move_ts.append(ts)
-        if ts < ep.rogue_until or len(ep.move_ts) <= cfg.rogue_factor:
+        # ACI declares rogue on the move *after* `factor` moves and then freezes the endpoint,
+        # so that move is never seen here: `factor` observed moves in the interval is rogue.
+        if ts < ep.rogue_until or len(ep.move_ts) < cfg.rogue_factor:
             return
-        if ts - ep.move_ts[0] <= cfg.rogue_interval_s:
+        if ts - ep.move_ts[-cfg.rogue_factor] <= cfg.rogue_interval_s:
             ep.rogue_until = ts + cfg.rogue_hold_s
             self.out.append(
                 Anomaly(
@@ -516,11 +524,11 @@ class Tracker:
                     key[0],
                     key[1],
                     _is_ip(key[1]),
-                    f"rogue endpoint: {len(ep.move_ts)} moves within "
-                    f"{ts - ep.move_ts[0]:.1f}s (factor {cfg.rogue_factor}, "
+                    f"rogue endpoint: {cfg.rogue_factor} moves within "
+                    f"{ts - ep.move_ts[-cfg.rogue_factor]:.1f}s (factor {cfg.rogue_factor}, "
                     f"interval {cfg.rogue_interval_s:.0f}s)",
                     {
-                        "moves": len(ep.move_ts),
+                        "moves": cfg.rogue_factor,
                         "interval_s": cfg.rogue_interval_s,
                         "node": ep.local[0] if ep.local else 0,
                     },

@@ -14,6 +14,7 @@ import importlib
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ def start_apic_simulation(
     from simulators.clock import SimClock
     from simulators.fabric import SimulatedFabric
 
-    clock = SimClock(speed=speed)
+    clock = SimClock(start=time.time(), speed=speed)  # live demo: timestamps are "now"
     fab = SimulatedFabric.build(leafs=leafs, endpoints=endpoints, seed=seed, pods=pods,
                                 clock=clock)
     apics = ApicCluster(fab, size=cluster, username=username, password=password,

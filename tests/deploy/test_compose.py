@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import os
 import re
 import socket
 import subprocess
@@ -499,7 +500,7 @@ def test_service_environment_loads_as_settings(
     """The container environment, as Compose would pass it, parses into Settings for 2.7."""
     from influx.compat import query_params, write_params
 
-    for key in list(__import__("os").environ):
+    for key in list(os.environ):
         if key.startswith("FABRICSCOPE_"):
             monkeypatch.delenv(key)
     env = project["services"][service]["environment"]
@@ -543,7 +544,9 @@ def test_grafana_service(project: dict[str, Any]) -> None:
     assert raw["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")
     assert raw["FABRICSCOPE_INFLUX_TOKEN"].startswith("${GRAFANA_INFLUX_TOKEN:?")
     mounts = {str(v).split(":")[1]: str(v) for v in g["volumes"]}
-    assert mounts["/etc/grafana/provisioning"] == "./grafana/provisioning:/etc/grafana/provisioning:ro"
+    assert (
+        mounts["/etc/grafana/provisioning"] == "./grafana/provisioning:/etc/grafana/provisioning:ro"
+    )
     assert mounts["/var/lib/grafana/dashboards"].startswith("./grafana/dashboards:")
     assert mounts["/var/lib/grafana/dashboards"].endswith(":ro")
 

@@ -19,12 +19,25 @@ if not TESTDATA.is_dir():  # CI clones put shared/ beside the repo
 COUNTER_CLASSES: dict[int, type[enc.FixedBlock]] = {
     c.TAG: c
     for c in (
-        enc.IfCounters, enc.EthernetCounters, enc.ProcessorCounters, enc.HostParent,
-        enc.HostCpu, enc.HostMemory, enc.HostDiskIo, enc.HostNetIo, enc.Mib2Ip, enc.Mib2Icmp,
-        enc.Mib2Tcp, enc.Mib2Udp, enc.VirtNode, enc.VirtCpu, enc.VirtMemory, enc.VirtDiskIo,
+        enc.IfCounters,
+        enc.EthernetCounters,
+        enc.ProcessorCounters,
+        enc.HostParent,
+        enc.HostCpu,
+        enc.HostMemory,
+        enc.HostDiskIo,
+        enc.HostNetIo,
+        enc.Mib2Ip,
+        enc.Mib2Icmp,
+        enc.Mib2Tcp,
+        enc.Mib2Udp,
+        enc.VirtNode,
+        enc.VirtCpu,
+        enc.VirtMemory,
+        enc.VirtDiskIo,
         enc.VirtNetIo,
     )
-}  # fmt: skip
+}
 
 
 def _counter(r: rec.CounterRecordT) -> enc.Encodable:
@@ -57,29 +70,54 @@ def reencode(dg: rec.Datagram) -> bytes:
     samples: list[enc.Encodable] = []
     for s in dg.samples:
         if isinstance(s, rec.CounterSample):
-            samples.append(enc.CounterSample(
-                s.source_id_type, s.source_id_index, [_counter(r) for r in s.records],
-                sequence=s.sequence, expanded=s.tag == 4,
-            ))  # fmt: skip
+            samples.append(
+                enc.CounterSample(
+                    s.source_id_type,
+                    s.source_id_index,
+                    [_counter(r) for r in s.records],
+                    sequence=s.sequence,
+                    expanded=s.tag == 4,
+                )
+            )
         elif isinstance(s, rec.FlowSample):
-            samples.append(enc.FlowSample(
-                s.source_id_index, s.sampling_rate, s.sample_pool, [_flow(r) for r in s.records],
-                input=s.input_value, output=s.output_value, input_format=s.input_format,
-                output_format=s.output_format, drops=s.drops, source_type=s.source_id_type,
-                sequence=s.sequence, expanded=s.tag == 3,
-            ))  # fmt: skip
+            samples.append(
+                enc.FlowSample(
+                    s.source_id_index,
+                    s.sampling_rate,
+                    s.sample_pool,
+                    [_flow(r) for r in s.records],
+                    input=s.input_value,
+                    output=s.output_value,
+                    input_format=s.input_format,
+                    output_format=s.output_format,
+                    drops=s.drops,
+                    source_type=s.source_id_type,
+                    sequence=s.sequence,
+                    expanded=s.tag == 3,
+                )
+            )
         elif isinstance(s, rec.DiscardSample):
-            samples.append(enc.DiscardSample(
-                s.source_id_index, s.reason, [_flow(r) for r in s.records],
-                input=s.input_ifindex, output=s.output_ifindex, drops=s.drops,
-                source_type=s.source_id_type, sequence=s.sequence,
-            ))  # fmt: skip
+            samples.append(
+                enc.DiscardSample(
+                    s.source_id_index,
+                    s.reason,
+                    [_flow(r) for r in s.records],
+                    input=s.input_ifindex,
+                    output=s.output_ifindex,
+                    drops=s.drops,
+                    source_type=s.source_id_type,
+                    sequence=s.sequence,
+                )
+            )
         else:
             raise AssertionError(s)
     return enc.encode_datagram(
-        dg.agent, samples, sequence=dg.sequence, uptime_ms=dg.uptime_ms,
+        dg.agent,
+        samples,
+        sequence=dg.sequence,
+        uptime_ms=dg.uptime_ms,
         sub_agent_id=dg.sub_agent_id,
-    )  # fmt: skip
+    )
 
 
 REAL_DATAGRAMS = sorted(TESTDATA.glob("*/*.bin"))
@@ -122,14 +160,20 @@ def _values(block: object, seed: int) -> object:
 
 
 def test_every_counter_block_round_trips() -> None:
-    blocks = [_values(cls(**({"if_index": 0} if cls is enc.IfCounters else {})), n)
-              for n, cls in enumerate(COUNTER_CLASSES.values())]  # fmt: skip
+    blocks = [
+        _values(cls(**({"if_index": 0} if cls is enc.IfCounters else {})), n)
+        for n, cls in enumerate(COUNTER_CLASSES.values())
+    ]
     extra: list[enc.Encodable] = [
         enc.PortName("Ethernet1/49"),
         enc.HostDescr("hv01.example", "6571e19b-6571-519b-a571-e19b6571e19b", 3, 2, "6.1.0"),
-        enc.HostAdapters([enc.HostAdapter(2, ["02:fc:00:00:00:01"]),
-                          enc.HostAdapter(7, [b"\x52\x54\x00\x00\x00\x07", "525400000008"])]),
-    ]  # fmt: skip
+        enc.HostAdapters(
+            [
+                enc.HostAdapter(2, ["02:fc:00:00:00:01"]),
+                enc.HostAdapter(7, [b"\x52\x54\x00\x00\x00\x07", "525400000008"]),
+            ]
+        ),
+    ]
     # Split over several samples: one sample of every block would exceed a datagram.
     samples = [
         enc.CounterSample(enc.SOURCE_IFINDEX, 5, blocks[:8]),  # type: ignore[list-item]
@@ -149,22 +193,43 @@ def test_every_counter_block_round_trips() -> None:
     port, descr, adapters = got[len(blocks) :]
     assert port.fields == {"port_name": "Ethernet1/49"}  # type: ignore[union-attr]
     assert descr.fields == {  # type: ignore[union-attr]
-        "hostname": "hv01.example", "uuid": "6571e19b-6571-519b-a571-e19b6571e19b",
-        "machine_type": 3, "os_name": 2, "os_release": "6.1.0",
-    }  # fmt: skip
-    assert adapters.fields == {"adapters": [  # type: ignore[union-attr]
-        {"if_index": 2, "macs": ["02fc00000001"]},
-        {"if_index": 7, "macs": ["525400000007", "525400000008"]},
-    ]}  # fmt: skip
+        "hostname": "hv01.example",
+        "uuid": "6571e19b-6571-519b-a571-e19b6571e19b",
+        "machine_type": 3,
+        "os_name": 2,
+        "os_release": "6.1.0",
+    }
+    assert adapters.fields == {
+        "adapters": [  # type: ignore[union-attr]
+            {"if_index": 2, "macs": ["02fc00000001"]},
+            {"if_index": 7, "macs": ["525400000007", "525400000008"]},
+        ]
+    }
     s0 = dg.samples[0]
     assert isinstance(s0, rec.CounterSample)
     assert (s0.source_id_type, s0.source_id_index) == (0, 5)
 
 
 def test_block_sizes_match_the_spec() -> None:
-    sizes = {1: 88, 2: 52, 1001: 28, 2002: 8, 2003: 80, 2004: 72, 2005: 52, 2006: 40,
-             2007: 76, 2008: 100, 2009: 60, 2010: 28, 2100: 28, 2101: 12, 2102: 16,
-             2103: 52, 2104: 40}  # fmt: skip
+    sizes = {
+        1: 88,
+        2: 52,
+        1001: 28,
+        2002: 8,
+        2003: 80,
+        2004: 72,
+        2005: 52,
+        2006: 40,
+        2007: 76,
+        2008: 100,
+        2009: 60,
+        2010: 28,
+        2100: 28,
+        2101: 12,
+        2102: 16,
+        2103: 52,
+        2104: 40,
+    }
     for tag, cls in COUNTER_CLASSES.items():
         block = cls(**({"if_index": 1} if cls is enc.IfCounters else {}))
         assert len(block.body()) == sizes[tag], cls.__name__
@@ -173,7 +238,8 @@ def test_block_sizes_match_the_spec() -> None:
 
 def test_host_cpu_68_byte_form_decodes_without_steal() -> None:
     raw = enc.encode_datagram(
-        "192.0.2.2", [enc.CounterSample(2, 1, [enc.HostCpu68(cpu_user=5, cpu_steal=9)], expanded=True)]
+        "192.0.2.2",
+        [enc.CounterSample(2, 1, [enc.HostCpu68(cpu_user=5, cpu_steal=9)], expanded=True)],
     )
     (sample,) = decode_datagram(raw).samples
     (cpu,) = sample.records  # type: ignore[union-attr]
@@ -183,26 +249,47 @@ def test_host_cpu_68_byte_form_decodes_without_steal() -> None:
 
 def test_counters_wrap_at_wire_width() -> None:
     block = enc.IfCounters(if_index=1, if_in_octets=(1 << 64) + 5, if_in_ucast_pkts=(1 << 32) + 7)
-    (sample,) = decode_datagram(enc.encode_datagram("192.0.2.1", [enc.CounterSample(0, 1, [block])])).samples
+    (sample,) = decode_datagram(
+        enc.encode_datagram("192.0.2.1", [enc.CounterSample(0, 1, [block])])
+    ).samples
     f = sample.records[0].fields  # type: ignore[union-attr]
     assert (f["if_in_octets"], f["if_in_ucast_pkts"]) == (5, 7)
 
 
 def test_ipv6_agent_address() -> None:
-    raw = enc.encode_datagram("2001:db8::17", [enc.CounterSample(2, 1, [enc.HostParent()])],
-                              sequence=3, sub_agent_id=100000)  # fmt: skip
+    raw = enc.encode_datagram(
+        "2001:db8::17",
+        [enc.CounterSample(2, 1, [enc.HostParent()])],
+        sequence=3,
+        sub_agent_id=100000,
+    )
     dg = decode_datagram(raw)
-    assert (dg.agent_address_type, dg.agent, dg.sub_agent_id, dg.sequence) == (2, "2001:db8::17", 100000, 3)
+    assert (dg.agent_address_type, dg.agent, dg.sub_agent_id, dg.sequence) == (
+        2,
+        "2001:db8::17",
+        100000,
+        3,
+    )
     assert len(raw) == 40 + 8 + 12 + 8 + 8  # header, sample TLV, seq/source/n, record
 
 
 FRAMES = {
-    "tcp4": dict(src_ip="10.1.100.10", dst_ip="10.1.100.11", protocol="tcp", dst_port=443),
-    "udp4": dict(src_ip="10.1.100.10", dst_ip="10.1.200.11", protocol="udp", dst_port=53),
-    "icmp4": dict(src_ip="10.1.100.10", dst_ip="10.1.100.11", protocol="icmp"),
-    "tcp6": dict(src_ip="2001:db8:100::a", dst_ip="2001:db8:100::b", protocol="tcp", dst_port=80),
-    "udp6": dict(src_ip="2001:db8:100::a", dst_ip="2001:db8:200::b", protocol="udp", dst_port=123),
-    "icmp6": dict(src_ip="2001:db8:100::a", dst_ip="2001:db8:100::b", protocol="icmp"),
+    "tcp4": {"src_ip": "10.1.100.10", "dst_ip": "10.1.100.11", "protocol": "tcp", "dst_port": 443},
+    "udp4": {"src_ip": "10.1.100.10", "dst_ip": "10.1.200.11", "protocol": "udp", "dst_port": 53},
+    "icmp4": {"src_ip": "10.1.100.10", "dst_ip": "10.1.100.11", "protocol": "icmp"},
+    "tcp6": {
+        "src_ip": "2001:db8:100::a",
+        "dst_ip": "2001:db8:100::b",
+        "protocol": "tcp",
+        "dst_port": 80,
+    },
+    "udp6": {
+        "src_ip": "2001:db8:100::a",
+        "dst_ip": "2001:db8:200::b",
+        "protocol": "udp",
+        "dst_port": 123,
+    },
+    "icmp6": {"src_ip": "2001:db8:100::a", "dst_ip": "2001:db8:100::b", "protocol": "icmp"},
 }
 
 
@@ -210,18 +297,34 @@ FRAMES = {
 @pytest.mark.parametrize("vlan", [None, 200])
 def test_sampled_header_fast_path_fields(name: str, vlan: int | None) -> None:
     kw = FRAMES[name]
-    frame = enc.build_frame("52:54:00:00:00:01", "52:54:00:00:00:02", kw["src_ip"], kw["dst_ip"],
-                            protocol=kw["protocol"], src_port=40000, dst_port=kw.get("dst_port", 7),
-                            vlan=vlan, frame_size=1514, tcp_flags=enc.TCP_SYN, ttl=61)  # type: ignore[arg-type]
+    frame = enc.build_frame(
+        "52:54:00:00:00:01",
+        "52:54:00:00:00:02",
+        kw["src_ip"],
+        kw["dst_ip"],
+        protocol=kw["protocol"],
+        src_port=40000,
+        dst_port=kw.get("dst_port", 7),
+        vlan=vlan,
+        frame_size=1514,
+        tcp_flags=enc.TCP_SYN,
+        ttl=61,
+    )  # type: ignore[arg-type]
     assert len(frame) == 1514
     hdr = enc.sampled_header_from_frame(frame)
     assert (len(hdr.header), hdr.frame_length, hdr.stripped) == (128, 1518, 4)
-    sample = enc.FlowSample(3, 1000, 123456, [hdr, enc.ExtendedSwitch(vlan or 0, 0, vlan or 0, 0)],
-                            input=3, output=49)  # fmt: skip
+    sample = enc.FlowSample(
+        3, 1000, 123456, [hdr, enc.ExtendedSwitch(vlan or 0, 0, vlan or 0, 0)], input=3, output=49
+    )
     dg = decode_datagram(enc.encode_datagram("192.0.2.1", [sample]))
     (fs,) = dg.samples
     assert isinstance(fs, rec.FlowSample)
-    assert (fs.sampling_rate, fs.sample_pool, fs.input_value, fs.output_value) == (1000, 123456, 3, 49)
+    assert (fs.sampling_rate, fs.sample_pool, fs.input_value, fs.output_value) == (
+        1000,
+        123456,
+        3,
+        49,
+    )
     h = fs.records[0]
     assert isinstance(h, rec.SampledHeader)
     assert h.decode_error is None
@@ -243,8 +346,14 @@ def test_sampled_header_fast_path_fields(name: str, vlan: int | None) -> None:
 
 
 def test_frame_checksums_are_valid() -> None:
-    frame = enc.build_frame("02:00:00:00:00:01", "02:00:00:00:00:02", "10.0.0.1", "10.0.0.2",
-                            protocol="tcp", frame_size=100)  # fmt: skip
+    frame = enc.build_frame(
+        "02:00:00:00:00:01",
+        "02:00:00:00:00:02",
+        "10.0.0.1",
+        "10.0.0.2",
+        protocol="tcp",
+        frame_size=100,
+    )
     ip = frame[14:]
     assert enc.inet_checksum(ip[:20]) == 0
     seg = ip[20:]
@@ -265,24 +374,42 @@ def test_short_frames_are_padded_and_arp_decodes() -> None:
 
 
 def test_expanded_flow_sample_and_interface_formats() -> None:
-    hdr = enc.sampled_header_from_frame(enc.build_frame("02:00:00:00:00:01", "ff:ff:ff:ff:ff:ff",
-                                                        "10.0.0.1", "10.0.0.255", protocol="udp"))  # fmt: skip
-    compact = enc.FlowSample(7, 512, 99, [hdr], input=7, output=5,
-                             output_format=enc.IF_FORMAT_MULTIPLE, drops=3)  # fmt: skip
-    expanded = enc.FlowSample(0x123456, 512, 100, [hdr], input=enc.IF_INTERNAL, output=258,
-                              output_format=enc.IF_FORMAT_DISCARD, expanded=True,
-                              source_type=enc.SOURCE_IFINDEX)  # fmt: skip
+    hdr = enc.sampled_header_from_frame(
+        enc.build_frame(
+            "02:00:00:00:00:01", "ff:ff:ff:ff:ff:ff", "10.0.0.1", "10.0.0.255", protocol="udp"
+        )
+    )
+    compact = enc.FlowSample(
+        7, 512, 99, [hdr], input=7, output=5, output_format=enc.IF_FORMAT_MULTIPLE, drops=3
+    )
+    expanded = enc.FlowSample(
+        0x123456,
+        512,
+        100,
+        [hdr],
+        input=enc.IF_INTERNAL,
+        output=258,
+        output_format=enc.IF_FORMAT_DISCARD,
+        expanded=True,
+        source_type=enc.SOURCE_IFINDEX,
+    )
     dg = decode_datagram(enc.encode_datagram("192.0.2.1", [compact, expanded]))
     a, b = dg.samples
     assert isinstance(a, rec.FlowSample) and isinstance(b, rec.FlowSample)
     assert (a.tag, a.output_format, a.output_value, a.drops) == (1, 2, 5, 3)
     assert (b.tag, b.source_id_index, b.input_value, b.output_format, b.output_value) == (
-        3, 0x123456, enc.IF_INTERNAL, 1, 258)  # fmt: skip
+        3,
+        0x123456,
+        enc.IF_INTERNAL,
+        1,
+        258,
+    )
 
 
 def test_discard_sample_and_unknown_records() -> None:
-    hdr = enc.sampled_header_from_frame(enc.build_frame("02:00:00:00:00:01", "02:00:00:00:00:02",
-                                                        "10.0.0.1", "10.0.0.2"))  # fmt: skip
+    hdr = enc.sampled_header_from_frame(
+        enc.build_frame("02:00:00:00:00:01", "02:00:00:00:00:02", "10.0.0.1", "10.0.0.2")
+    )
     unknown = enc.RawRecord(enc.tag_of(9999, 7), b"\x01\x02\x03")  # padded to 4 by the encoder
     drop = enc.DiscardSample(12, reason=258, records=[hdr, unknown], input=12, drops=4)
     raw_sample = enc.RawSample(enc.tag_of(4300, 1002), b"{}")
@@ -297,13 +424,15 @@ def test_discard_sample_and_unknown_records() -> None:
 
 def test_agent_encoder_splits_and_numbers() -> None:
     agent = enc.AgentEncoder("192.0.2.1")
-    frame = enc.build_frame("02:00:00:00:00:01", "02:00:00:00:00:02", "10.0.0.1", "10.0.0.2",
-                            frame_size=1500)  # fmt: skip
+    frame = enc.build_frame(
+        "02:00:00:00:00:01", "02:00:00:00:00:02", "10.0.0.1", "10.0.0.2", frame_size=1500
+    )
     samples: list[enc.Sample] = []
     for i in range(50):
         port = 1 + i % 3
-        samples.append(enc.FlowSample(port, 1000, 1000 * i, [enc.sampled_header_from_frame(frame)],
-                                      input=port))  # fmt: skip
+        samples.append(
+            enc.FlowSample(port, 1000, 1000 * i, [enc.sampled_header_from_frame(frame)], input=port)
+        )
         samples.append(enc.CounterSample(0, port, [enc.IfCounters(port), enc.EthernetCounters()]))
     datagrams = agent.pack(samples, uptime_ms=5000)
     assert len(datagrams) > 5
