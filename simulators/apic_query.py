@@ -599,6 +599,13 @@ def build_registry(fab: SimulatedFabric) -> dict[str, MoClass]:
 # ------------------------------------------------------------------------------- queries
 
 
+def _getter(c: MoClass, item: Item) -> Callable[[str], str | None]:
+    def get(prop: str) -> str | None:
+        return c.prop(item, prop)
+
+    return get
+
+
 @dataclass
 class QuerySpec:
     """A parsed request: what to select (class or MO) and how to shape the reply."""
@@ -798,8 +805,7 @@ class QueryEngine:
         rows = list(self._select(spec))
         if spec.filter is not None:
             f = spec.filter
-            rows = [(c, it) for c, it in rows
-                    if eval_filter(f, c.name, lambda p, c=c, it=it: c.prop(it, p))]
+            rows = [(c, it) for c, it in rows if eval_filter(f, c.name, _getter(c, it))]
         for ocls, oprop, desc in reversed(spec.order_by):
             rows = self._sorted(rows, ocls, oprop, desc)
         if len(self._cache) > 16:
@@ -873,9 +879,7 @@ class QueryEngine:
 
     def render(self, c: MoClass, item: Item, spec: QuerySpec, depth: int = 0) -> dict[str, Any]:
         body: dict[str, Any] = {"attributes": c.attrs(item)}
-        want_children = spec.rsp_subtree in ("children", "full") or any(
-            x in ("stats", "faults") for x in spec.rsp_include)
-        if want_children and depth < 8:
+        if (spec.rsp_subtree != "no" or spec.rsp_include) and depth < 8:
             kids = []
             for kc, kitem in self.children_of(c, item):
                 if spec.rsp_subtree_classes and kc.name not in spec.rsp_subtree_classes:

@@ -189,8 +189,7 @@ class ApicSimulator:
                                 lifespan="off", ws_ping_interval=20.0, ws_ping_timeout=20.0,
                                 timeout_keep_alive=30)
         server = uvicorn.Server(config)
-        # uvicorn must not install signal handlers from a non-main thread.
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        # uvicorn only captures signals in the main thread, so a background server is safe.
         self._server = server
         self._thread = threading.Thread(target=server.run, name=f"apic-sim-{self.name}",
                                         daemon=True)
@@ -551,6 +550,8 @@ class ApicSimulator:
                 recs = await anyio.to_thread.run_sync(lambda: eng.run(name, **kwargs))
                 return json_response({"name": name, "records": [r.as_dict() for r in recs]})
             run = await anyio.to_thread.run_sync(lambda: eng.start(name, **kwargs))
+            # Fire the steps due now even on a manual clock (live clocks have a ticker).
+            await anyio.to_thread.run_sync(self.fabric.clock.run_due)
         except (TypeError, ValueError, KeyError) as exc:
             return json_response({"error": str(exc)}, 422)
         return json_response({"name": name, "run": run.id, "ends_at": run.ends_at}, 202)

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-# 2024-01-01T00:00:00Z: a fixed epoch keeps timestamps deterministic for a given seed in manual mode.
+# 2024-01-01T00:00:00Z: a fixed epoch keeps manual-mode timestamps deterministic per seed.
 DEFAULT_START = 1_704_067_200.0
 
 

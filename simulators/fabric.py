@@ -235,13 +235,13 @@ class EpmEntry:
 
     def sys_rel(self) -> str:
         """DN relative to the node, starting with ``sys/`` (used inside Rs rns)."""
-        parts = [f"sys/ctx-[vxlan-{self.vrf}]"]
-        if self.bd:
-            parts.append(f"/bd-[vxlan-{self.bd}]")
+        leaf = f"ip-[{self.addr}]" if self.is_ip else f"mac-{self.addr}"
         if self.vlan:
-            parts.append(f"/vlan-[vlan-{self.vlan}]")
-        parts.append(f"/db-ep/ip-[{self.addr}]" if self.is_ip else f"/db-ep/mac-{self.addr}")
-        return "".join(parts)
+            return (f"sys/ctx-[vxlan-{self.vrf}]/bd-[vxlan-{self.bd}]/vlan-[vlan-{self.vlan}]"
+                    f"/db-ep/{leaf}")
+        if self.bd:
+            return f"sys/ctx-[vxlan-{self.vrf}]/bd-[vxlan-{self.bd}]/db-ep/{leaf}"
+        return f"sys/ctx-[vxlan-{self.vrf}]/db-ep/{leaf}"
 
     def dn(self) -> str:
         return f"{self.node.prefix}/{self.sys_rel()}"
@@ -765,7 +765,8 @@ class SimulatedFabric:
         }
 
     def rs_dn(self, e: EpmEntry) -> str:
-        mac_rel = f"sys/ctx-[vxlan-{e.vrf}]/bd-[vxlan-{e.bd}]/vlan-[vlan-{e.vlan}]/db-ep/mac-{e.rw_mac}"
+        mac_rel = (f"sys/ctx-[vxlan-{e.vrf}]/bd-[vxlan-{e.bd}]/vlan-[vlan-{e.vlan}]"
+                   f"/db-ep/mac-{e.rw_mac}")
         return f"{e.node.prefix}/{mac_rel}/rsmacEpToIpEpAtt-[{e.sys_rel()}]"
 
     def rs_attrs(self, e: EpmEntry) -> Attrs:
@@ -819,7 +820,8 @@ class SimulatedFabric:
 
     def tunnel_attrs(self, leaf: Node, idx: int) -> Attrs:
         ttype, dest, _pod = self.tunnel_dests[idx]
-        return {"childAction": "", "dest": dest, "dn": f"{leaf.prefix}/sys/tunnel-[tunnel{idx + 1}]",
+        return {"childAction": "", "dest": dest,
+                "dn": f"{leaf.prefix}/sys/tunnel-[tunnel{idx + 1}]",
                 "id": f"tunnel{idx + 1}", "modTs": fmt_ts(self.build_ts), "operSt": "up",
                 "operStQual": "none", "src": f"{leaf.tep}/32", "status": "", "tType": "ivxlan",
                 "type": ttype}

@@ -183,7 +183,7 @@ def _rogue_check(fab: SimulatedFabric, ep: Endpoint, key: tuple[str, int, str], 
     return False
 
 
-def _rogue_fault_dn(fab: SimulatedFabric, ep: Endpoint, addr: str | None) -> str | None:
+def _rogue_fault_dn(ep: Endpoint, addr: str | None) -> str | None:
     if ep.att is None:
         return None
     node = ep.att.nodes[0]
@@ -207,7 +207,7 @@ def _fault_attrs(dn: str, code: str, cause: str, descr: str, now: float, subject
 
 
 def _raise_rogue_fault(fab: SimulatedFabric, ep: Endpoint, now: float, addr: str | None) -> None:
-    dn = _rogue_fault_dn(fab, ep, addr)
+    dn = _rogue_fault_dn(ep, addr)
     if dn is None:
         return
     node = ep.att.nodes[0] if ep.att else None
@@ -225,7 +225,7 @@ def _rogue_release(fab: SimulatedFabric, ep: Endpoint, scenario: str, run: int,
         now = fab.clock.now()
         if ep.rogue_until > now + 1e-6:
             return
-        dn = _rogue_fault_dn(fab, ep, addr)
+        dn = _rogue_fault_dn(ep, addr)
         for fdn, attrs in list(fab.static.get("faultInst", {}).items()):
             if fdn == dn or (attrs.get("cause") == ROGUE_FAULT_CAUSE
                              and f"-{ep.mac}/" in fdn):
@@ -238,8 +238,10 @@ def _rogue_release(fab: SimulatedFabric, ep: Endpoint, scenario: str, run: int,
                src=held, dst=None, addr=addr)
         if held is not None and not ep.silent:
             # The host is still there and talking: the next packet relearns it where it sits.
-            fab.clock.call_later(1.0, lambda: move_endpoint(
-                fab, ep, held, cause="relearn", scenario=scenario, run=run))
+            def relearn() -> None:
+                move_endpoint(fab, ep, held, cause="relearn", scenario=scenario, run=run)
+
+            fab.clock.call_later(1.0, relearn)
 
 
 def _loop_and_dampening(fab: SimulatedFabric, ep: Endpoint, dst: Attachment, now: float,

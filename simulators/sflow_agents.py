@@ -877,13 +877,15 @@ class SwitchAgent(Agent):
             return frame, 10, (enc.IF_FORMAT_SINGLE, FABRIC_UPLINKS[0])
         src = self.rng.choice(talkers)
         peers = [vm for vm in model.vms.values() if vm is not src]
-        if not peers:
-            peers = [src]
-        dst = self.rng.choice(peers)
-        routed = dst.vlan != src.vlan
-        dst_mac = ACI_GATEWAY_MAC if routed else dst.mac
+        dst: VirtualMachine | None = self.rng.choice(peers) if peers else None
         v6 = self.rng.random() < 0.2
-        src_ip, dst_ip = (src.ip6, dst.ip6) if v6 else (src.ip, dst.ip)
+        if dst is None:
+            # A lone VM talks to the outside world, routed through the ACI gateway.
+            dst_mac = ACI_GATEWAY_MAC
+            src_ip, dst_ip = (src.ip6, "2001:db8:ffff::10") if v6 else (src.ip, "198.51.100.10")
+        else:
+            dst_mac = ACI_GATEWAY_MAC if dst.vlan != src.vlan else dst.mac
+            src_ip, dst_ip = (src.ip6, dst.ip6) if v6 else (src.ip, dst.ip)
         r = self.rng.random()
         if r < 0.75:
             proto, dport, size = "tcp", self.rng.choice((443, 443, 80, 3306, 5432)), 1500
@@ -897,7 +899,7 @@ class SwitchAgent(Agent):
             src_port=self.rng.randint(32768, 60999), dst_port=dport, vlan=src.vlan,
             frame_size=size, ttl=64, ident=self.rng.getrandbits(16),
         )  # fmt: skip
-        ep = model.endpoint(dst)
+        ep = model.endpoint(dst) if dst is not None else None
         same_leaf = ep is not None and ep.leaf == leaf.name
         out_if = ep.ifindex if same_leaf and ep is not None else FABRIC_UPLINKS[0]
         return frame, src.vlan, (enc.IF_FORMAT_SINGLE, out_if)

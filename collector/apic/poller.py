@@ -464,28 +464,41 @@ class ApicPoller:
         newest epm object the APIC holds must not be newer than anything we have seen. The same
         unseen timestamp on two audits in a row (in-flight events settle in between) → resync.
         APIC timestamps share one format and offset, so they compare as strings."""
-        newest = ""
-        for cls in ("epmMacEp", "epmIpEp"):
-            try:
+        newest, count = "", -1
+        try:
+            for cls in ("epmMacEp", "epmIpEp"):
                 data = await self.client.request(
                     "GET", f"/api/class/{cls}.json", f"order-by={cls}.createTs|desc&page-size=1"
                 )
-            except ApicError:
-                return  # best effort
-            for _, a in _objs(data):
-                ts = a.get("createTs", "")
-                if isinstance(ts, str) and ts[:1].isdigit() and ts > newest:
-                    newest = ts
+                for _, a in _objs(data):
+                    ts = a.get("createTs", "")
+                    if isinstance(ts, str) and ts[:1].isdigit() and ts > newest:
+                        newest = ts
+            data = await self.client.request(
+                "GET", "/api/class/epmMacEp.json", "rsp-subtree-include=count"
+            )
+            count = int(data["imdata"][0]["moCount"]["attributes"]["count"])
+        except (ApicError, KeyError, IndexError, ValueError, TypeError):
+            return  # best effort
+        ours = sum(
+            1
+            for (_, addr), ep in self.tracker.eps.items()
+            if len(addr) == 17
+            for e in ep.nodes.values()
+            if e.present
+        )
+        # Second signal: the object count (timestamps can tie on a fast simulated clock).
+        sig = {}
         if newest and newest > self._newest_seen:
-            if self._audit_prev.get(newest):
-                self.stats.audit_mismatches += 1
-                raise SubscriptionLost(
-                    f"event stream silent: APIC has objects from {newest}, newest event seen "
-                    f"{self._newest_seen or 'none'}"
-                )
-            self._audit_prev = {newest: 1}
-        else:
+            sig[f"ts:{newest}"] = 1
+        if count >= 0 and count != ours:
+            sig[f"count:{count}:{ours}"] = 1
+        repeated = [k for k in sig if k in self._audit_prev]
+        self._audit_prev = sig
+        if repeated:
+            self.stats.audit_mismatches += 1
             self._audit_prev = {}
+            raise SubscriptionLost(f"event stream silent? audit {', '.join(repeated)}")
 
     def _note_ts(self, attrs: dict[str, Any]) -> None:
         for k in ("createTs", "modTs"):

@@ -39,7 +39,12 @@ def _positive(text: str) -> int:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sim = subparsers.add_parser("sim", help="run the fabric / APIC / sFlow simulators")
     sim_sub = sim.add_subparsers(dest="sim_command", metavar="SIMULATOR")
-    sim.set_defaults(handler=lambda _args: (sim.print_help(), 2)[1])
+
+    def usage(_args: argparse.Namespace) -> int:
+        sim.print_help()
+        return 2
+
+    sim.set_defaults(handler=usage)
     register_apic(sim_sub)
     for name in SIM_PLUGINS:
         try:

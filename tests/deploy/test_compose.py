@@ -656,3 +656,132 @@ def test_dockerignore_keeps_secrets_and_junk_out() -> None:
     assert copied
     for src in copied:
         assert src.rstrip("*") not in rules, f"{src} is COPYed but ignored"
+
+
+# ------------------------------------------------------------------ the real Compose loader
+COMPOSE_GO = "github.com/compose-spec/compose-go/v2"
+COMPOSE_GO_VERSION = "v2.16.2"  # the version compose-spec.json was vendored from
+_LOADER_MAIN = """package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+)
+
+// usage: composecheck WORKDIR ENVFILE COMPOSEFILE... ; prints the loaded project as JSON
+func main() {
+	opts, err := cli.NewProjectOptions(os.Args[3:],
+		cli.WithWorkingDirectory(os.Args[1]),
+		cli.WithEnvFiles(os.Args[2]),
+		cli.WithDotEnv,
+		cli.WithName("fabricscope"),
+	)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	p, err := opts.LoadProject(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	b, err := p.MarshalJSON()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Stdout.Write(b)
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def compose_loader() -> Path:
+    """compose-go's own loader (what `docker compose config` runs), built from the Go module
+    proxy once and cached; skipped where there is no Go toolchain."""
+    import shutil
+
+    go = shutil.which("go")
+    if go is None:
+        pytest.skip("no Go toolchain: the compose-go loader check needs `go`")
+    cache = Path.home() / ".cache" / "fabricscope" / f"composecheck-{COMPOSE_GO_VERSION}"
+    binary = cache / "composecheck"
+    if not binary.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        (cache / "main.go").write_text(_LOADER_MAIN)
+        (cache / "go.mod").write_text("module composecheck\n\ngo 1.24\n")
+        env = {**os.environ, "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"}
+        for cmd in (
+            [go, "get", f"{COMPOSE_GO}@{COMPOSE_GO_VERSION}"],
+            [go, "mod", "tidy"],
+            [go, "build", "-o", str(binary), "."],
+        ):
+            done = subprocess.run(cmd, cwd=cache, env=env, capture_output=True, timeout=600)
+            assert done.returncode == 0, done.stderr.decode()[-2000:]
+    return binary
+
+
+def _compose_go(loader: Path, env_file: Path, *files: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(loader), str(ROOT), str(env_file), *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.slow
+def test_compose_go_loads_base_and_demo(compose_loader: Path) -> None:
+    """Interpolation, merge and schema validation by the real loader agree with ours."""
+    for files in ((BASE,), (BASE, DEMO)):
+        done = _compose_go(compose_loader, ENV_EXAMPLE, *files)
+        assert done.returncode == 0, done.stderr
+        real = json.loads(done.stdout)
+        ours = load_project(*files)
+        assert set(real["services"]) == set(ours["services"])
+        for name, svc in ours["services"].items():
+            env = {k: str(v) for k, v in svc.get("environment", {}).items()}
+            assert real["services"][name].get("environment", {}) == env, name
+            assert set(real["services"][name].get("depends_on", {})) == set(
+                svc.get("depends_on", {})
+            ), name
+            assert real["services"][name]["healthcheck"]["test"] == svc["healthcheck"]["test"]
+
+
+@pytest.mark.slow
+def test_compose_go_refuses_a_missing_secret(compose_loader: Path, tmp_path: Path) -> None:
+    env = read_env_file(ENV_EXAMPLE)
+    del env["INFLUX_ADMIN_TOKEN"]
+    env_file = tmp_path / "env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    done = _compose_go(compose_loader, env_file, BASE)
+    assert done.returncode != 0
+    assert "INFLUX_ADMIN_TOKEN" in done.stderr
+
+
+def _cli_commands() -> set[str]:
+    import argparse
+
+    from fabricscope.cli import build_parser
+
+    parser = build_parser()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return set(action.choices)
+    return set()
+
+
+@pytest.mark.parametrize("service", [*FABRICSCOPE_SERVICES, *DEMO_SERVICES])
+def test_service_command_parses_with_the_real_cli(
+    demo_project: dict[str, Any], service: str
+) -> None:
+    from fabricscope.cli import build_parser
+
+    command = [str(c) for c in demo_project["services"][service]["command"]]
+    if command[0] not in _cli_commands():
+        pytest.skip(f"`fabricscope {command[0]}` is not built yet")
+    args = build_parser().parse_args(command)  # SystemExit(2) on an unknown flag
+    assert getattr(args, "handler", None) is not None
