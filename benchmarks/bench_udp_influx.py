@@ -7,7 +7,7 @@ the collector (SIGTERM flushes) and compares `sum(samples)` in InfluxDB with wha
 sender, the collector and influxd share this machine's cores, as they would on a small box.
 Prints one line per rate and a final result line.
 
-    python benchmarks/bench_udp_influx.py [--rates 5000,10000,20000,40000] [--seconds 5] [--workers 1]
+    python benchmarks/bench_udp_influx.py [--rates 5000,20000,40000] [--seconds 5] [--workers 1]
 """
 
 from __future__ import annotations
@@ -39,8 +39,10 @@ def flow_corpus() -> list[tuple[bytes, int]]:
     for path in sorted(FIXTURES.rglob("*.bin")):
         data = path.read_bytes()
         dg = decode_datagram(data)
-        if dg.agent_address_type == 1 and dg.samples and all(
-            type(s) is FlowSample for s in dg.samples
+        if (
+            dg.agent_address_type == 1
+            and dg.samples
+            and all(type(s) is FlowSample for s in dg.samples)
         ):
             out.append((data, len(dg.samples)))
     return out
@@ -79,7 +81,9 @@ def query(url: str, db: str, q: str) -> list:
     return series[0]["values"] if series else []
 
 
-def run_rate(url: str, rate: float, seconds: float, workers: int, tmp: Path) -> tuple[int, int, dict]:
+def run_rate(
+    url: str, rate: float, seconds: float, workers: int, tmp: Path
+) -> tuple[int, int, dict]:
     db = f"bench_{int(rate)}_{os.getpid()}"
     httpx.post(f"{url}/query", params={"q": f'CREATE DATABASE "{db}"'}, timeout=10)
     port = free_port()
@@ -92,9 +96,19 @@ def run_rate(url: str, rate: float, seconds: float, workers: int, tmp: Path) -> 
     )
     log = (tmp / f"collector-{db}.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fabricscope.cli", "sflow", "listen", "--listen",
-         f"127.0.0.1:{port}", "--workers", str(workers)],
-        env=env, stderr=log,
+        [
+            sys.executable,
+            "-m",
+            "fabricscope.cli",
+            "sflow",
+            "listen",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+        stderr=log,
     )
     deadline = time.monotonic() + 30
     while (tmp / f"collector-{db}.log").read_text().count("listening udp") < workers:
@@ -108,7 +122,8 @@ def run_rate(url: str, rate: float, seconds: float, workers: int, tmp: Path) -> 
     got = query(url, db, "SELECT sum(samples) FROM sflow_flows")
     stored = int(got[0][1]) if got else 0
     stats = query(
-        url, db,
+        url,
+        db,
         "SELECT last(kernel_rcvbuf_errors), last(decode_errors), last(points_dropped) "
         "FROM fabricscope_stats WHERE agent='' GROUP BY instance",
     )

@@ -167,6 +167,8 @@ class ScenarioEngine:
             idx += 1
             try:
                 self.start(name)
+            except ValueError as exc:  # e.g. every candidate endpoint is busy or held rogue
+                log.warning("repeating scenario %s skipped: %s", name, exc)
             except Exception:
                 log.exception("repeating scenario %s could not start", name)
             self._repeat_handle = self.fab.clock.call_later(every, tick)

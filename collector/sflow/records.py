@@ -2,7 +2,7 @@
 sflow_drops.txt). Plain slotted dataclasses: cheap to build on the hot path, easy to test.
 
 Conventions:
-- ``tag`` is the sFlow data_format, ``enterprise << 12 | format`` (0:2003 → 2003, 4413:3 → 4413<<12|3).
+- ``tag`` is the sFlow data_format, ``enterprise << 12 | format`` (0:2003 → 2003).
 - Counter and flow record fields use the spec's names in snake_case (``if_in_octets``,
   ``cpu_user``, ``mem_total``); values are the raw wire values (ints, floats for the XDR
   floats, str for strings, bytes for opaques). Units are the spec's (ms, bytes, percent×100 …).

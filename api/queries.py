@@ -1,0 +1,372 @@
+"""Read queries of the HTTP API (stage: api → influx/query → InfluxDB).
+
+Every statement is built only with the helpers of `influx/query.py`: user-supplied values go
+through `quote_str` / `regex_literal`, identifiers through `quote_ident`, times through
+`time_range`. Callers validate parameters first (api/params.py) so that what reaches this module
+is already well-typed; this module still never formats a raw string into InfluxQL.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from influx.query import InfluxQuery, Series, quote_ident, quote_str, regex_literal
+
+# APIC writes MACs as upper-case colon-separated hex; sFlow writes lower-case plain hex.
+_MAC_ANY = re.compile(r"^[0-9A-Fa-f]{2}([:.-]?)[0-9A-Fa-f]{2}(\1[0-9A-Fa-f]{2}){4}$")
+_MAC_DOTTED = re.compile(r"^[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}$")
+# A search may be a prefix of a MAC or an IP: hex digits, ':', '.', '-' only.
+_PREFIX_TEXT = re.compile(r"^[0-9A-Fa-f:.\-]{1,45}$")
+SEARCH_MAX_ADDRS = 100
+
+
+@dataclass(frozen=True)
+class Window:
+    """A validated WHERE fragment for time plus optional fabric (already quoted)."""
+
+    time_clause: str
+    fabric: str | None = None
+
+    def where(self, *extra: str) -> str:
+        parts = [p for p in (self.time_clause, *extra) if p]
+        if self.fabric is not None:
+            parts.append(f"fabric = {quote_str(self.fabric)}")
+        return f" WHERE {' AND '.join(parts)}" if parts else ""
+
+
+def ns_to_iso(ns: Any) -> str | None:
+    """Epoch nanoseconds → RFC 3339 UTC with microseconds (what JSON clients can parse)."""
+    if not isinstance(ns, int):
+        return None
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+def mac_to_apic(text: str) -> str | None:
+    """Any common MAC spelling → APIC's `AA:BB:CC:DD:EE:FF`, or None when not a full MAC."""
+    t = text.strip()
+    if _MAC_ANY.match(t) or _MAC_DOTTED.match(t):
+        digits = re.sub(r"[^0-9A-Fa-f]", "", t).upper()
+        return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
+    return None
+
+
+def sflow_mac_to_apic(mac: str) -> str | None:
+    """sFlow's `0050560a0b0c` → `00:50:56:0A:0B:0C` (None for `none`/`other`)."""
+    if len(mac) == 12 and all(c in "0123456789abcdefABCDEF" for c in mac):
+        return ":".join(mac[i : i + 2].upper() for i in range(0, 12, 2))
+    return None
+
+
+@dataclass(frozen=True)
+class AddrQuery:
+    """How an endpoint search matches the `addr` tag."""
+
+    kind: str  # mac | ip | cidr | prefix
+    value: str
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
+
+
+def classify_search(q: str) -> AddrQuery:
+    """Validate `q` (MAC, IP, CIDR or a MAC/IP prefix); ValueError carries the 422 message."""
+    t = q.strip()
+    if not t:
+        raise ValueError("q is empty: give a MAC, an IP address, a CIDR prefix or an address prefix")
+    mac = mac_to_apic(t)
+    if mac:
+        return AddrQuery("mac", mac)
+    try:
+        return AddrQuery("ip", str(ipaddress.ip_address(t)))
+    except ValueError:
+        pass
+    if "/" in t:
+        try:
+            net = ipaddress.ip_network(t, strict=False)
+        except ValueError:
+            raise ValueError(f"q {q!r} is not a valid CIDR prefix (e.g. 10.1.0.0/16)") from None
+        return AddrQuery("cidr", str(net), net)
+    if _PREFIX_TEXT.match(t):
+        # Both MAC spellings are upper-case in APIC, IP text has no letters: upper-casing is safe.
+        return AddrQuery("prefix", t.upper())
+    raise ValueError(
+        f"q {q!r} is not a MAC, IP address, CIDR prefix or address prefix "
+        "(only hex digits, ':', '.', '-' and '/len' are allowed)"
+    )
+
+
+def _rows(series: Iterable[Series]) -> list[dict[str, Any]]:
+    return [row for s in series for row in s.rows()]
+
+
+def _clean(row: dict[str, Any]) -> dict[str, Any]:
+    """Drop nulls (a field absent on a point) and render `time` as RFC 3339."""
+    out = {k: v for k, v in row.items() if v is not None and v != ""}
+    if "time" in out:
+        out["time"] = ns_to_iso(out["time"])
+    return out
+
+
+def _or_equals(key: str, values: Sequence[str]) -> str:
+    return "(" + " OR ".join(f"{quote_ident(key)} = {quote_str(v)}" for v in values) + ")"
+
+
+class ApiQueries:
+    """The reads behind each route, over one `InfluxQuery` (async)."""
+
+    def __init__(self, iq: InfluxQuery) -> None:
+        self.iq = iq
+
+    async def _select(self, stmt: str) -> list[dict[str, Any]]:
+        return [_clean(r) for r in _rows(await self.iq.aquery(stmt))]
+
+    async def _points(
+        self, measurement: str, win: Window, extra: Sequence[str], limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        stmt = (
+            f"SELECT * FROM {quote_ident(measurement)}{win.where(*extra)} "
+            f"ORDER BY time DESC LIMIT {int(limit)} OFFSET {int(offset)}"
+        )
+        return await self._select(stmt)
+
+    # -- health ------------------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        """Raises InfluxQueryError when InfluxDB is unreachable or rejects us."""
+        await self.iq.aquery("SHOW DATABASES")
+
+    async def last_stats(self, win: Window) -> dict[str, dict[str, Any]]:
+        """Newest process-level `fabricscope_stats` row per process (per-agent rows excluded)."""
+        stmt = (
+            f"SELECT * FROM {quote_ident('fabricscope_stats')}{win.where('agent = ' + quote_str(''))}"
+            " GROUP BY process ORDER BY time DESC LIMIT 1"
+        )
+        out: dict[str, dict[str, Any]] = {}
+        for s in await self.iq.aquery(stmt):
+            for row in s.rows():
+                out[str(row.get("process", ""))] = _clean(row)
+        return out
+
+    # -- endpoints ---------------------------------------------------------------------------
+
+    async def search_addrs(self, aq: AddrQuery, win: Window) -> list[str]:
+        """Endpoint addresses matching the search, seen in events or moves within the window."""
+        if aq.kind in ("mac", "ip"):
+            cond = f"addr = {quote_str(aq.value)}"
+        elif aq.kind == "prefix":
+            cond = f"addr =~ {regex_literal(aq.value, match='prefix')}"
+        else:
+            cond = ""
+        addrs: set[str] = set()
+        for m in ("apic_endpoint_event", "apic_endpoint_move"):
+            # count() GROUP BY addr lists the series that have points in the window.
+            stmt = f"SELECT count(*) FROM {quote_ident(m)}{win.where(cond)} GROUP BY addr"
+            for s in await self.iq.aquery(stmt):
+                if "addr" in s.tags:
+                    addrs.add(s.tags["addr"])
+        if aq.network is not None:
+            net = aq.network
+            keep = set()
+            for a in addrs:
+                try:
+                    if ipaddress.ip_address(a) in net:
+                        keep.add(a)
+                except ValueError:
+                    continue
+            addrs = keep
+        return sorted(addrs)[:SEARCH_MAX_ADDRS]
+
+    async def endpoint_state(self, addr: str, win: Window, max_events: int = 500) -> dict[str, Any]:
+        """Where `addr` is now: the latest event per node (node is a field, so folded here)."""
+        events = await self._points(
+            "apic_endpoint_event", win, [f"addr = {quote_str(addr)}"], max_events, 0
+        )
+        per_node: dict[str, dict[str, Any]] = {}
+        for e in events:  # newest first: the first row per node is its current state
+            node = str(e.get("node", "?"))
+            per_node.setdefault(node, e)
+        locations = [
+            {
+                "node": n,
+                "interface": e.get("interface"),
+                "encap": e.get("encap"),
+                "status": e.get("status"),
+                "flags": e.get("flags"),
+                "since": e.get("time"),
+            }
+            for n, e in sorted(per_node.items())
+            if e.get("status") != "deleted"
+        ]
+        stmt = (
+            "SELECT last(epg) AS epg, last(bd) AS bd, last(vrf) AS vrf, "
+            "last(to_node) AS to_node, last(to_interface) AS to_interface "
+            f"FROM {quote_ident('apic_endpoint_move')}{win.where(f'addr = {quote_str(addr)}')}"
+        )
+        last_move = (await self._select(stmt) or [{}])[0]
+        addr_type = next((e.get("addr_type") for e in events if e.get("addr_type")), None)
+        fabric = next((e.get("fabric") for e in events if e.get("fabric")), None)
+        return {
+            "addr": addr,
+            "addr_type": addr_type,
+            "fabric": fabric,
+            "locations": locations,
+            "epg": last_move.get("epg"),
+            "bd": last_move.get("bd"),
+            "vrf": last_move.get("vrf"),
+            "last_move_time": last_move.get("time") if last_move.get("to_node") else None,
+            "last_seen": events[0]["time"] if events else None,
+        }
+
+    async def history(
+        self, addr: str, win: Window, limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        """Events and moves of one endpoint merged newest first (offset applied after merging)."""
+        cond = [f"addr = {quote_str(addr)}"]
+        n = limit + offset
+        events = await self._points("apic_endpoint_event", win, cond, n, 0)
+        moves = await self._points("apic_endpoint_move", win, cond, n, 0)
+        merged = [{"type": "event", **e} for e in events] + [{"type": "move", **m} for m in moves]
+        merged.sort(key=lambda r: str(r.get("time", "")), reverse=True)
+        return merged[offset : offset + limit]
+
+    async def moves(
+        self, win: Window, addr: str | None, limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        extra = [f"addr = {quote_str(addr)}"] if addr else []
+        return await self._points("apic_endpoint_move", win, extra, limit, offset)
+
+    async def anomalies(
+        self, win: Window, kind: str | None, addr: str | None, limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        extra = []
+        if kind:
+            extra.append(f"kind = {quote_str(kind)}")
+        if addr:
+            extra.append(f"addr = {quote_str(addr)}")
+        return await self._points("apic_endpoint_anomaly", win, extra, limit, offset)
+
+    async def move_analysis(
+        self, win: Window, addr: str | None, cause: str | None, limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        extra = []
+        if addr:
+            extra.append(f"addr = {quote_str(addr)}")
+        if cause:
+            extra.append(f"cause = {quote_str(cause)}")
+        return await self._points("move_analysis", win, extra, limit, offset)
+
+    # -- hosts, interfaces, flows ----------------------------------------------------------------
+
+    async def _last_by(
+        self, measurement: str, fields: Sequence[str], win: Window, group: Sequence[str],
+        extra: Sequence[str] = (),
+    ) -> list[dict[str, Any]]:
+        sel = ", ".join(f"last({quote_ident(f)}) AS {quote_ident(f)}" for f in fields)
+        grp = ", ".join(quote_ident(g) for g in group)
+        stmt = f"SELECT {sel} FROM {quote_ident(measurement)}{win.where(*extra)} GROUP BY {grp}"
+        return await self._select(stmt)
+
+    async def hosts(self, win: Window, host: str | None = None) -> list[dict[str, Any]]:
+        """Telegraf-shape host summary (cpu, mem, system) plus VMs seen on each hypervisor."""
+        extra = [f"host = {quote_str(host)}"] if host else []
+        hosts: dict[str, dict[str, Any]] = {}
+
+        def merge(rows: list[dict[str, Any]]) -> None:
+            for r in rows:
+                h = hosts.setdefault(r["host"], {"host": r["host"], "vms": []})
+                r.pop("time", None)
+                h.update({k: v for k, v in r.items() if k != "host"})
+
+        merge(await self._last_by("system", ["load1", "n_cpus", "uptime"], win, ["host", "agent"],
+                                  extra))
+        cpu_extra = [*extra, f"cpu = {quote_str('cpu-total')}"]
+        merge(await self._last_by("cpu", ["usage_active"], win, ["host"], cpu_extra))
+        merge(await self._last_by("mem", ["used_percent", "total"], win, ["host"], extra))
+        vm_extra = [*extra, f"vm != {quote_str('')}"]
+        for r in await self._last_by("sflow_host_adapters", ["macs"], win, ["host", "vm"],
+                                     vm_extra):
+            h = hosts.setdefault(r["host"], {"host": r["host"], "vms": []})
+            macs = [m for m in str(r.get("macs", "")).split(",") if m]
+            h["vms"].append({"vm": r.get("vm"), "macs": macs})
+        return [hosts[k] for k in sorted(hosts)]
+
+    async def host_metrics(
+        self, host: str, win: Window, interval: str, limit: int
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Mean cpu/mem/load per `interval` bucket (interval already a valid duration literal)."""
+        h = f"host = {quote_str(host)}"
+        specs = {
+            "cpu": ("cpu", ["usage_active", "usage_user", "usage_system"],
+                    [h, f"cpu = {quote_str('cpu-total')}"]),
+            "mem": ("mem", ["used_percent"], [h]),
+            "system": ("system", ["load1", "load5", "load15"], [h]),
+        }
+        out: dict[str, list[dict[str, Any]]] = {}
+        for key, (m, fields, extra) in specs.items():
+            sel = ", ".join(f"mean({quote_ident(f)}) AS {quote_ident(f)}" for f in fields)
+            stmt = (
+                f"SELECT {sel} FROM {quote_ident(m)}{win.where(*extra)} "
+                f"GROUP BY time({interval}) fill(none) ORDER BY time DESC LIMIT {int(limit)}"
+            )
+            out[key] = await self._select(stmt)
+        return out
+
+    async def interfaces(
+        self, win: Window, source: str, limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        """Latest counters/oper state per port from sFlow (`sflow`) and/or APIC (`apic`)."""
+        rows: list[dict[str, Any]] = []
+        if source in ("all", "sflow"):
+            # sFlow rows carry no fabric tag: the fabric filter applies to APIC rows only.
+            sw = Window(win.time_clause)
+            fields = ["if_oper_up", "if_admin_up", "if_speed", "if_in_octets", "if_out_octets",
+                      "if_in_errors", "if_out_errors", "if_in_discards", "if_out_discards"]
+            for r in await self._last_by("sflow_if_counters", fields, sw, ["agent", "ifindex"]):
+                rows.append({"source": "sflow", **r})
+        if source in ("all", "apic"):
+            fields = ["oper_st", "oper_up", "speed", "in_bytes_rate", "out_bytes_rate",
+                      "in_bytes_cum", "out_bytes_cum"]
+            for r in await self._last_by("apic_interface", fields, win,
+                                         ["fabric", "node", "interface"]):
+                rows.append({"source": "apic", **r})
+        return rows[offset : offset + limit]
+
+    async def top_flows(
+        self, win: Window, by: str, limit: int, agent: str | None
+    ) -> list[dict[str, Any]]:
+        """Top talkers by bytes over the window (sum per src/dst pair), largest first."""
+        extra = [f"agent = {quote_str(agent)}"] if agent else []
+        # sflow_flows has no fabric tag: filter on time (and agent) only.
+        fw = Window(win.time_clause)
+        keys = ["src_ip", "dst_ip", "ip_protocol"] if by == "ip" else ["src_mac", "dst_mac"]
+        stmt = (
+            "SELECT sum(bytes) AS bytes, sum(packets) AS packets, sum(samples) AS samples "
+            f"FROM {quote_ident('sflow_flows')}{fw.where(*extra)} "
+            f"GROUP BY {', '.join(quote_ident(k) for k in keys)}"
+        )
+        rows = await self._select(stmt)
+        for r in rows:
+            r.pop("time", None)
+        rows.sort(key=lambda r: int(r.get("bytes", 0)), reverse=True)
+        return rows[:limit]
+
+    async def endpoint_names(self, addrs: Sequence[str], win: Window) -> dict[str, dict[str, Any]]:
+        """Latest EPG/BD/VRF per endpoint address (for joining flows to endpoints)."""
+        if not addrs:
+            return {}
+        out: dict[str, dict[str, Any]] = {}
+        # Chunked: one OR list per statement keeps statements short.
+        for i in range(0, len(addrs), 50):
+            chunk = list(addrs[i : i + 50])
+            stmt = (
+                "SELECT last(epg) AS epg, last(bd) AS bd, last(vrf) AS vrf "
+                f"FROM {quote_ident('apic_endpoint_move')}"
+                f"{win.where(_or_equals('addr', chunk))} GROUP BY addr"
+            )
+            for r in await self._select(stmt):
+                r.pop("time", None)
+                out[r.pop("addr")] = r
+        return out
