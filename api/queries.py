@@ -2,7 +2,7 @@
 
 Every statement is built only with the helpers of `influx/query.py`: user-supplied values go
 through `quote_str` / `regex_literal`, identifiers through `quote_ident`, times through
-`time_range`. Callers validate parameters first (api/params.py) so that what reaches this module
+`time_range`. Callers validate parameters first (api/deps.py) so that what reaches this module
 is already well-typed; this module still never formats a raw string into InfluxQL.
 """
 
@@ -75,7 +75,7 @@ def classify_search(q: str) -> AddrQuery:
     """Validate `q` (MAC, IP, CIDR or a MAC/IP prefix); ValueError carries the 422 message."""
     t = q.strip()
     if not t:
-        raise ValueError("q is empty: give a MAC, an IP address, a CIDR prefix or an address prefix")
+        raise ValueError("q is empty: give a MAC, an IP address, a CIDR or an address prefix")
     mac = mac_to_apic(t)
     if mac:
         return AddrQuery("mac", mac)
@@ -105,7 +105,7 @@ def _rows(series: Iterable[Series]) -> list[dict[str, Any]]:
 def _clean(row: dict[str, Any]) -> dict[str, Any]:
     """Drop nulls (a field absent on a point) and render `time` as RFC 3339."""
     out = {k: v for k, v in row.items() if v is not None and v != ""}
-    if "time" in out:
+    if isinstance(out.get("time"), int):
         out["time"] = ns_to_iso(out["time"])
     return out
 
@@ -140,8 +140,9 @@ class ApiQueries:
 
     async def last_stats(self, win: Window) -> dict[str, dict[str, Any]]:
         """Newest process-level `fabricscope_stats` row per process (per-agent rows excluded)."""
+        no_agent = f"agent = {quote_str('')}"
         stmt = (
-            f"SELECT * FROM {quote_ident('fabricscope_stats')}{win.where('agent = ' + quote_str(''))}"
+            f"SELECT * FROM {quote_ident('fabricscope_stats')}{win.where(no_agent)}"
             " GROUP BY process ORDER BY time DESC LIMIT 1"
         )
         out: dict[str, dict[str, Any]] = {}

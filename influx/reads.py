@@ -34,7 +34,9 @@ def _span(since_ns: int, until_ns: int) -> str:
     return f"time >= {int(since_ns)} AND time <= {int(until_ns)}"
 
 
-def _rows(q: InfluxQuery, stmt: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+def _rows(
+    q: InfluxQuery, stmt: str, params: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for s in q.query(stmt, params=params):
         out.extend(s.rows())

@@ -452,6 +452,11 @@ class Tracker:
                 and prev[2:] == loc[2:]
             ):
                 return
+        if prev is not None and prev[4] and not loc[4] and deferred:
+            # Still no Rs: the IP is where its last MAC now is (it followed its MAC).
+            mac_ep = self.eps.get((e.bd, prev[4]))
+            if mac_ep is not None and mac_ep.local is not None and mac_ep.local[0] == loc[0]:
+                loc = (*loc[:4], prev[4])
         if prev is not None and prev[4] and not loc[4] and not deferred:
             # An IP learnt elsewhere before its Rs: decide when the Rs arrives (or soon after).
             self._schedule(key, ep, _W_MOVE, ts + self.cfg.rs_wait_s)

@@ -270,6 +270,9 @@ async def test_fault_ws_close(fab, sim):
 async def test_fault_ws_silent_detected_by_audit(fab, sim):
     async with Harness(fab, [sim.url], audit_s=0.5) as h:
         sim.simulator.faults.set("ws_silent")
+        # Real time passes: the silent stream's objects are newer than anything we heard of.
+        # (The audit's other signal, the object count, cannot see a move that keeps it equal.)
+        await asyncio.to_thread(fab.clock.advance, 5)
         records = await h.scenario("vm_migration")
         await h.wait_for(lambda: h.poller.stats.audit_mismatches >= 1, 10)
         sim.simulator.faults.clear("ws_silent")

@@ -1,0 +1,75 @@
+"""The FastAPI application (stage: api): JSON API under /api/v1, web UI at /, OpenAPI at /docs.
+
+`create_app(settings, query=None)` builds the app; the lifespan opens the `InfluxQuery` (or uses
+the one passed in, e.g. by tests) and closes it on shutdown only when it opened it itself.
+InfluxDB failures become 503 (unreachable) or 502 (query rejected) with a message, never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from api.deps import require_api_key
+from api.queries import ApiQueries
+from api.routes import endpoints, events, health, sflow, ui
+from fabricscope.settings import Settings
+from influx.query import InfluxQuery, InfluxQueryError
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+
+
+def make_query(settings: Settings) -> InfluxQuery:
+    return InfluxQuery(
+        settings.influx_url,
+        settings.influx_token.get_secret_value(),
+        settings.influx_bucket,
+        timeout_s=10.0,
+    )
+
+
+def create_app(settings: Settings, query: InfluxQuery | None = None) -> FastAPI:
+    owned = query is None
+    iq = query if query is not None else make_query(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if owned:
+                await iq.aclose()
+
+    app = FastAPI(
+        title="fabricscope",
+        version="0.1.0",
+        description="Endpoint moves, anomalies and sFlow metrics of ACI fabrics, from InfluxDB.",
+        lifespan=lifespan,
+    )
+    # State is set here rather than in the lifespan so the app also works without it running
+    # (e.g. httpx.ASGITransport in tests, which does not send lifespan events).
+    app.state.queries = ApiQueries(iq)
+    app.state.api_key = settings.api_key.get_secret_value()
+
+    @app.exception_handler(InfluxQueryError)
+    async def influx_error(_request: Request, exc: InfluxQueryError) -> JSONResponse:
+        if exc.status is None:  # connection refused, timeout: the database is down
+            log.warning("InfluxDB unreachable: %s", exc)
+            return JSONResponse({"detail": f"InfluxDB unavailable: {exc}"}, status_code=503)
+        log.error("InfluxDB rejected a query: %s", exc)
+        return JSONResponse({"detail": f"InfluxDB query failed: {exc}"}, status_code=502)
+
+    auth = [Depends(require_api_key)]
+    app.include_router(health.router, prefix="/api/v1")
+    for r in (endpoints.router, events.router, sflow.router):
+        app.include_router(r, prefix="/api/v1", dependencies=auth)
+    app.include_router(ui.router, dependencies=auth)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    return app

@@ -1,0 +1,60 @@
+"""GET /api/v1/health — InfluxDB reachability and each process's last `fabricscope_stats` report.
+
+Open without an API key (load balancers and `fabricscope demo` poll it). Answers 503 when
+InfluxDB cannot be queried, so a health check fails exactly when the API cannot serve data.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api.deps import QueriesDep
+from api.queries import Window
+from api.schemas import Health, ProcessHealth
+from influx.query import InfluxQueryError, time_range
+
+router = APIRouter(tags=["health"])
+
+PROCESSES = ("collector", "poller", "analyzers")
+# Processes report every 10 s; three missed reports means it is stuck or gone.
+STALE_AFTER_S = 30.0
+
+
+@router.get("/health", response_model=Health, responses={503: {"model": Health}})
+async def health(queries: QueriesDep) -> Any:
+    try:
+        await queries.ping()
+        stats = await queries.last_stats(Window(time_range("-1d")))
+    except InfluxQueryError as exc:
+        unreachable = exc.status is None
+        body = Health(
+            status="unavailable",
+            influxdb="unreachable" if unreachable else "error",
+            influxdb_error=str(exc),
+            processes={p: ProcessHealth(status="absent") for p in PROCESSES},
+        )
+        return JSONResponse(body.model_dump(), status_code=503)
+    now = time.time()
+    procs: dict[str, ProcessHealth] = {}
+    for name in sorted(set(PROCESSES) | set(stats)):
+        row = stats.get(name)
+        if row is None:
+            procs[name] = ProcessHealth(status="absent")
+            continue
+        from datetime import datetime
+
+        ts = row.pop("time", None)
+        age = now - datetime.fromisoformat(ts).timestamp() if ts else None
+        row.pop("process", None)
+        procs[name] = ProcessHealth(
+            status="ok" if age is not None and age <= STALE_AFTER_S else "stale",
+            last_report=ts,
+            age_s=round(age, 1) if age is not None else None,
+            **row,
+        )
+    degraded = any(procs[p].status != "ok" for p in PROCESSES)
+    return Health(status="degraded" if degraded else "ok", influxdb="ok", processes=procs)

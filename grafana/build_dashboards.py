@@ -1,0 +1,1300 @@
+"""Generate fabricscope's Grafana dashboards (grafana/dashboards/*.json) from compact definitions.
+
+    python grafana/build_dashboards.py          # rewrite the JSON files
+    python grafana/build_dashboards.py --check  # exit 1 when a committed file differs
+
+pipeline-health.json is hand-written and not generated here. Every panel uses the provisioned
+InfluxDB datasource (uid ``fabricscope-influxdb``) with raw InfluxQL; measurement, tag and field
+names are the ones in docs/measurements.md and collector/apic/points.py (APIC) and
+analyzers/move_cause.py (``move_analysis``). tests/deploy/test_dashboard_queries.py runs every
+query against a real InfluxDB seeded by the real collector path.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+DASHBOARDS = Path(__file__).resolve().parent / "dashboards"
+DS = {"type": "influxdb", "uid": "fabricscope-influxdb"}
+Json = dict[str, Any]
+
+
+# ------------------------------------------------------------------ building blocks
+def target(query: str, ref: str = "A", alias: str | None = None, fmt: str = "time_series") -> Json:
+    t: Json = {
+        "refId": ref,
+        "datasource": dict(DS),
+        "query": query,
+        "rawQuery": True,
+        "resultFormat": fmt,
+    }
+    if alias:
+        t["alias"] = alias
+    return t
+
+
+def variable(
+    name: str, query: str, *, multi: bool = True, include_all: bool = True, label: str = ""
+) -> Json:
+    current: Json = (
+        {"selected": True, "text": ["All"], "value": ["$__all"]}
+        if include_all
+        else {"selected": False, "text": "", "value": ""}
+    )
+    v: Json = {
+        "name": name,
+        "label": label or name,
+        "type": "query",
+        "datasource": dict(DS),
+        "query": query,
+        "definition": query,
+        "refresh": 2,
+        "includeAll": include_all,
+        "multi": multi,
+        "current": current,
+        "sort": 1,
+        "hide": 0,
+        "options": [],
+        "regex": "",
+    }
+    if include_all:
+        v["allValue"] = ".*"
+    return v
+
+
+def annotation(
+    name: str, query: str, *, color: str, text: str, tags: str, title: str = ""
+) -> Json:
+    """An InfluxQL annotation query: Grafana's columns mapping (title/text/tags columns)."""
+    return {
+        "name": name,
+        "datasource": dict(DS),
+        "enable": True,
+        "hide": False,
+        "iconColor": color,
+        "query": query,
+        "titleColumn": title,
+        "textColumn": text,
+        "tagsColumn": tags,
+        "target": {"refId": "Anno", "query": query, "rawQuery": True, "resultFormat": "table"},
+    }
+
+
+def _ts_defaults(unit: str, draw: str = "line", stack: bool = False) -> Json:
+    return {
+        "unit": unit,
+        "min": 0,
+        "custom": {
+            "drawStyle": draw,
+            "lineWidth": 1,
+            "fillOpacity": 10,
+            "spanNulls": True,
+            "stacking": {"mode": "normal" if stack else "none", "group": "A"},
+        },
+    }
+
+
+def timeseries(
+    title: str,
+    targets: list[Json],
+    *,
+    unit: str = "short",
+    desc: str = "",
+    draw: str = "line",
+    stack: bool = False,
+    interval: str = "",
+) -> Json:
+    p: Json = {
+        "type": "timeseries",
+        "title": title,
+        "description": desc,
+        "targets": targets,
+        "fieldConfig": {"defaults": _ts_defaults(unit, draw, stack), "overrides": []},
+        "options": {
+            "legend": {
+                "displayMode": "table",
+                "placement": "bottom",
+                "showLegend": True,
+                "calcs": ["mean", "max", "lastNotNull"],
+            },
+            "tooltip": {"mode": "multi", "sort": "desc"},
+        },
+    }
+    if interval:
+        p["interval"] = interval
+    return p
+
+
+def stat(
+    title: str,
+    targets: list[Json],
+    *,
+    unit: str = "short",
+    desc: str = "",
+    calc: str = "lastNotNull",
+    red_at: float | None = None,
+    mappings: list[Json] | None = None,
+) -> Json:
+    steps: list[Json] = [{"color": "green", "value": None}]
+    if red_at is not None:
+        steps.append({"color": "red", "value": red_at})
+    return {
+        "type": "stat",
+        "title": title,
+        "description": desc,
+        "targets": targets,
+        "fieldConfig": {
+            "defaults": {
+                "unit": unit,
+                "mappings": mappings or [],
+                "thresholds": {"mode": "absolute", "steps": steps},
+            },
+            "overrides": [],
+        },
+        "options": {
+            "reduceOptions": {"calcs": [calc], "fields": "", "values": False},
+            "colorMode": "value",
+            "graphMode": "area",
+            "textMode": "auto",
+            "justifyMode": "auto",
+            "orientation": "auto",
+        },
+    }
+
+
+def bargauge(title: str, targets: list[Json], *, desc: str = "", calc: str = "sum") -> Json:
+    return {
+        "type": "bargauge",
+        "title": title,
+        "description": desc,
+        "targets": targets,
+        "fieldConfig": {"defaults": {"unit": "short", "min": 0}, "overrides": []},
+        "options": {
+            "reduceOptions": {"calcs": [calc], "fields": "", "values": False},
+            "orientation": "horizontal",
+            "displayMode": "gradient",
+            "showUnfilled": True,
+        },
+    }
+
+
+def table(
+    title: str,
+    targets: list[Json],
+    *,
+    desc: str = "",
+    reduce_sum: bool = False,
+    limit: int = 0,
+    unit: str = "short",
+) -> Json:
+    """A table. With ``reduce_sum``, each series becomes one row with its total (top-N tables),
+    sorted descending and cut to ``limit`` rows."""
+    transformations: list[Json] = []
+    if reduce_sum:
+        transformations = [
+            {"id": "reduce", "options": {"reducers": ["sum"], "mode": "seriesToRows"}},
+            {"id": "sortBy", "options": {"sort": [{"field": "Total", "desc": True}]}},
+        ]
+        if limit:
+            transformations.append({"id": "limit", "options": {"limitField": limit}})
+    else:
+        transformations = [{"id": "merge", "options": {}}]
+    return {
+        "type": "table",
+        "title": title,
+        "description": desc,
+        "targets": targets,
+        "transformations": transformations,
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "options": {"showHeader": True, "cellHeight": "sm", "footer": {"show": False}},
+    }
+
+
+def state_timeline(title: str, targets: list[Json], *, desc: str = "") -> Json:
+    return {
+        "type": "state-timeline",
+        "title": title,
+        "description": desc,
+        "targets": targets,
+        "fieldConfig": {
+            "defaults": {
+                "mappings": [
+                    {
+                        "type": "value",
+                        "options": {
+                            "0": {"text": "down", "color": "red"},
+                            "1": {"text": "up", "color": "green"},
+                            "false": {"text": "down", "color": "red"},
+                            "true": {"text": "up", "color": "green"},
+                        },
+                    }
+                ],
+                "color": {"mode": "thresholds"},
+                "thresholds": {"mode": "absolute", "steps": [{"color": "green", "value": None}]},
+            },
+            "overrides": [],
+        },
+        "options": {"showValue": "never", "mergeValues": True, "rowHeight": 0.9},
+    }
+
+
+def dashboard(
+    uid: str,
+    title: str,
+    desc: str,
+    tags: list[str],
+    layout: list[tuple[Json, int, int]],
+    *,
+    variables: list[Json] | None = None,
+    annotations: list[Json] | None = None,
+    time_from: str = "now-6h",
+) -> Json:
+    """``layout``: (panel, width, height) in reading order, packed left to right on a 24-wide grid."""
+    panels: list[Json] = []
+    x = y = row_h = 0
+    for i, (p, w, h) in enumerate(layout, start=1):
+        if x + w > 24:
+            x, y, row_h = 0, y + row_h, 0
+        panel = {**p, "id": i, "datasource": dict(DS), "gridPos": {"h": h, "w": w, "x": x, "y": y}}
+        panels.append(panel)
+        x += w
+        row_h = max(row_h, h)
+    return {
+        "uid": uid,
+        "title": title,
+        "description": desc,
+        "tags": ["fabricscope", *tags],
+        "id": None,
+        "version": 1,
+        "schemaVersion": 39,
+        "editable": False,
+        "graphTooltip": 1,
+        "timezone": "browser",
+        "refresh": "30s",
+        "liveNow": False,
+        "time": {"from": time_from, "to": "now"},
+        "timepicker": {},
+        "annotations": {"list": annotations or []},
+        "links": [
+            {
+                "type": "dashboards",
+                "tags": ["fabricscope"],
+                "asDropdown": True,
+                "title": "fabricscope",
+                "includeVars": False,
+                "keepTime": True,
+            }
+        ],
+        "templating": {"list": variables or []},
+        "panels": panels,
+    }
+
+
+def rate(field: str, alias: str = "", scale: str = "") -> str:
+    """InfluxQL rate of a cumulative counter (docs/measurements.md: rates at query time)."""
+    return f'non_negative_derivative(max("{field}"), 1s){scale} AS "{alias or field}"'
+
+
+GT = "GROUP BY time($__interval)"
+FABRIC = '"fabric" =~ /^$fabric$/'
+
+
+def fabric_var(measurement: str) -> Json:
+    return variable("fabric", f'SHOW TAG VALUES FROM "{measurement}" WITH KEY = "fabric"')
+
+
+MOVE_COLS = (
+    '"addr", "addr_type", "from_node", "from_interface", "from_encap", "to_node", '
+    '"to_interface", "to_encap", "epg", "bd", "vrf", "count"'
+)
+ANALYSIS_COLS = (
+    '"addr", "cause", "confidence", "evidence", "from_node", "from_interface", '
+    '"to_node", "to_interface"'
+)
+
+
+# ------------------------------------------------------------------ fabric overview
+def fabric_overview() -> Json:
+    moves_pm = timeseries(
+        "Endpoint moves per minute",
+        [
+            target(
+                f'SELECT count("to_node") AS "moves" FROM "apic_endpoint_move" '
+                f"WHERE $timeFilter AND {FABRIC} {GT} fill(0)",
+                alias="moves",
+            )
+        ],
+        desc="apic_endpoint_move points per interval (minimum interval 1 minute).",
+        draw="bars",
+        interval="1m",
+    )
+    anomalies_pm = timeseries(
+        "Anomalies per minute by kind",
+        [
+            target(
+                f'SELECT count("vnid") AS "anomalies" FROM "apic_endpoint_anomaly" '
+                f'WHERE $timeFilter AND {FABRIC} {GT}, "kind" fill(none)',
+                alias="$tag_kind",
+            )
+        ],
+        desc="apic_endpoint_anomaly points per interval (minimum 1 minute), stacked by kind "
+        "(rapid, offsubnet, stale, rogue, duplicate_ip, loop).",
+        draw="bars",
+        stack=True,
+        interval="1m",
+    )
+    by_kind = bargauge(
+        "Anomalies by kind",
+        [
+            target(
+                f'SELECT count("vnid") AS "anomalies" FROM "apic_endpoint_anomaly" '
+                f'WHERE $timeFilter AND {FABRIC} {GT}, "kind" fill(none)',
+                alias="$tag_kind",
+            )
+        ],
+        desc="Total anomalies in the time range, per kind.",
+    )
+    moves_total = stat(
+        "Moves",
+        [
+            target(
+                f'SELECT count("to_node") AS "moves" FROM "apic_endpoint_move" '
+                f"WHERE $timeFilter AND {FABRIC} {GT} fill(none)"
+            )
+        ],
+        desc="Endpoint moves in the time range.",
+        calc="sum",
+    )
+    if_down = stat(
+        "Interfaces oper-down",
+        [
+            target(
+                'SELECT count("up") AS "apic_down" FROM (SELECT last("oper_up") AS "up" '
+                f'FROM "apic_interface" WHERE $timeFilter AND {FABRIC} {GT}, "node", "interface") '
+                f'WHERE $timeFilter AND "up" = false {GT} fill(none)',
+                alias="APIC ports",
+            ),
+            target(
+                'SELECT count("up") AS "sflow_down" FROM (SELECT last("if_oper_up") AS "up" '
+                f'FROM "sflow_if_counters" WHERE $timeFilter {GT}, "agent", "ifindex") '
+                f'WHERE $timeFilter AND "up" = 0 {GT} fill(none)',
+                ref="B",
+                alias="sFlow ports",
+            ),
+        ],
+        desc="Ports whose latest state in an interval is down: APIC leaf ports (apic_interface "
+        "oper_up) and sFlow interfaces (sflow_if_counters if_oper_up).",
+        red_at=1,
+    )
+    collector = stat(
+        "Collector datagrams /s",
+        [
+            target(
+                f'SELECT {rate("datagrams")} FROM "fabricscope_stats" WHERE $timeFilter '
+                f"AND \"process\" = 'collector' AND \"agent\" = '' {GT}, \"instance\" fill(null)",
+                alias="$tag_instance",
+            )
+        ],
+        desc="sFlow datagrams received per second, per collector instance (fabricscope_stats).",
+        unit="cps",
+    )
+    poller = stat(
+        "APIC poller state",
+        [
+            target(
+                'SELECT last("state") AS "state" FROM "fabricscope_stats" WHERE $timeFilter '
+                f"AND \"process\" = 'poller' AND {FABRIC} {GT}, \"fabric\" fill(none)",
+                alias="$tag_fabric",
+            )
+        ],
+        desc="The APIC poller's last reported state (fabricscope_stats process=poller).",
+    )
+    poller_lag = stat(
+        "APIC event lag",
+        [
+            target(
+                'SELECT last("lag_s") AS "lag" FROM "fabricscope_stats" WHERE $timeFilter '
+                f"AND \"process\" = 'poller' AND {FABRIC} {GT}, \"fabric\" fill(none)",
+                alias="$tag_fabric",
+            )
+        ],
+        desc="Delay between an APIC event and its processing by the poller.",
+        unit="s",
+        red_at=30,
+    )
+    top_movers = table(
+        "Top moving endpoints",
+        [
+            target(
+                f'SELECT count("to_node") AS "moves" FROM "apic_endpoint_move" '
+                f'WHERE $timeFilter AND {FABRIC} {GT}, "addr" fill(none)',
+                alias="$tag_addr",
+            )
+        ],
+        desc="Endpoints (MAC or IP) by number of moves in the time range.",
+        reduce_sum=True,
+        limit=15,
+    )
+    causes = bargauge(
+        "Move causes",
+        [
+            target(
+                f'SELECT count("confidence") AS "moves" FROM "move_analysis" '
+                f'WHERE $timeFilter AND {FABRIC} {GT}, "cause" fill(none)',
+                alias="$tag_cause",
+            )
+        ],
+        desc="Moves explained by the move-cause analyzer (move_analysis), per cause.",
+    )
+    return dashboard(
+        "fabricscope-fabric-overview",
+        "fabricscope / Fabric overview",
+        "Endpoint moves and anomalies from the APIC, port state, and the health of the "
+        "collector and poller.",
+        ["apic", "overview"],
+        [
+            (moves_total, 4, 4),
+            (if_down, 6, 4),
+            (collector, 5, 4),
+            (poller, 5, 4),
+            (poller_lag, 4, 4),
+            (moves_pm, 12, 8),
+            (anomalies_pm, 12, 8),
+            (top_movers, 8, 10),
+            (by_kind, 8, 10),
+            (causes, 8, 10),
+        ],
+        variables=[fabric_var("apic_endpoint_move")],
+    )
+
+
+# ------------------------------------------------------------------ endpoint moves
+def endpoint_moves() -> Json:
+    move_anno = annotation(
+        "Endpoint moves",
+        f'SELECT "addr", "to_node", "to_interface", "from_node" FROM "apic_endpoint_move" '
+        f"WHERE $timeFilter AND {FABRIC}",
+        color="orange",
+        title="addr",
+        text="to_interface",
+        tags="addr,to_node",
+    )
+    cause_anno = annotation(
+        "Move causes",
+        f'SELECT "cause", "evidence", "confidence", "addr" FROM "move_analysis" '
+        f"WHERE $timeFilter AND {FABRIC}",
+        color="purple",
+        title="cause",
+        text="evidence",
+        tags="cause,addr",
+    )
+    return dashboard(
+        "fabricscope-endpoint-moves",
+        "fabricscope / Endpoint moves",
+        "Every endpoint move the APIC reported (apic_endpoint_move) and the cause the analyzer "
+        "found for it (move_analysis).",
+        ["apic", "endpoints"],
+        [
+            (
+                timeseries(
+                    "Moves per interval by address type",
+                    [
+                        target(
+                            f'SELECT count("to_node") AS "moves" FROM "apic_endpoint_move" '
+                            f'WHERE $timeFilter AND {FABRIC} {GT}, "addr_type" fill(none)',
+                            alias="$tag_addr_type",
+                        )
+                    ],
+                    desc="Moves per interval (minimum 1 minute), MAC vs IPv4/IPv6.",
+                    draw="bars",
+                    stack=True,
+                    interval="1m",
+                ),
+                12,
+                8,
+            ),
+            (
+                timeseries(
+                    "Moves per interval by cause",
+                    [
+                        target(
+                            f'SELECT count("confidence") AS "moves" FROM "move_analysis" '
+                            f'WHERE $timeFilter AND {FABRIC} {GT}, "cause" fill(none)',
+                            alias="$tag_cause",
+                        )
+                    ],
+                    desc="Analyzer findings per interval (minimum 1 minute), stacked by cause.",
+                    draw="bars",
+                    stack=True,
+                    interval="1m",
+                ),
+                12,
+                8,
+            ),
+            (
+                table(
+                    "Moves",
+                    [
+                        target(
+                            f'SELECT {MOVE_COLS} FROM "apic_endpoint_move" WHERE $timeFilter '
+                            f"AND {FABRIC} ORDER BY time DESC LIMIT 1000",
+                            fmt="table",
+                        )
+                    ],
+                    desc="Latest 1000 moves: old and new location (node, interface, encap) and "
+                    "the endpoint's EPG/BD/VRF.",
+                ),
+                24,
+                10,
+            ),
+            (
+                table(
+                    "Move causes (analyzer findings)",
+                    [
+                        target(
+                            f'SELECT {ANALYSIS_COLS} FROM "move_analysis" WHERE $timeFilter '
+                            f"AND {FABRIC} ORDER BY time DESC LIMIT 1000",
+                            fmt="table",
+                        )
+                    ],
+                    desc="Cause, confidence and evidence for each move (unknown = no evidence).",
+                ),
+                24,
+                10,
+            ),
+        ],
+        variables=[fabric_var("apic_endpoint_move")],
+        annotations=[move_anno, cause_anno],
+    )
+
+
+# ------------------------------------------------------------------ endpoint detail
+def endpoint_detail() -> Json:
+    addr = "\"addr\" = '$address'"
+    address = variable(
+        "address",
+        'SHOW TAG VALUES FROM /^apic_endpoint_(event|move|anomaly)$/ WITH KEY = "addr"',
+        multi=False,
+        include_all=False,
+    )
+    return dashboard(
+        "fabricscope-endpoint-detail",
+        "fabricscope / Endpoint detail",
+        "One endpoint (MAC or IP): its per-node events, moves, anomalies and move causes.",
+        ["apic", "endpoints"],
+        [
+            (
+                stat(
+                    "Current leaf",
+                    [
+                        target(
+                            'SELECT last("to_node") AS "node" FROM "apic_endpoint_move" '
+                            f"WHERE $timeFilter AND {addr} {GT} fill(none)"
+                        )
+                    ],
+                    desc="Node of the endpoint's latest move in the time range.",
+                ),
+                6,
+                4,
+            ),
+            (
+                stat(
+                    "Moves",
+                    [
+                        target(
+                            'SELECT count("to_node") AS "moves" FROM "apic_endpoint_move" '
+                            f"WHERE $timeFilter AND {addr} {GT} fill(none)"
+                        )
+                    ],
+                    calc="sum",
+                ),
+                6,
+                4,
+            ),
+            (
+                stat(
+                    "Anomalies",
+                    [
+                        target(
+                            'SELECT count("vnid") AS "anomalies" FROM "apic_endpoint_anomaly" '
+                            f"WHERE $timeFilter AND {addr} {GT} fill(none)"
+                        )
+                    ],
+                    calc="sum",
+                    red_at=1,
+                ),
+                6,
+                4,
+            ),
+            (
+                stat(
+                    "Events",
+                    [
+                        target(
+                            'SELECT count("status") AS "events" FROM "apic_endpoint_event" '
+                            f"WHERE $timeFilter AND {addr} {GT} fill(none)"
+                        )
+                    ],
+                    calc="sum",
+                ),
+                6,
+                4,
+            ),
+            (
+                timeseries(
+                    "Events per interval by status",
+                    [
+                        target(
+                            'SELECT count("node") AS "events" FROM "apic_endpoint_event" '
+                            f'WHERE $timeFilter AND {addr} {GT} fill(none)',
+                            alias="events",
+                        ),
+                        target(
+                            'SELECT count("to_node") AS "moves" FROM "apic_endpoint_move" '
+                            f'WHERE $timeFilter AND {addr} {GT} fill(none)',
+                            ref="B",
+                            alias="moves",
+                        ),
+                    ],
+                    draw="bars",
+                    interval="1m",
+                ),
+                24,
+                7,
+            ),
+            (
+                table(
+                    "Per-node events",
+                    [
+                        target(
+                            'SELECT "node", "status", "flags", "interface", "encap", "pctag", '
+                            '"remote_node", "rw_mac", "vnid" FROM "apic_endpoint_event" '
+                            f"WHERE $timeFilter AND {addr} ORDER BY time DESC LIMIT 500",
+                            fmt="table",
+                        )
+                    ],
+                    desc="apic_endpoint_event: each node's learn/delete of the endpoint.",
+                ),
+                24,
+                9,
+            ),
+            (
+                table(
+                    "Moves",
+                    [
+                        target(
+                            f'SELECT {MOVE_COLS} FROM "apic_endpoint_move" '
+                            f"WHERE $timeFilter AND {addr} ORDER BY time DESC LIMIT 500",
+                            fmt="table",
+                        )
+                    ],
+                ),
+                24,
+                8,
+            ),
+            (
+                table(
+                    "Anomalies",
+                    [
+                        target(
+                            'SELECT "kind", "detail", "addr_type", "vnid" FROM '
+                            f'"apic_endpoint_anomaly" WHERE $timeFilter AND {addr} '
+                            "ORDER BY time DESC LIMIT 500",
+                            fmt="table",
+                        )
+                    ],
+                ),
+                12,
+                8,
+            ),
+            (
+                table(
+                    "Move causes",
+                    [
+                        target(
+                            f'SELECT {ANALYSIS_COLS} FROM "move_analysis" '
+                            f"WHERE $timeFilter AND {addr} ORDER BY time DESC LIMIT 500",
+                            fmt="table",
+                        )
+                    ],
+                ),
+                12,
+                8,
+            ),
+        ],
+        variables=[address],
+        annotations=[
+            annotation(
+                "Moves",
+                'SELECT "to_node", "to_interface", "from_node" FROM "apic_endpoint_move" '
+                f"WHERE $timeFilter AND {addr}",
+                color="orange",
+                title="to_node",
+                text="to_interface",
+                tags="from_node,to_node",
+            ),
+            annotation(
+                "Move causes",
+                'SELECT "cause", "evidence" FROM "move_analysis" '
+                f"WHERE $timeFilter AND {addr}",
+                color="purple",
+                title="cause",
+                text="evidence",
+                tags="cause",
+            ),
+            annotation(
+                "Anomalies",
+                'SELECT "kind", "detail" FROM "apic_endpoint_anomaly" '
+                f"WHERE $timeFilter AND {addr}",
+                color="red",
+                title="kind",
+                text="detail",
+                tags="kind",
+            ),
+        ],
+    )
+
+
+# ------------------------------------------------------------------ interfaces
+def interfaces() -> Json:
+    sel = '"agent" =~ /^$agent$/ AND "ifindex" =~ /^$ifindex$/'
+    by = f'{GT}, "agent", "ifindex" fill(null)'
+    alias = "$col $tag_agent:$tag_ifindex"
+
+    def sflow_rates(title: str, fields: list[tuple[str, str]], unit: str, desc: str,
+                    scale: str = "") -> Json:  # fmt: skip
+        cols = ", ".join(rate(f, a, scale) for f, a in fields)
+        return timeseries(
+            title,
+            [target(f'SELECT {cols} FROM "sflow_if_counters" WHERE $timeFilter AND {sel} {by}',
+                    alias=alias)],  # fmt: skip
+            unit=unit,
+            desc=desc,
+        )
+
+    return dashboard(
+        "fabricscope-interfaces",
+        "fabricscope / Interfaces",
+        "Per-port counters from sFlow (sflow_if_counters, sflow_ethernet) and leaf port state "
+        "from the APIC (apic_interface).",
+        ["sflow", "apic", "interfaces"],
+        [
+            (
+                sflow_rates(
+                    "Throughput in / out",
+                    [("if_in_octets", "in"), ("if_out_octets", "out")],
+                    "bps",
+                    "Bits per second from the interface octet counters.",
+                    scale=" * 8",
+                ),
+                24,
+                8,
+            ),
+            (
+                sflow_rates(
+                    "Packets in / out",
+                    [
+                        ("if_in_ucast_pkts", "in_ucast"),
+                        ("if_out_ucast_pkts", "out_ucast"),
+                        ("if_in_multicast_pkts", "in_mcast"),
+                        ("if_out_multicast_pkts", "out_mcast"),
+                    ],
+                    "pps",
+                    "Unicast and multicast packets per second.",
+                ),
+                12,
+                8,
+            ),
+            (
+                sflow_rates(
+                    "Broadcast packets (storm)",
+                    [("if_in_broadcast_pkts", "in_bcast"), ("if_out_broadcast_pkts", "out_bcast")],
+                    "pps",
+                    "Broadcast packets per second: a sudden jump on many ports is a broadcast "
+                    "storm (loop).",
+                ),
+                12,
+                8,
+            ),
+            (
+                sflow_rates(
+                    "Errors and discards",
+                    [
+                        ("if_in_errors", "in_errors"),
+                        ("if_out_errors", "out_errors"),
+                        ("if_in_discards", "in_discards"),
+                        ("if_out_discards", "out_discards"),
+                    ],
+                    "pps",
+                    "Errored and discarded packets per second.",
+                ),
+                12,
+                8,
+            ),
+            (
+                timeseries(
+                    "Ethernet errors (FCS, alignment, symbol)",
+                    [
+                        target(
+                            f'SELECT {rate("dot3_stats_fcs_errors", "fcs")}, '
+                            f'{rate("dot3_stats_alignment_errors", "alignment")}, '
+                            f'{rate("dot3_stats_symbol_errors", "symbol")} FROM "sflow_ethernet" '
+                            f"WHERE $timeFilter AND {sel} {by}",
+                            alias=alias,
+                        )
+                    ],
+                    unit="pps",
+                    desc="dot3 error counters per second (sflow_ethernet).",
+                ),
+                12,
+                8,
+            ),
+            (
+                state_timeline(
+                    "sFlow interface oper state",
+                    [
+                        target(
+                            'SELECT last("if_oper_up") AS "oper_up" FROM "sflow_if_counters" '
+                            f"WHERE $timeFilter AND {sel} {GT}, \"agent\", \"ifindex\" fill(previous)",
+                            alias="$tag_agent:$tag_ifindex",
+                        )
+                    ],
+                    desc="if_oper_up (from ifOperStatus) per sFlow interface: 1 up, 0 down.",
+                ),
+                12,
+                8,
+            ),
+            (
+                state_timeline(
+                    "APIC leaf port oper state",
+                    [
+                        target(
+                            'SELECT last("oper_up") AS "oper_up" FROM "apic_interface" '
+                            f'WHERE $timeFilter AND {FABRIC} {GT}, "node", "interface" '
+                            "fill(previous)",
+                            alias="node $tag_node $tag_interface",
+                        )
+                    ],
+                    desc="apic_interface oper_up per leaf port (ethpmPhysIf operSt).",
+                ),
+                12,
+                8,
+            ),
+            (
+                timeseries(
+                    "APIC leaf port throughput",
+                    [
+                        target(
+                            'SELECT mean("in_bytes_rate") * 8 AS "in", mean("out_bytes_rate") * 8 '
+                            f'AS "out" FROM "apic_interface" WHERE $timeFilter AND {FABRIC} '
+                            f'{GT}, "node", "interface" fill(null)',
+                            alias="$col node $tag_node $tag_interface",
+                        )
+                    ],
+                    unit="bps",
+                    desc="APIC eqptIngrTotal5min / eqptEgrTotal5min bytesRate (5-minute averages).",
+                ),
+                24,
+                8,
+            ),
+        ],
+        variables=[
+            fabric_var("apic_interface"),
+            variable("agent", 'SHOW TAG VALUES FROM "sflow_if_counters" WITH KEY = "agent"'),
+            variable(
+                "ifindex",
+                'SHOW TAG VALUES FROM "sflow_if_counters" WITH KEY = "ifindex" '
+                'WHERE "agent" =~ /^$agent$/',
+            ),
+        ],
+    )
+
+
+# ------------------------------------------------------------------ hosts
+def hosts() -> Json:
+    h = '"host" =~ /^$host$/'
+    by = f'{GT}, "host" fill(null)'
+    alias = "$col $tag_host"
+    vm = '"vm" =~ /^$vm$/'
+    vby = f'{GT}, "host", "vm" fill(null)'
+    valias = "$col $tag_vm ($tag_host)"
+
+    def q(sel: str, meas: str, where: str = h, group: str = by) -> str:
+        return f'SELECT {sel} FROM "{meas}" WHERE $timeFilter AND {where} {group}'
+
+    return dashboard(
+        "fabricscope-hosts",
+        "fabricscope / Hosts",
+        "Host sFlow (hsflowd) hosts in Telegraf's schema (cpu, mem, system, disk, diskio, net) "
+        "and per-VM counters (sflow_virt_*).",
+        ["sflow", "hosts", "telegraf"],
+        [
+            (
+                timeseries(
+                    "CPU usage",
+                    [
+                        target(
+                            q(
+                                'mean("usage_user") AS "user", mean("usage_system") AS "system", '
+                                'mean("usage_iowait") AS "iowait", mean("usage_steal") AS "steal", '
+                                'mean("usage_softirq") AS "softirq"',
+                                "cpu",
+                                f"{h} AND \"cpu\" = 'cpu-total'",
+                            ),
+                            alias=alias,
+                        )
+                    ],
+                    unit="percent",
+                    stack=True,
+                ),
+                12,
+                8,
+            ),
+            (
+                timeseries(
+                    "Load average",
+                    [
+                        target(
+                            q(
+                                'mean("load1") AS "load1", mean("load5") AS "load5", '
+                                'mean("load15") AS "load15"',
+                                "system",
+                            ),
+                            alias=alias,
+                        )
+                    ],
+                ),
+                12,
+                8,
+            ),
+            (
+                timeseries(
+                    "Memory",
+                    [
+                        target(
+                            q(
+                                'mean("used") AS "used", mean("cached") AS "cached", '
+                                'mean("buffered") AS "buffered", mean("free") AS "free"',
+                                "mem",
+                            ),
+                            alias=alias,
+                        )
+                    ],
+                    unit="bytes",
+                    stack=True,
+                ),
+                12,
+                8,
+            ),
+            (
+                timeseries(
+                    "Memory and disk used %",
+                    [
+                        target(q('mean("used_percent") AS "mem_used"', "mem"), alias=alias),
+                        target(
+                            q('mean("used_percent") AS "disk_used"', "disk"),
+                            ref="B",
+                            alias=alias,
+                        ),
+                    ],
+                    unit="percent",
+                ),
+                12,
+                8,
+            ),
+            (
+                timeseries(
+                    "Disk I/O",
+                    [
+                        target(
+                            q(f'{rate("read_bytes", "read")}, {rate("write_bytes", "write")}',
+                              "diskio"),  # fmt: skip
+                            alias=alias,
+                        )
+                    ],
+                    unit="Bps",
+                ),
+                12,
+                8,
+            ),
+            (
+                timeseries(
+                    "Network",
+                    [
+                        target(
+                            q(
+                                f'{rate("bytes_recv", "in", " * 8")}, '
+                                f'{rate("bytes_sent", "out", " * 8")}',
+                                "net",
+                            ),
+                            alias=alias,
+                        ),
+                        target(
+                            q(
+                                f'{rate("err_in")}, {rate("err_out")}, {rate("drop_in")}, '
+                                f'{rate("drop_out")}',
+                                "net",
+                            ),
+                            ref="B",
+                            alias=alias,
+                        ),
+                    ],
+                    unit="bps",
+                    desc="Host-total network throughput (bits/s) and errors/drops (per second).",
+                ),
+                12,
+                8,
+            ),
+            (
+                timeseries(
+                    "VM CPU",
+                    [
+                        target(
+                            q(f'{rate("cpu_time", "cpu")} / 10', "sflow_virt_cpu", vm, vby),
+                            alias=valias,
+                        )
+                    ],
+                    unit="percent",
+                    desc="VM CPU time (ms per second / 10 = percent of one vCPU).",
+                ),
+                12,
+                8,
+            ),
+            (
+                timeseries(
+                    "VM memory",
+                    [
+                        target(
+                            q('mean("memory") AS "memory", mean("max_memory") AS "max_memory"',
+                              "sflow_virt_memory", vm, vby),  # fmt: skip
+                            alias=valias,
+                        )
+                    ],
+                    unit="bytes",
+                ),
+                12,
+                8,
+            ),
+            (
+                timeseries(
+                    "VM disk I/O",
+                    [
+                        target(
+                            q(f'{rate("rd_bytes", "read")}, {rate("wr_bytes", "write")}',
+                              "sflow_virt_disk_io", vm, vby),  # fmt: skip
+                            alias=valias,
+                        )
+                    ],
+                    unit="Bps",
+                ),
+                12,
+                8,
+            ),
+            (
+                timeseries(
+                    "VM network",
+                    [
+                        target(
+                            q(
+                                f'{rate("bytes_in", "in", " * 8")}, '
+                                f'{rate("bytes_out", "out", " * 8")}',
+                                "sflow_virt_net_io",
+                                vm,
+                                vby,
+                            ),
+                            alias=valias,
+                        )
+                    ],
+                    unit="bps",
+                ),
+                12,
+                8,
+            ),
+        ],
+        variables=[
+            variable("host", 'SHOW TAG VALUES FROM "cpu" WITH KEY = "host"'),
+            variable(
+                "vm",
+                'SHOW TAG VALUES FROM "sflow_virt_cpu" WITH KEY = "vm" WHERE "host" =~ /^$host$/',
+            ),
+        ],
+    )
+
+
+# ------------------------------------------------------------------ flows
+def flows() -> Json:
+    ag = '"agent" =~ /^$agent$/'
+    return dashboard(
+        "fabricscope-flows",
+        "fabricscope / Flows",
+        "Sampled traffic (sflow_flows: top-N keys per agent and interval, the rest as 'other') "
+        "and traffic per EPG (traffic_epg).",
+        ["sflow", "flows"],
+        [
+            (
+                timeseries(
+                    "Traffic by VLAN",
+                    [
+                        target(
+                            'SELECT sum("bytes") * 8000 / $__interval_ms AS "bps" FROM "sflow_flows" '
+                            f'WHERE $timeFilter AND {ag} {GT}, "vlan" fill(none)',
+                            alias="vlan $tag_vlan",
+                        )
+                    ],
+                    unit="bps",
+                    desc="Estimated bits per second per VLAN (Σ bytes × 8 over the interval; the "
+                    "panel's minimum interval is the 10 s flow interval).",
+                    stack=True,
+                    interval="10s",
+                ),
+                12,
+                8,
+            ),
+            (
+                timeseries(
+                    "Traffic by EPG",
+                    [
+                        target(
+                            'SELECT sum("bytes") * 8000 / $__interval_ms AS "bps" FROM "traffic_epg" '
+                            f'WHERE $timeFilter {GT}, "tenant", "epg" fill(none)',
+                            alias="$tag_tenant/$tag_epg",
+                        )
+                    ],
+                    unit="bps",
+                    desc="Bits per second attributed to each EPG (traffic_epg, analyzer).",
+                    stack=True,
+                ),
+                12,
+                8,
+            ),
+            (
+                table(
+                    "Top talkers (source → destination)",
+                    [
+                        target(
+                            'SELECT sum("bytes") AS "bytes" FROM "sflow_flows" WHERE $timeFilter '
+                            f"AND {ag} AND \"src_ip\" != 'other' "
+                            f'{GT}, "src_ip", "dst_ip", "ip_protocol" fill(none)',
+                            alias="$tag_src_ip → $tag_dst_ip ($tag_ip_protocol)",
+                        )
+                    ],
+                    desc="Flow keys by estimated bytes in the time range (the per-agent 'other' "
+                    "row excluded).",
+                    reduce_sum=True,
+                    limit=20,
+                    unit="bytes",
+                ),
+                12,
+                10,
+            ),
+            (
+                table(
+                    "Top sources (MAC)",
+                    [
+                        target(
+                            'SELECT sum("bytes") AS "bytes" FROM "sflow_flows" WHERE $timeFilter '
+                            f"AND {ag} AND \"src_mac\" != 'other' "
+                            f'{GT}, "src_mac", "vlan" fill(none)',
+                            alias="$tag_src_mac (vlan $tag_vlan)",
+                        )
+                    ],
+                    reduce_sum=True,
+                    limit=20,
+                    unit="bytes",
+                ),
+                12,
+                10,
+            ),
+            (
+                table(
+                    "Traffic per EPG",
+                    [
+                        target(
+                            'SELECT sum("bytes") AS "bytes", sum("packets") AS "packets" '
+                            f'FROM "traffic_epg" WHERE $timeFilter {GT}, "tenant", "vrf", "bd", '
+                            '"epg" fill(none)',
+                            alias="$tag_tenant/$tag_epg ($tag_bd, $tag_vrf) $col",
+                        )
+                    ],
+                    reduce_sum=True,
+                    unit="short",
+                ),
+                12,
+                8,
+            ),
+            (
+                timeseries(
+                    "Sampled packets by agent",
+                    [
+                        target(
+                            'SELECT sum("packets") * 1000 / $__interval_ms AS "pps", sum("samples") AS "samples" '
+                            f'FROM "sflow_flows" WHERE $timeFilter AND {ag} {GT}, "agent" '
+                            "fill(none)",
+                            alias="$col $tag_agent",
+                        )
+                    ],
+                    desc="Estimated packets per second and raw flow samples per interval.",
+                    interval="10s",
+                ),
+                12,
+                8,
+            ),
+            (
+                timeseries(
+                    "Drops by reason",
+                    [
+                        target(
+                            'SELECT sum("samples") AS "drops" FROM "sflow_drops" '
+                            f'WHERE $timeFilter AND {ag} {GT}, "reason" fill(none)',
+                            alias="$tag_reason",
+                        )
+                    ],
+                    desc="Discarded-packet samples (sflow_drops) per interval, per reason.",
+                    draw="bars",
+                    stack=True,
+                ),
+                24,
+                8,
+            ),
+        ],
+        variables=[variable("agent", 'SHOW TAG VALUES FROM "sflow_flows" WITH KEY = "agent"')],
+    )
+
+
+BUILDERS = {
+    "fabric-overview.json": fabric_overview,
+    "endpoint-moves.json": endpoint_moves,
+    "endpoint-detail.json": endpoint_detail,
+    "interfaces.json": interfaces,
+    "hosts.json": hosts,
+    "flows.json": flows,
+}
+
+
+def render(d: Json) -> str:
+    return json.dumps(d, indent=2, ensure_ascii=False) + "\n"
+
+
+def build() -> dict[str, str]:
+    return {name: render(fn()) for name, fn in BUILDERS.items()}
+
+
+def main(argv: list[str]) -> int:
+    out = build()
+    if "--check" in argv:
+        stale = [n for n, text in out.items() if not (DASHBOARDS / n).exists()
+                 or (DASHBOARDS / n).read_text() != text]  # fmt: skip
+        for n in stale:
+            print(f"{n} is out of date: run python grafana/build_dashboards.py", file=sys.stderr)
+        return 1 if stale else 0
+    for name, text in out.items():
+        (DASHBOARDS / name).write_text(text)
+        print(f"wrote grafana/dashboards/{name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

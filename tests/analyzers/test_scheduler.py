@@ -1,0 +1,94 @@
+"""Scheduler: jobs and their defaults; `fabricscope analyze --once` end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+
+from analyzers.scheduler import build_scheduler, run_all_once, run_forever
+from fabricscope.cli import main
+from influx.line_protocol import encode_line
+
+
+class Counting:
+    def __init__(self, name: str, fail: bool = False) -> None:
+        self.name = name
+        self.calls = 0
+        self.fail = fail
+
+    def run_once(self, now_ns: int | None = None) -> None:
+        self.calls += 1
+        if self.fail:
+            raise RuntimeError("boom")
+
+
+async def test_jobs_registered_with_defaults():
+    a, b = Counting("move_cause"), Counting("traffic")
+    sched = build_scheduler([(a, 60.0), (b, 30.0)])
+    sched.start()  # inside the running loop, as AsyncIOScheduler needs
+    try:
+        jobs = {j.id: j for j in sched.get_jobs()}
+        assert set(jobs) == {"move_cause", "traffic"}
+        for j in jobs.values():
+            assert j.coalesce is True
+            assert j.max_instances == 1
+            assert j.misfire_grace_time == 30
+            assert j.next_run_time is not None  # not paused
+        assert jobs["traffic"].trigger.interval.total_seconds() == 30
+    finally:
+        sched.shutdown(wait=False)
+
+
+async def test_run_forever_runs_jobs_and_survives_failures():
+    ok, bad = Counting("ok"), Counting("bad", fail=True)
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_forever([(ok, 3600.0), (bad, 3600.0)], stop))
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if ok.calls and bad.calls:
+            break
+    stop.set()
+    await task
+    assert ok.calls == 1 and bad.calls == 1
+
+
+async def test_run_all_once_counts_failures():
+    assert await run_all_once([Counting("a"), Counting("b", fail=True)]) == 1
+
+
+def test_cli_once_writes_findings(influxdb, influx_db, tmp_path, monkeypatch):
+    monkeypatch.setenv("FABRICSCOPE_SPOOL_DIR", str(tmp_path))
+    t = (int(time.time()) - 30) * 1_000_000_000
+    line = encode_line(
+        "apic_endpoint_move",
+        {"fabric": "fab9", "addr": "00:50:56:AA:BB:09", "addr_type": "mac"},
+        {
+            "from_node": "101",
+            "from_interface": "eth1/1",
+            "to_node": "102",
+            "to_interface": "eth1/2",
+            "bd": "t1/bd1",
+        },
+        t,
+    )
+    r = httpx.post(f"{influxdb.url}/write", params={"db": influx_db}, content=line)
+    assert r.status_code == 204
+    rc = main(
+        [
+            "analyze",
+            "--once",
+            "--influx-url",
+            influxdb.url,
+            "--influx-bucket",
+            influx_db,
+            "--fabric",
+            "fab9",
+        ]
+    )
+    assert rc == 0
+    rows = influxdb.rows(
+        'SELECT "confidence", "evidence" FROM "move_analysis" GROUP BY "addr", "cause"', influx_db
+    )
+    assert len(rows) == 1 and rows[0][0] == t
