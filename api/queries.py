@@ -110,6 +110,35 @@ def _clean(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _state(addr: str, events: list[dict[str, Any]], last_move: dict[str, Any]) -> dict[str, Any]:
+    per_node: dict[str, dict[str, Any]] = {}
+    for e in events:  # newest first: the first row per node is its current state
+        per_node.setdefault(str(e.get("node", "?")), e)
+    locations = [
+        {
+            "node": n,
+            "interface": e.get("interface"),
+            "encap": e.get("encap"),
+            "status": e.get("status"),
+            "flags": e.get("flags"),
+            "since": e.get("time"),
+        }
+        for n, e in sorted(per_node.items())
+        if e.get("status") != "deleted"
+    ]
+    return {
+        "addr": addr,
+        "addr_type": next((e["addr_type"] for e in events if e.get("addr_type")), None),
+        "fabric": next((e["fabric"] for e in events if e.get("fabric")), None),
+        "locations": locations,
+        "epg": last_move.get("epg"),
+        "bd": last_move.get("bd"),
+        "vrf": last_move.get("vrf"),
+        "last_move_time": last_move.get("time") if last_move.get("to_node") else None,
+        "last_seen": events[0]["time"] if events else None,
+    }
+
+
 def _or_equals(key: str, values: Sequence[str]) -> str:
     return "(" + " OR ".join(f"{quote_ident(key)} = {quote_str(v)}" for v in values) + ")"
 
@@ -159,6 +188,11 @@ class ApiQueries:
             cond = f"addr = {quote_str(aq.value)}"
         elif aq.kind == "prefix":
             cond = f"addr =~ {regex_literal(aq.value, match='prefix')}"
+        elif aq.network is not None and aq.network.version == 4 and aq.network.prefixlen >= 8:
+            # Narrow an IPv4 CIDR to its whole leading octets as a literal text prefix, so
+            # InfluxDB filters the series index instead of returning every address.
+            octets = str(aq.network.network_address).split(".")[: aq.network.prefixlen // 8]
+            cond = f"addr =~ {regex_literal('.'.join(octets) + '.', match='prefix')}"
         else:
             cond = ""
         addrs: set[str] = set()
@@ -178,48 +212,37 @@ class ApiQueries:
                 except ValueError:
                     continue
             addrs = keep
-        return sorted(addrs)[:SEARCH_MAX_ADDRS]
+        return sorted(addrs)[: SEARCH_MAX_ADDRS + 1]  # one more: the caller sees truncation
 
-    async def endpoint_state(self, addr: str, win: Window, max_events: int = 500) -> dict[str, Any]:
-        """Where `addr` is now: the latest event per node (node is a field, so folded here)."""
-        events = await self._points(
-            "apic_endpoint_event", win, [f"addr = {quote_str(addr)}"], max_events, 0
-        )
-        per_node: dict[str, dict[str, Any]] = {}
-        for e in events:  # newest first: the first row per node is its current state
-            node = str(e.get("node", "?"))
-            per_node.setdefault(node, e)
-        locations = [
-            {
-                "node": n,
-                "interface": e.get("interface"),
-                "encap": e.get("encap"),
-                "status": e.get("status"),
-                "flags": e.get("flags"),
-                "since": e.get("time"),
-            }
-            for n, e in sorted(per_node.items())
-            if e.get("status") != "deleted"
-        ]
-        stmt = (
-            "SELECT last(epg) AS epg, last(bd) AS bd, last(vrf) AS vrf, "
-            "last(to_node) AS to_node, last(to_interface) AS to_interface "
-            f"FROM {quote_ident('apic_endpoint_move')}{win.where(f'addr = {quote_str(addr)}')}"
-        )
-        last_move = (await self._select(stmt) or [{}])[0]
-        addr_type = next((e.get("addr_type") for e in events if e.get("addr_type")), None)
-        fabric = next((e.get("fabric") for e in events if e.get("fabric")), None)
-        return {
-            "addr": addr,
-            "addr_type": addr_type,
-            "fabric": fabric,
-            "locations": locations,
-            "epg": last_move.get("epg"),
-            "bd": last_move.get("bd"),
-            "vrf": last_move.get("vrf"),
-            "last_move_time": last_move.get("time") if last_move.get("to_node") else None,
-            "last_seen": events[0]["time"] if events else None,
-        }
+    async def endpoint_state(self, addr: str, win: Window) -> dict[str, Any]:
+        """Where `addr` is now (see `endpoint_states`)."""
+        return (await self.endpoint_states([addr], win))[0]
+
+    async def endpoint_states(
+        self, addrs: Sequence[str], win: Window, max_events: int = 200
+    ) -> list[dict[str, Any]]:
+        """Current location(s) of each address: the latest event per node (`node` is a field,
+        so the per-node fold happens here), EPG/BD/VRF from the latest move. Two statements per
+        chunk of 50 addresses, whatever the number of addresses (GROUP BY addr + per-series
+        LIMIT), so a search listing many endpoints stays one round trip per kind."""
+        events: dict[str, list[dict[str, Any]]] = {a: [] for a in addrs}
+        moves: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(addrs), 50):
+            cond = _or_equals("addr", list(addrs[i : i + 50]))
+            stmt = (
+                f"SELECT * FROM {quote_ident('apic_endpoint_event')}{win.where(cond)} "
+                f"GROUP BY addr ORDER BY time DESC LIMIT {int(max_events)}"
+            )
+            for r in await self._select(stmt):
+                events.setdefault(str(r.get("addr")), []).append(r)
+            stmt = (
+                "SELECT last(epg) AS epg, last(bd) AS bd, last(vrf) AS vrf, "
+                "last(to_node) AS to_node "
+                f"FROM {quote_ident('apic_endpoint_move')}{win.where(cond)} GROUP BY addr"
+            )
+            for r in await self._select(stmt):
+                moves[str(r.get("addr"))] = r
+        return [_state(a, events.get(a, []), moves.get(a, {})) for a in addrs]
 
     async def history(
         self, addr: str, win: Window, limit: int, offset: int

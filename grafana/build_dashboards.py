@@ -65,9 +65,7 @@ def variable(
     return v
 
 
-def annotation(
-    name: str, query: str, *, color: str, text: str, tags: str, title: str = ""
-) -> Json:
+def annotation(name: str, query: str, *, color: str, text: str, tags: str, title: str = "") -> Json:
     """An InfluxQL annotation query: Grafana's columns mapping (title/text/tags columns)."""
     return {
         "name": name,
@@ -252,7 +250,7 @@ def dashboard(
     annotations: list[Json] | None = None,
     time_from: str = "now-6h",
 ) -> Json:
-    """``layout``: (panel, width, height) in reading order, packed left to right on a 24-wide grid."""
+    """``layout``: (panel, width, height) in reading order, packed on a 24-wide grid."""
     panels: list[Json] = []
     x = y = row_h = 0
     for i, (p, w, h) in enumerate(layout, start=1):
@@ -323,7 +321,7 @@ def fabric_overview() -> Json:
         [
             target(
                 f'SELECT count("to_node") AS "moves" FROM "apic_endpoint_move" '
-                f"WHERE $timeFilter AND {FABRIC} {GT} fill(0)",
+                f"WHERE $timeFilter AND {FABRIC} {GT} fill(none)",
                 alias="moves",
             )
         ],
@@ -394,7 +392,7 @@ def fabric_overview() -> Json:
         [
             target(
                 f'SELECT {rate("datagrams")} FROM "fabricscope_stats" WHERE $timeFilter '
-                f"AND \"process\" = 'collector' AND \"agent\" = '' {GT}, \"instance\" fill(null)",
+                f'AND "process" = \'collector\' AND "agent" = \'\' {GT}, "instance" fill(null)',
                 alias="$tag_instance",
             )
         ],
@@ -406,7 +404,7 @@ def fabric_overview() -> Json:
         [
             target(
                 'SELECT last("state") AS "state" FROM "fabricscope_stats" WHERE $timeFilter '
-                f"AND \"process\" = 'poller' AND {FABRIC} {GT}, \"fabric\" fill(none)",
+                f'AND "process" = \'poller\' AND {FABRIC} {GT}, "fabric" fill(none)',
                 alias="$tag_fabric",
             )
         ],
@@ -417,7 +415,7 @@ def fabric_overview() -> Json:
         [
             target(
                 'SELECT last("lag_s") AS "lag" FROM "fabricscope_stats" WHERE $timeFilter '
-                f"AND \"process\" = 'poller' AND {FABRIC} {GT}, \"fabric\" fill(none)",
+                f'AND "process" = \'poller\' AND {FABRIC} {GT}, "fabric" fill(none)',
                 alias="$tag_fabric",
             )
         ],
@@ -649,12 +647,12 @@ def endpoint_detail() -> Json:
                     [
                         target(
                             'SELECT count("node") AS "events" FROM "apic_endpoint_event" '
-                            f'WHERE $timeFilter AND {addr} {GT} fill(none)',
+                            f"WHERE $timeFilter AND {addr} {GT} fill(none)",
                             alias="events",
                         ),
                         target(
                             'SELECT count("to_node") AS "moves" FROM "apic_endpoint_move" '
-                            f'WHERE $timeFilter AND {addr} {GT} fill(none)',
+                            f"WHERE $timeFilter AND {addr} {GT} fill(none)",
                             ref="B",
                             alias="moves",
                         ),
@@ -738,8 +736,7 @@ def endpoint_detail() -> Json:
             ),
             annotation(
                 "Move causes",
-                'SELECT "cause", "evidence" FROM "move_analysis" '
-                f"WHERE $timeFilter AND {addr}",
+                f'SELECT "cause", "evidence" FROM "move_analysis" WHERE $timeFilter AND {addr}',
                 color="purple",
                 title="cause",
                 text="evidence",
@@ -769,8 +766,12 @@ def interfaces() -> Json:
         cols = ", ".join(rate(f, a, scale) for f, a in fields)
         return timeseries(
             title,
-            [target(f'SELECT {cols} FROM "sflow_if_counters" WHERE $timeFilter AND {sel} {by}',
-                    alias=alias)],  # fmt: skip
+            [
+                target(
+                    f'SELECT {cols} FROM "sflow_if_counters" WHERE $timeFilter AND {sel} {by}',
+                    alias=alias,
+                )
+            ],  # fmt: skip
             unit=unit,
             desc=desc,
         )
@@ -839,8 +840,8 @@ def interfaces() -> Json:
                     "Ethernet errors (FCS, alignment, symbol)",
                     [
                         target(
-                            f'SELECT {rate("dot3_stats_fcs_errors", "fcs")}, '
-                            f'{rate("dot3_stats_alignment_errors", "alignment")}, '
+                            f"SELECT {rate('dot3_stats_fcs_errors', 'fcs')}, "
+                            f"{rate('dot3_stats_alignment_errors', 'alignment')}, "
                             f'{rate("dot3_stats_symbol_errors", "symbol")} FROM "sflow_ethernet" '
                             f"WHERE $timeFilter AND {sel} {by}",
                             alias=alias,
@@ -858,7 +859,7 @@ def interfaces() -> Json:
                     [
                         target(
                             'SELECT last("if_oper_up") AS "oper_up" FROM "sflow_if_counters" '
-                            f"WHERE $timeFilter AND {sel} {GT}, \"agent\", \"ifindex\" fill(previous)",
+                            f'WHERE $timeFilter AND {sel} {GT}, "agent", "ifindex" fill(previous)',
                             alias="$tag_agent:$tag_ifindex",
                         )
                     ],
@@ -1010,8 +1011,10 @@ def hosts() -> Json:
                     "Disk I/O",
                     [
                         target(
-                            q(f'{rate("read_bytes", "read")}, {rate("write_bytes", "write")}',
-                              "diskio"),  # fmt: skip
+                            q(
+                                f"{rate('read_bytes', 'read')}, {rate('write_bytes', 'write')}",
+                                "diskio",
+                            ),  # fmt: skip
                             alias=alias,
                         )
                     ],
@@ -1026,16 +1029,16 @@ def hosts() -> Json:
                     [
                         target(
                             q(
-                                f'{rate("bytes_recv", "in", " * 8")}, '
-                                f'{rate("bytes_sent", "out", " * 8")}',
+                                f"{rate('bytes_recv', 'in', ' * 8')}, "
+                                f"{rate('bytes_sent', 'out', ' * 8')}",
                                 "net",
                             ),
                             alias=alias,
                         ),
                         target(
                             q(
-                                f'{rate("err_in")}, {rate("err_out")}, {rate("drop_in")}, '
-                                f'{rate("drop_out")}',
+                                f"{rate('err_in')}, {rate('err_out')}, {rate('drop_in')}, "
+                                f"{rate('drop_out')}",
                                 "net",
                             ),
                             ref="B",
@@ -1053,7 +1056,7 @@ def hosts() -> Json:
                     "VM CPU",
                     [
                         target(
-                            q(f'{rate("cpu_time", "cpu")} / 10', "sflow_virt_cpu", vm, vby),
+                            q(rate("cpu_time", "cpu", " / 10"), "sflow_virt_cpu", vm, vby),
                             alias=valias,
                         )
                     ],
@@ -1068,8 +1071,12 @@ def hosts() -> Json:
                     "VM memory",
                     [
                         target(
-                            q('mean("memory") AS "memory", mean("max_memory") AS "max_memory"',
-                              "sflow_virt_memory", vm, vby),  # fmt: skip
+                            q(
+                                'mean("memory") AS "memory", mean("max_memory") AS "max_memory"',
+                                "sflow_virt_memory",
+                                vm,
+                                vby,
+                            ),  # fmt: skip
                             alias=valias,
                         )
                     ],
@@ -1083,8 +1090,12 @@ def hosts() -> Json:
                     "VM disk I/O",
                     [
                         target(
-                            q(f'{rate("rd_bytes", "read")}, {rate("wr_bytes", "write")}',
-                              "sflow_virt_disk_io", vm, vby),  # fmt: skip
+                            q(
+                                f"{rate('rd_bytes', 'read')}, {rate('wr_bytes', 'write')}",
+                                "sflow_virt_disk_io",
+                                vm,
+                                vby,
+                            ),  # fmt: skip
                             alias=valias,
                         )
                     ],
@@ -1099,8 +1110,8 @@ def hosts() -> Json:
                     [
                         target(
                             q(
-                                f'{rate("bytes_in", "in", " * 8")}, '
-                                f'{rate("bytes_out", "out", " * 8")}',
+                                f"{rate('bytes_in', 'in', ' * 8')}, "
+                                f"{rate('bytes_out', 'out', ' * 8')}",
                                 "sflow_virt_net_io",
                                 vm,
                                 vby,
@@ -1139,7 +1150,8 @@ def flows() -> Json:
                     "Traffic by VLAN",
                     [
                         target(
-                            'SELECT sum("bytes") * 8000 / $__interval_ms AS "bps" FROM "sflow_flows" '
+                            'SELECT sum("bytes") * 8000 / $__interval_ms AS "bps" '
+                            'FROM "sflow_flows" '
                             f'WHERE $timeFilter AND {ag} {GT}, "vlan" fill(none)',
                             alias="vlan $tag_vlan",
                         )
@@ -1158,7 +1170,8 @@ def flows() -> Json:
                     "Traffic by EPG",
                     [
                         target(
-                            'SELECT sum("bytes") * 8000 / $__interval_ms AS "bps" FROM "traffic_epg" '
+                            'SELECT sum("bytes") * 8000 / $__interval_ms AS "bps" '
+                            'FROM "traffic_epg" '
                             f'WHERE $timeFilter {GT}, "tenant", "epg" fill(none)',
                             alias="$tag_tenant/$tag_epg",
                         )
@@ -1230,7 +1243,8 @@ def flows() -> Json:
                     "Sampled packets by agent",
                     [
                         target(
-                            'SELECT sum("packets") * 1000 / $__interval_ms AS "pps", sum("samples") AS "samples" '
+                            'SELECT sum("packets") * 1000 / $__interval_ms AS "pps", '
+                            'sum("samples") AS "samples" '
                             f'FROM "sflow_flows" WHERE $timeFilter AND {ag} {GT}, "agent" '
                             "fill(none)",
                             alias="$col $tag_agent",
@@ -1260,7 +1274,9 @@ def flows() -> Json:
                 8,
             ),
         ],
-        variables=[variable("agent", 'SHOW TAG VALUES FROM "sflow_flows" WITH KEY = "agent"')],
+        variables=[
+            variable("agent", 'SHOW TAG VALUES FROM /^sflow_(flows|drops)$/ WITH KEY = "agent"')
+        ],
     )
 
 
@@ -1288,11 +1304,11 @@ def main(argv: list[str]) -> int:
         stale = [n for n, text in out.items() if not (DASHBOARDS / n).exists()
                  or (DASHBOARDS / n).read_text() != text]  # fmt: skip
         for n in stale:
-            print(f"{n} is out of date: run python grafana/build_dashboards.py", file=sys.stderr)
+            print(f"{n} is stale: run python grafana/build_dashboards.py", file=sys.stderr)  # noqa: T201
         return 1 if stale else 0
     for name, text in out.items():
         (DASHBOARDS / name).write_text(text)
-        print(f"wrote grafana/dashboards/{name}")
+        print(f"wrote grafana/dashboards/{name}")  # noqa: T201
     return 0
 
 

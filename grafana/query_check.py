@@ -169,7 +169,11 @@ def check_dashboard(
     interval: str = "10s",
 ) -> list[QueryResult]:
     results: list[QueryResult] = []
-    given = dict(variables or {})
+    given = {k: v for k, v in (variables or {}).items() if ":" not in k}
+    prefix = f"{name}:"
+    given.update(
+        {k[len(prefix) :]: v for k, v in (variables or {}).items() if k.startswith(prefix)}
+    )
     var_defs = {v["name"]: v for v in dash.get("templating", {}).get("list", [])}
     resolved: dict[str, str | list[str]] = {}
     # variables in order (later ones may use earlier ones, e.g. ifindex WHERE agent)
@@ -205,7 +209,11 @@ def check_dashboard(
         if p.get("type") == "row":
             continue
         for t in p.get("targets", []):
-            run(f"panel {p['id']} {p.get('title')!r} {t['refId']}", t["query"], p.get("interval", ""))
+            run(
+                f"panel {p['id']} {p.get('title')!r} {t['refId']}",
+                t["query"],
+                p.get("interval", ""),
+            )
     return results
 
 
@@ -222,7 +230,8 @@ def run_dashboard_queries(
     """Every variable, annotation and panel query of every dashboard, run against ``db``.
 
     ``time_range`` is (start_ns, end_ns); ``variables`` maps template variable names to a value
-    (or list, or ``"$__all"``) and applies to every dashboard that has that variable."""
+    (or list, or ``"$__all"``) for every dashboard that has that variable; a key
+    ``"<file>.json:<name>"`` applies to that dashboard only and wins."""
     client = _Client(url, db, token)
     results: list[QueryResult] = []
     for path in dashboards or dashboard_files():
@@ -250,8 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         if r.error or r.empty:
             bad += 1
-        print(("FAIL " if r.error else "EMPTY " if r.empty else "ok   ") + str(r).split("\n")[0])
-    print(f"{len(results)} queries, {bad} failed or empty", file=sys.stderr)
+        state = "FAIL " if r.error else "EMPTY" if r.empty else "ok   "
+        print(state, str(r).split("\n")[0])  # noqa: T201
+    print(f"{len(results)} queries, {bad} failed or empty", file=sys.stderr)  # noqa: T201
     return 1 if any(r.error for r in results) else 0
 
 

@@ -25,19 +25,15 @@ async def search_endpoints(
     queries: QueriesDep,
     win: WindowDep,
     q: Annotated[str, Query(max_length=64, description="MAC, IP, CIDR or address prefix")],
+    limit: Annotated[int, Query(ge=1, le=SEARCH_MAX_ADDRS, description="max endpoints")] = 50,
 ) -> Any:
     try:
         aq = classify_search(q)
     except ValueError as exc:
         raise invalid("q", str(exc)) from None
     addrs = await queries.search_addrs(aq, win)
-    items = [await queries.endpoint_state(a, win) for a in addrs]
-    return {
-        "query": q,
-        "match": aq.kind,
-        "items": items,
-        "truncated": len(addrs) >= SEARCH_MAX_ADDRS,
-    }
+    items = await queries.endpoint_states(addrs[:limit], win)
+    return {"query": q, "match": aq.kind, "items": items, "truncated": len(addrs) > limit}
 
 
 @router.get("/endpoints/{addr:path}/history", response_model=Paged[HistoryItem])

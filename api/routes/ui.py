@@ -21,6 +21,15 @@ from api.routes.events import AnomalyKind
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
 
+
+def _when(value: object) -> str:
+    """`2026-01-02T03:04:05.123456Z` → `2026-01-02 03:04:05` (UTC; sub-second noise hidden)."""
+    text = str(value or "")
+    return text[:19].replace("T", " ") if len(text) >= 19 else text
+
+
+templates.env.filters["when"] = _when
+
 Since = Annotated[str, Query(max_length=40)]
 
 
@@ -54,7 +63,7 @@ async def index(
     addrs = await queries.search_addrs(aq, win)
     if len(addrs) == 1 and aq.kind in ("mac", "ip"):
         return RedirectResponse(f"/ui/endpoints/{addrs[0]}?since={since}", status_code=303)
-    results = [await queries.endpoint_state(a, win) for a in addrs]
+    results = await queries.endpoint_states(addrs[:100], win)
     return _page(request, "index.html", q=q, since=since, results=results, match=aq.kind)
 
 
