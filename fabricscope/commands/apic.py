@@ -21,8 +21,17 @@ from influx.sink import LineSink
 log = logging.getLogger(__name__)
 
 SinkFactory = Callable[[Settings], LineSink]
-# The lead sets this to the BatchingWriter factory (influx/writer.py); None → --stdout required.
-sink_factory: SinkFactory | None = None
+
+
+def _writer(settings: Settings) -> LineSink:
+    from fabricscope.wiring import make_writer
+
+    sink: LineSink = make_writer(settings, name="poller")
+    return sink
+
+
+# The batching, retrying, spooling writer (influx/writer.py); tests may swap it.
+sink_factory: SinkFactory | None = _writer
 
 
 class StdoutSink:
