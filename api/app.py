@@ -26,6 +26,17 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 
 
+def influx_unavailable(exc: InfluxQueryError) -> bool:
+    """Down (connection refused, timeout, 5xx) or not ready (database not created yet): a 503,
+    worth retrying. Anything else is a rejected query: 502, a bug to report."""
+    msg = str(exc)
+    return (
+        msg.startswith("InfluxDB unreachable")
+        or (exc.status is not None and exc.status >= 500)
+        or "database not found" in msg
+    )
+
+
 def make_query(settings: Settings) -> InfluxQuery:
     return InfluxQuery(
         settings.influx_url,
@@ -60,8 +71,8 @@ def create_app(settings: Settings, query: InfluxQuery | None = None) -> FastAPI:
 
     @app.exception_handler(InfluxQueryError)
     async def influx_error(_request: Request, exc: InfluxQueryError) -> JSONResponse:
-        if exc.status is None:  # connection refused, timeout: the database is down
-            log.warning("InfluxDB unreachable: %s", exc)
+        if influx_unavailable(exc):
+            log.warning("InfluxDB unavailable: %s", exc)
             return JSONResponse({"detail": f"InfluxDB unavailable: {exc}"}, status_code=503)
         log.error("InfluxDB rejected a query: %s", exc)
         return JSONResponse({"detail": f"InfluxDB query failed: {exc}"}, status_code=502)

@@ -32,7 +32,7 @@ TARGET_P95_MS = 100.0
 
 
 def mac(i: int) -> str:
-    return "00:50:56:%02X:%02X:%02X" % (i >> 16 & 255, i >> 8 & 255, i & 255)
+    return f"00:50:56:{i >> 16 & 255:02X}:{i >> 8 & 255:02X}:{i & 255:02X}"
 
 
 def seed(url: str, db: str, n_endpoints: int, now: int) -> int:
@@ -119,7 +119,7 @@ def main() -> int:
         print(f"seeded {n} points ({args.endpoints} endpoints) in {time.perf_counter() - t0:.1f}s",
               file=sys.stderr)
 
-        settings = Settings(influx_url=url, influx_bucket=db)  # type: ignore[call-arg]
+        settings = Settings(influx_url=url, influx_bucket=db)
         app = create_app(settings, InfluxQuery(url, database=db))
         port = free_port()
         srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

@@ -7,6 +7,7 @@ InfluxDB cannot be queried, so a health check fails exactly when the API cannot 
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -30,7 +31,7 @@ async def health(queries: QueriesDep) -> Any:
         await queries.ping()
         stats = await queries.last_stats(Window(time_range("-1d")))
     except InfluxQueryError as exc:
-        unreachable = exc.status is None
+        unreachable = str(exc).startswith("InfluxDB unreachable")
         body = Health(
             status="unavailable",
             influxdb="unreachable" if unreachable else "error",
@@ -45,8 +46,6 @@ async def health(queries: QueriesDep) -> Any:
         if row is None:
             procs[name] = ProcessHealth(status="absent")
             continue
-        from datetime import datetime
-
         ts = row.pop("time", None)
         age = now - datetime.fromisoformat(ts).timestamp() if ts else None
         row.pop("process", None)

@@ -128,6 +128,7 @@ class ApicPoller:
         self.events_per_s = 0.0
         self._audit_prev: dict[str, int] = {}
         self._newest_seen = ""
+        self._count_base: int | None = None
 
     # ------------------------------------------------------------------ clock
     def now(self) -> float:
@@ -241,6 +242,7 @@ class ApicPoller:
         self.state = "draining"
         await self._drain_queue(block=False)
         self.state = "streaming"
+        self._count_base = None
         self.synced.set()
         log.info(
             "APIC %s: %d endpoints in %.1fs; streaming",
@@ -491,8 +493,13 @@ class ApicPoller:
         sig = {}
         if newest and newest > self._newest_seen:
             sig[f"ts:{newest}"] = 1
-        if count >= 0 and count != ours:
-            sig[f"count:{count}:{ours}"] = 1
+        # Objects we do not track (e.g. overlay MACs without a BD) make a constant offset: the
+        # first audit after a sync is the baseline, only a drift from it is a signal.
+        if count >= 0:
+            if self._count_base is None:
+                self._count_base = count - ours
+            elif count - ours != self._count_base:
+                sig[f"count:{count}:{ours}"] = 1
         repeated = [k for k in sig if k in self._audit_prev]
         self._audit_prev = sig
         if repeated:

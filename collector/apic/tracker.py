@@ -535,7 +535,7 @@ class Tracker:
                     {
                         "moves": cfg.rogue_factor,
                         "interval_s": cfg.rogue_interval_s,
-                        "node": ep.local[0] if ep.local else 0,
+                        "node": _node_str(ep.local[0]) if ep.local else "",
                     },
                 )
             )
@@ -728,7 +728,7 @@ class Tracker:
                     f"stale endpoint ({kind_detail}): " + "; ".join(problems),
                     {
                         "reason": kind_detail,
-                        "nodes": len(problems),
+                        "count": len(problems),
                         "expected": ",".join(str(x) for x in sorted(expected)),
                     },
                 )

@@ -118,7 +118,7 @@ def write_lines(url: str, db: str, lines: list[str]) -> None:
 
 
 @pytest.fixture
-def seeded(influxdb, influx_db) -> Seeded:  # type: ignore[no-untyped-def]
+def seeded(influxdb, influx_db) -> Seeded:
     now = time.time_ns()
     lines, move = seed_lines(now)
     write_lines(influxdb.url, influx_db, lines)

@@ -143,7 +143,7 @@ def test_top_flows_joined_to_endpoints(client: TestClient) -> None:
 
 
 @pytest.fixture
-def keyed(seeded: Seeded):  # type: ignore[no-untyped-def]
+def keyed(seeded: Seeded):
     with make_client(seeded.url, seeded.db, api_key=API_KEY) as c:
         yield c
 
@@ -240,6 +240,13 @@ def test_influxdb_down_is_503() -> None:
         r = c.get("/api/v1/health")
         assert r.status_code == 503
         assert r.json()["influxdb"] == "unreachable" and r.json()["status"] == "unavailable"
+
+
+def test_missing_database_is_503(seeded: Seeded) -> None:
+    with make_client(seeded.url, "no_such_db") as c:
+        r = c.get("/api/v1/moves")
+        assert r.status_code == 503 and "database not found" in r.json()["detail"]
+        assert c.get("/api/v1/health").json()["influxdb"] == "error"
 
 
 def test_openapi_lists_routes(client: TestClient) -> None:

@@ -37,7 +37,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None, reason="no 
 
 @pytest.fixture
 def server(seeded: Seeded) -> Iterator[str]:
-    settings = Settings(influx_url=seeded.url, influx_bucket=seeded.db)  # type: ignore[arg-type]
+    settings = Settings(influx_url=seeded.url, influx_bucket=seeded.db)
     app = create_app(settings, InfluxQuery(seeded.url, database=seeded.db, timeout_s=5))
     port = free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

@@ -23,8 +23,8 @@ from simulators.fabric import SimulatedFabric  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 
-FAST_TRACKER = dict(stale_delay_s=1.0, stale_no_local_delay_s=1.0, offsubnet_delay_s=1.0,
-                    dup_delay_s=1.0, rs_wait_s=0.5)
+FAST_TRACKER = {"stale_delay_s": 1.0, "stale_no_local_delay_s": 1.0, "offsubnet_delay_s": 1.0,
+                    "dup_delay_s": 1.0, "rs_wait_s": 0.5}
 
 
 def node_tuple(n: int) -> tuple[int, ...]:
@@ -38,8 +38,8 @@ class Harness:
         self.outputs: list = []
         self.client = ApicClient(urls, "admin", "password", page_size=page_size,
                                  retry_min_s=0.05, retry_max_s=0.5, timeout_s=10)
-        cfg = dict(reconnect_min_s=0.2, reconnect_max_s=1.0, heartbeat_s=2.0, audit_s=1.0,
-                   stats_interval_s=1.0, interface_interval_s=1.0, flush_interval_s=0.1)
+        cfg = {"reconnect_min_s": 0.2, "reconnect_max_s": 1.0, "heartbeat_s": 2.0, "audit_s": 1.0,
+                   "stats_interval_s": 1.0, "interface_interval_s": 1.0, "flush_interval_s": 0.1}
         cfg.update(pcfg)
         self.poller = ApicPoller(self.client, self.sink, PollerConfig(**cfg),
                                  TrackerConfig(**FAST_TRACKER), on_output=self.outputs.extend)
