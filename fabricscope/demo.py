@@ -95,7 +95,9 @@ class Demo:
         from fabricscope.influxdb_local import LocalInfluxDB, ensure_influxd
 
         self.say("  InfluxDB       building/starting the managed InfluxDB 1.8.10 …")
-        local = LocalInfluxDB(self.state_dir / "influxdb", self.influx_port, binary=ensure_influxd())
+        local = LocalInfluxDB(
+            self.state_dir / "influxdb", self.influx_port, binary=ensure_influxd()
+        )
         url = local.start()
         self.local_influx = local
         self.say(f"  InfluxDB       {url} (managed, data in {self.state_dir / 'influxdb'})")
@@ -108,9 +110,27 @@ class Demo:
         children = [
             Child(
                 "apic-sim",
-                [*cli, "sim", "apic", "--listen", f"127.0.0.1:{self.apic_port}", "--leafs", "4",
-                 "--endpoints", "200", "--scenarios", "all", "--repeat", "30", "--speed", speed,
-                 "--username", "admin", "--password", "demo"],
+                [
+                    *cli,
+                    "sim",
+                    "apic",
+                    "--listen",
+                    f"127.0.0.1:{self.apic_port}",
+                    "--leafs",
+                    "4",
+                    "--endpoints",
+                    "200",
+                    "--scenarios",
+                    "all",
+                    "--repeat",
+                    "30",
+                    "--speed",
+                    speed,
+                    "--username",
+                    "admin",
+                    "--password",
+                    "demo",
+                ],
                 f"{apic_url} (simulated APIC: REST + websocket)",
                 ready=lambda c: port_open("127.0.0.1", self.apic_port),
             ),
@@ -128,16 +148,32 @@ class Demo:
             ),
             Child(
                 "sflow-sim",
-                [*cli, "sim", "sflow", "--collector", f"127.0.0.1:{self.sflow_port}",
-                 "--hypervisors", "4", "--vms", "8", "--leafs", "2", "--interval", "5",
-                 "--speed", speed, "--scenario", "vm_migration", "--repeat", "60"],
+                [
+                    *cli,
+                    "sim",
+                    "sflow",
+                    "--collector",
+                    f"127.0.0.1:{self.sflow_port}",
+                    "--hypervisors",
+                    "4",
+                    "--vms",
+                    "8",
+                    "--leafs",
+                    "2",
+                    "--interval",
+                    "5",
+                    "--speed",
+                    speed,
+                    "--scenario",
+                    "vm_migration",
+                    "--repeat",
+                    "60",
+                ],
                 "hypervisors + leafs sending sFlow (simulated)",
             ),
         ]
         if has_command("fabricscope.commands.analyze"):
-            children.append(
-                Child("analyzers", [*cli, "analyze"], "scheduled move analyzers")
-            )
+            children.append(Child("analyzers", [*cli, "analyze"], "scheduled move analyzers"))
         if has_command("fabricscope.commands.serve"):
             host, _, port = self.api_listen.rpartition(":")
             children.append(
@@ -196,8 +232,10 @@ class Demo:
                     break
                 for child in self.children:
                     if child.proc is not None and child.proc.poll() is not None:
-                        self.say(f"  {child.name} exited with {child.proc.returncode}: "
-                                 f"see {child.log_path}")
+                        self.say(
+                            f"  {child.name} exited with {child.proc.returncode}: "
+                            f"see {child.log_path}"
+                        )
                         child.proc = None
                         code = 1
                 self._stop.wait(1.0)

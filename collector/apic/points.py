@@ -1,6 +1,6 @@
 """Tracker outputs → InfluxDB line protocol (stage: collector/apic, last step before the sink).
 
-Schema (docs/measurements.md, "APIC poller measurements", has the full table and the cardinality reasoning):
+Schema (docs/measurements.md, "APIC poller measurements": full table, cardinality reasoning):
 
 - ``apic_endpoint_event``  tags fabric, addr, addr_type; fields node, vnid, status, flags,
   interface, encap, pctag, remote_node, rw_mac

@@ -26,13 +26,34 @@ def test_demo_brings_up_the_stack_and_data_arrives(tmp_path, influxdb, influx_db
     api_port = free_port()
     out_path = tmp_path / "demo.out"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fabricscope.cli", "demo", "--state-dir", str(tmp_path / "state"),
-         "--sflow-port", str(free_port()), "--apic-port", str(free_port()),
-         "--api-listen", f"127.0.0.1:{api_port}", "--speed", "5"],
-        env=env, stdout=out_path.open("w"), stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "fabricscope.cli",
+            "demo",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--sflow-port",
+            str(free_port()),
+            "--apic-port",
+            str(free_port()),
+            "--api-listen",
+            f"127.0.0.1:{api_port}",
+            "--speed",
+            "5",
+        ],
+        env=env,
+        stdout=out_path.open("w"),
+        stderr=subprocess.STDOUT,
     )
-    wanted = {"sflow_host_cpu", "cpu", "sflow_if_counters", "sflow_flows", "apic_endpoint_event",
-              "apic_endpoint_move"}
+    wanted = {
+        "sflow_host_cpu",
+        "cpu",
+        "sflow_if_counters",
+        "sflow_flows",
+        "apic_endpoint_event",
+        "apic_endpoint_move",
+    }
     seen: set[str] = set()
     try:
         deadline = time.monotonic() + 120

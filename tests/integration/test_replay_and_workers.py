@@ -44,7 +44,10 @@ def test_replay_writes_every_capture_to_influxdb(tmp_path, influxdb, influx_db):
     hosts = [f for f in files if f.name.startswith("hsflowd-host")]
     result = subprocess.run(
         [sys.executable, "-m", "fabricscope.cli", "sflow", "replay", *map(str, files)],
-        env=env_for(influxdb, influx_db, tmp_path), capture_output=True, text=True, timeout=120,
+        env=env_for(influxdb, influx_db, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert f"replayed {len(files)} datagrams" in result.stderr
@@ -58,9 +61,19 @@ def test_two_workers_share_the_port_and_lose_nothing(tmp_path, influxdb, influx_
     port = free_port()
     log_path = tmp_path / "collector.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fabricscope.cli", "sflow", "listen", "--listen",
-         f"127.0.0.1:{port}", "--workers", "2"],
-        env=env_for(influxdb, influx_db, tmp_path), stderr=log_path.open("w"),
+        [
+            sys.executable,
+            "-m",
+            "fabricscope.cli",
+            "sflow",
+            "listen",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+        ],
+        env=env_for(influxdb, influx_db, tmp_path),
+        stderr=log_path.open("w"),
     )
     corpus = [p.read_bytes() for p in sorted((FIXTURES / "generated").glob("pmacct-*.bin"))]
     sent = 0
