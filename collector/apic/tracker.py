@@ -184,6 +184,7 @@ class Endpoint:
 
 
 _W_STALE, _W_OFFSUB, _W_DUP, _W_MOVE = 1, 2, 4, 8
+MAX_MOVE_DEFERS = 5  # an IP move waits at most this many rs_wait_s for its Rs or its MAC
 
 
 class Tracker:
@@ -194,6 +195,7 @@ class Tracker:
         self.cfg = config or TrackerConfig()
         self.eps: dict[tuple[int, str], Endpoint] = {}
         self.out: list[Output] = []
+        self._move_defers: dict[tuple[int, str], int] = {}  # IP moves waiting for their Rs/MAC
         self._gen = 0
         self._silent = False
         self._in_snapshot = False
@@ -457,6 +459,13 @@ class Tracker:
             mac_ep = self.eps.get((e.bd, prev[4]))
             if mac_ep is not None and mac_ep.local is not None and mac_ep.local[0] == loc[0]:
                 loc = (*loc[:4], prev[4])
+            elif self._move_defers.get(key, 0) < MAX_MOVE_DEFERS:
+                # Neither the Rs nor the MAC's own move has arrived yet (a loaded APIC or
+                # poller delivers them late): wait a little longer before calling it.
+                self._move_defers[key] = self._move_defers.get(key, 0) + 1
+                self._schedule(key, ep, _W_MOVE, ts + self.cfg.rs_wait_s)
+                return
+        self._move_defers.pop(key, None)
         if prev is not None and prev[4] and not loc[4] and not deferred:
             # An IP learnt elsewhere before its Rs: decide when the Rs arrives (or soon after).
             self._schedule(key, ep, _W_MOVE, ts + self.cfg.rs_wait_s)
