@@ -196,6 +196,7 @@ class Tracker:
         self.eps: dict[tuple[int, str], Endpoint] = {}
         self.out: list[Output] = []
         self._move_defers: dict[tuple[int, str], int] = {}  # IP moves waiting for their Rs/MAC
+        self._last_dup: dict[tuple[int, str], tuple[list[str], float]] = {}  # last report per IP
         self._gen = 0
         self._silent = False
         self._in_snapshot = False
@@ -617,6 +618,10 @@ class Tracker:
     ) -> None:
         if hold and ts < ep.dup_until:
             return  # the concurrent recheck of a change already reported
+        last = self._last_dup.get(key)
+        if last is not None and last[0] == macs and ts - last[1] < self.cfg.dup_hold_s:
+            return  # the same binding change seen again (late or repeated events): one report
+        self._last_dup[key] = (list(macs), ts)
         ep.dup_until = ts + self.cfg.dup_hold_s
         self.out.append(
             Anomaly(
@@ -673,6 +678,8 @@ class Tracker:
         if now < ep.rapid_until or now < ep.rogue_until:
             return
         del self.eps[key]
+        self._last_dup.pop(key, None)
+        self._move_defers.pop(key, None)
 
     def _check_stale(self, key: tuple[int, str], ep: Endpoint, now: float) -> None:
         t, cfg = self.tables, self.cfg

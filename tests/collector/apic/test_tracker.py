@@ -208,6 +208,19 @@ def test_duplicate_ip_ip_relearnt_behind_another_mac():
     assert not moves(out)
 
 
+def test_duplicate_ip_same_change_seen_twice_is_one_report():
+    """The same binding change (A → B) noticed again — a late Rs, a resync — reports once."""
+    a, b = "00:00:00:00:00:0A", "00:00:00:00:00:0B"
+    tr, _ = run([(0, rs(101, mac=a)), (0, ip_local(101))])
+    key = next(k for k in tr.eps if k[1] == IP)
+    ep = tr.eps[key]
+    tr._report_dup(key, ep, [a, b], 10.0, "moved", hold=False)
+    tr._report_dup(key, ep, [a, b], 11.0, "moved", hold=False)
+    tr._report_dup(key, ep, [b, a], 12.0, "moved", hold=False)  # flipping back is news
+    found = anomalies(tr.drain(), "duplicate_ip")
+    assert [d.fields["macs"] for d in found] == [f"{a},{b}", f"{b},{a}"]
+
+
 def test_ip_learn_without_rs_is_decided_after_wait():
     steps = [(0, rs(101)), (0, ip_local(101)), (5, ip_local(102, ifid="eth1/8"))]
     tr, out = run(steps, until=5.5)
