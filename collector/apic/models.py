@@ -178,30 +178,15 @@ def parse_epm(cls: str, attrs: dict[str, Any], ts: float | None = None) -> EpmRe
             rw_mac=sys.intern(_norm_mac(m["mac"])),
             ts=ts,
         )
-    if m["mac"] is not None:
-        if not bd:
-            return None  # a MAC is keyed by its BD; without one it cannot be tracked
-        return EpmRecord(
-            node=node,
-            pod=pod,
-            vnid=bd,
-            addr=_norm_mac(m["mac"]),
-            is_ip=False,
-            status=status,
-            flags=flags,
-            if_id=sys.intern(if_id) if if_id else None,
-            pc_tag=pc_tag,
-            encap=sys.intern(encap) if encap else None,
-            bd=bd,
-            vrf=vrf,
-            ts=ts,
-        )
+    is_ip = m["mac"] is None
+    if not is_ip and not bd:
+        return None  # a MAC is keyed by its BD; without one it cannot be tracked
     return EpmRecord(
         node=node,
         pod=pod,
-        vnid=vrf,
-        addr=_norm_ip(m["ip"]),
-        is_ip=True,
+        vnid=vrf if is_ip else bd,  # IPs live in their VRF, MACs in their BD
+        addr=_norm_ip(m["ip"]) if is_ip else _norm_mac(m["mac"]),
+        is_ip=is_ip,
         status=status,
         flags=flags,
         if_id=sys.intern(if_id) if if_id else None,
