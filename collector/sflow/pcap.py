@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator
 from socket import AF_INET6, inet_ntoa, inet_ntop
 from typing import BinaryIO
 
@@ -54,6 +55,27 @@ def read_datagrams(path: str) -> Iterator[Packet]:
                 return
         payload = head + f.read()
     yield os.stat(path).st_mtime_ns, "0.0.0.0", payload
+
+
+def read_many(paths: Iterable[str], window: int = 4096) -> Iterator[Packet]:
+    """``read_datagrams`` over several files, with no two datagrams sharing a timestamp.
+
+    InfluxDB keeps one point per series and timestamp, so two datagrams from one agent stamped
+    alike would silently overwrite each other's counters. Raw files from one checkout share an
+    mtime and coarse captures repeat microseconds; an exact repeat among the last ``window``
+    stamps is nudged forward by 1 ns until unique, and every other stamp is left as captured.
+    """
+    recent: deque[int] = deque(maxlen=window)
+    seen: set[int] = set()
+    for path in paths:
+        for ts_ns, source, payload in read_datagrams(path):
+            while ts_ns in seen:
+                ts_ns += 1
+            if len(recent) == window:
+                seen.discard(recent[0])
+            recent.append(ts_ns)
+            seen.add(ts_ns)
+            yield ts_ns, source, payload
 
 
 def _pcap(f: BinaryIO, order: str, nanos: bool) -> Iterator[Packet]:

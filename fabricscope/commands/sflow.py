@@ -72,7 +72,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 # ------------------------------------------------------------------- decode
 def cmd_decode(args: argparse.Namespace) -> int:
     from collector.sflow.decoder import DecodeError, decode_datagram
-    from collector.sflow.pcap import read_datagrams
+    from collector.sflow.pcap import read_datagrams, read_many
     from collector.sflow.pipeline import SflowPipeline
     from collector.sflow.sflowtool_json import to_sflowtool
     from influx.sink import ListSink
@@ -83,13 +83,12 @@ def cmd_decode(args: argparse.Namespace) -> int:
         sink = ListSink()
         pipe = SflowPipeline(sink, flow_interval_s=args.flow_interval, stats_interval_s=1e9)
         last_ns = 0
-        for path in args.files:
-            for ts_ns, source, payload in read_datagrams(path):
-                pipe.tick(ts_ns)  # capture time drives the flow intervals
-                pipe.handle(payload, source, ts_ns)
-                last_ns = max(last_ns, ts_ns)
-                pipe.push()
-                _print_lines(sink)
+        for ts_ns, source, payload in read_many(args.files):
+            pipe.tick(ts_ns)  # capture time drives the flow intervals
+            pipe.handle(payload, source, ts_ns)
+            last_ns = max(last_ns, ts_ns)
+            pipe.push()
+            _print_lines(sink)
         pipe.points.stats.lines = 0
         pipe._buf.extend(pipe.points.flush_flows(last_ns))
         pipe.push()
@@ -118,7 +117,7 @@ def _print_lines(sink: Any) -> None:
 
 # ------------------------------------------------------------------- replay
 def cmd_replay(args: argparse.Namespace) -> int:
-    from collector.sflow.pcap import read_datagrams
+    from collector.sflow.pcap import read_many
     from collector.sflow.pipeline import SflowPipeline
     from fabricscope.wiring import make_writer
 
@@ -133,12 +132,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     count = 0
     last_ns = 0
     try:
-        for path in args.files:
-            for ts_ns, source, payload in read_datagrams(path):
-                pipe.tick(ts_ns)
-                pipe.handle(payload, source, ts_ns)
-                last_ns = max(last_ns, ts_ns)
-                count += 1
+        for ts_ns, source, payload in read_many(args.files):
+            pipe.tick(ts_ns)
+            pipe.handle(payload, source, ts_ns)
+            last_ns = max(last_ns, ts_ns)
+            count += 1
         pipe.finish(last_ns or time.time_ns())
     finally:
         writer.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from collector.sflow.decoder import decode_datagram
-from collector.sflow.pcap import read_datagrams
+from collector.sflow.pcap import read_datagrams, read_many
 from collector.sflow.records import DiscardSample
 
 from . import builder as b
@@ -106,3 +106,28 @@ def test_truncated_pcap_stops_cleanly(tmp_path: Path) -> None:
     path = tmp_path / "x.pcap"
     path.write_bytes(data[:-10])
     assert len(list(read_datagrams(str(path)))) == 1
+
+
+def test_read_many_gives_raw_files_with_one_mtime_distinct_timestamps(tmp_path):
+    # A fresh clone stamps every fixture with the same mtime; replaying them must not make
+    # two datagrams share a timestamp (InfluxDB would keep only the last point of a series).
+    paths = []
+    for i in range(5):
+        p = tmp_path / f"d{i}.bin"
+        p.write_bytes(bytes([0, 0, 0, 5, i]))
+        os.utime(p, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
+        paths.append(str(p))
+    stamps = [ts for ts, _, _ in read_many(paths)]
+    assert len(set(stamps)) == 5
+    assert stamps == sorted(stamps)
+    assert stamps[0] == 1_700_000_000_000_000_000  # the first keeps its own time
+
+
+def test_read_many_leaves_distinct_timestamps_alone(tmp_path):
+    paths = []
+    for i, t in enumerate((3_000, 1_000, 2_000)):
+        p = tmp_path / f"d{i}.bin"
+        p.write_bytes(b"x")
+        os.utime(p, ns=(t, t))
+        paths.append(str(p))
+    assert [ts for ts, _, _ in read_many(paths)] == [3_000, 1_000, 2_000]
