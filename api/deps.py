@@ -22,9 +22,7 @@ MAX_OFFSET = 100_000
 
 def invalid(param: str, message: str, where: str = "query") -> RequestValidationError:
     """A 422 naming the parameter, in FastAPI's own error shape."""
-    return RequestValidationError(
-        [{"loc": (where, param), "msg": message, "type": "value_error"}]
-    )
+    return RequestValidationError([{"loc": (where, param), "msg": message, "type": "value_error"}])
 
 
 def get_queries(request: Request) -> ApiQueries:

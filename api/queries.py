@@ -285,7 +285,11 @@ class ApiQueries:
     # -- hosts, interfaces, flows ----------------------------------------------------------------
 
     async def _last_by(
-        self, measurement: str, fields: Sequence[str], win: Window, group: Sequence[str],
+        self,
+        measurement: str,
+        fields: Sequence[str],
+        win: Window,
+        group: Sequence[str],
         extra: Sequence[str] = (),
     ) -> list[dict[str, Any]]:
         sel = ", ".join(f"last({quote_ident(f)}) AS {quote_ident(f)}" for f in fields)
@@ -304,14 +308,18 @@ class ApiQueries:
                 r.pop("time", None)
                 h.update({k: v for k, v in r.items() if k != "host"})
 
-        merge(await self._last_by("system", ["load1", "n_cpus", "uptime"], win, ["host", "agent"],
-                                  extra))
+        merge(
+            await self._last_by(
+                "system", ["load1", "n_cpus", "uptime"], win, ["host", "agent"], extra
+            )
+        )
         cpu_extra = [*extra, f"cpu = {quote_str('cpu-total')}"]
         merge(await self._last_by("cpu", ["usage_active"], win, ["host"], cpu_extra))
         merge(await self._last_by("mem", ["used_percent", "total"], win, ["host"], extra))
         vm_extra = [*extra, f"vm != {quote_str('')}"]
-        for r in await self._last_by("sflow_host_adapters", ["macs"], win, ["host", "vm"],
-                                     vm_extra):
+        for r in await self._last_by(
+            "sflow_host_adapters", ["macs"], win, ["host", "vm"], vm_extra
+        ):
             h = hosts.setdefault(r["host"], {"host": r["host"], "vms": []})
             macs = [m for m in str(r.get("macs", "")).split(",") if m]
             h["vms"].append({"vm": r.get("vm"), "macs": macs})
@@ -323,8 +331,11 @@ class ApiQueries:
         """Mean cpu/mem/load per `interval` bucket (interval already a valid duration literal)."""
         h = f"host = {quote_str(host)}"
         specs = {
-            "cpu": ("cpu", ["usage_active", "usage_user", "usage_system"],
-                    [h, f"cpu = {quote_str('cpu-total')}"]),
+            "cpu": (
+                "cpu",
+                ["usage_active", "usage_user", "usage_system"],
+                [h, f"cpu = {quote_str('cpu-total')}"],
+            ),
             "mem": ("mem", ["used_percent"], [h]),
             "system": ("system", ["load1", "load5", "load15"], [h]),
         }
@@ -346,15 +357,32 @@ class ApiQueries:
         if source in ("all", "sflow"):
             # sFlow rows carry no fabric tag: the fabric filter applies to APIC rows only.
             sw = Window(win.time_clause)
-            fields = ["if_oper_up", "if_admin_up", "if_speed", "if_in_octets", "if_out_octets",
-                      "if_in_errors", "if_out_errors", "if_in_discards", "if_out_discards"]
+            fields = [
+                "if_oper_up",
+                "if_admin_up",
+                "if_speed",
+                "if_in_octets",
+                "if_out_octets",
+                "if_in_errors",
+                "if_out_errors",
+                "if_in_discards",
+                "if_out_discards",
+            ]
             for r in await self._last_by("sflow_if_counters", fields, sw, ["agent", "ifindex"]):
                 rows.append({"source": "sflow", **r})
         if source in ("all", "apic"):
-            fields = ["oper_st", "oper_up", "speed", "in_bytes_rate", "out_bytes_rate",
-                      "in_bytes_cum", "out_bytes_cum"]
-            for r in await self._last_by("apic_interface", fields, win,
-                                         ["fabric", "node", "interface"]):
+            fields = [
+                "oper_st",
+                "oper_up",
+                "speed",
+                "in_bytes_rate",
+                "out_bytes_rate",
+                "in_bytes_cum",
+                "out_bytes_cum",
+            ]
+            for r in await self._last_by(
+                "apic_interface", fields, win, ["fabric", "node", "interface"]
+            ):
                 rows.append({"source": "apic", **r})
         return rows[offset : offset + limit]
 

@@ -45,53 +45,80 @@ def seed(url: str, db: str, n_endpoints: int, now: int) -> int:
         node = 101 + rnd.randrange(8)
         t = now - day + rnd.randrange(day // 2)
         tags = f"addr={addr},addr_type={at},fabric=fabric1"
-        lines.append(f'apic_endpoint_event,{tags} node={node}i,vnid=15302i,status="created",'
-                     f'interface="eth1/{i % 48 + 1}",encap="vlan-{100 + i % 50}" {t}')
+        lines.append(
+            f'apic_endpoint_event,{tags} node={node}i,vnid=15302i,status="created",'
+            f'interface="eth1/{i % 48 + 1}",encap="vlan-{100 + i % 50}" {t}'
+        )
         for _ in range(rnd.randrange(4)):  # 0-3 moves each
             t += rnd.randrange(1, day // 8)
             new = 101 + rnd.randrange(8)
-            lines.append(f'apic_endpoint_move,{tags} from_node="{node}",to_node="{new}",'
-                         f'from_interface="eth1/1",to_interface="eth1/2",vnid=15302i,count=1i,'
-                         f'epg="tn/ap/epg{i % 20}",bd="tn/bd{i % 10}",vrf="tn/vrf1" {t}')
-            lines.append(f'apic_endpoint_event,{tags} node={new}i,vnid=15302i,status="created",'
-                         f'interface="eth1/2",encap="vlan-100" {t}')
-            lines.append(f'apic_endpoint_event,{tags} node={node}i,vnid=15302i,status="deleted" '
-                         f'{t + 1000}')
+            lines.append(
+                f'apic_endpoint_move,{tags} from_node="{node}",to_node="{new}",'
+                f'from_interface="eth1/1",to_interface="eth1/2",vnid=15302i,count=1i,'
+                f'epg="tn/ap/epg{i % 20}",bd="tn/bd{i % 10}",vrf="tn/vrf1" {t}'
+            )
+            lines.append(
+                f'apic_endpoint_event,{tags} node={new}i,vnid=15302i,status="created",'
+                f'interface="eth1/2",encap="vlan-100" {t}'
+            )
+            lines.append(
+                f'apic_endpoint_event,{tags} node={node}i,vnid=15302i,status="deleted" {t + 1000}'
+            )
             cause = rnd.choice(["link_failover", "vm_migration", "flap", "unknown"])
-            lines.append(f'move_analysis,addr={addr},cause={cause},fabric=fabric1 confidence=0.8,'
-                         f'evidence="synthetic",to_node="{new}" {t}')
+            lines.append(
+                f"move_analysis,addr={addr},cause={cause},fabric=fabric1 confidence=0.8,"
+                f'evidence="synthetic",to_node="{new}" {t}'
+            )
             node = new
         if i % 25 == 0:
             kind = rnd.choice(["rapid", "offsubnet", "stale", "rogue"])
-            lines.append(f'apic_endpoint_anomaly,addr={addr},fabric=fabric1,kind={kind} '
-                         f'detail="synthetic" {t}')
+            lines.append(
+                f"apic_endpoint_anomaly,addr={addr},fabric=fabric1,kind={kind} "
+                f'detail="synthetic" {t}'
+            )
     for h in range(50):
         for k in range(0, 3600, 30):  # last hour, 30 s samples
             t = now - k * S
-            lines.append(f"cpu,agent=192.0.2.{h},cpu=cpu-total,host=hv{h} usage_active="
-                         f"{rnd.random() * 100:.2f} {t}")
-            lines.append(f"mem,agent=192.0.2.{h},host=hv{h} used_percent={rnd.random() * 100:.2f},"
-                         f"total=68719476736i {t}")
-            lines.append(f"system,agent=192.0.2.{h},host=hv{h} load1={rnd.random() * 4:.2f},"
-                         f"n_cpus=16i {t}")
-        lines.append(f'sflow_host_adapters,agent=192.0.2.{h},host=hv{h},ifindex=9,source_id=3:1,'
-                     f'vm=vm{h} macs="005056{h:06x}",mac_count=1i {now}')
+            lines.append(
+                f"cpu,agent=192.0.2.{h},cpu=cpu-total,host=hv{h} usage_active="
+                f"{rnd.random() * 100:.2f} {t}"
+            )
+            lines.append(
+                f"mem,agent=192.0.2.{h},host=hv{h} used_percent={rnd.random() * 100:.2f},"
+                f"total=68719476736i {t}"
+            )
+            lines.append(
+                f"system,agent=192.0.2.{h},host=hv{h} load1={rnd.random() * 4:.2f},n_cpus=16i {t}"
+            )
+        lines.append(
+            f"sflow_host_adapters,agent=192.0.2.{h},host=hv{h},ifindex=9,source_id=3:1,"
+            f'vm=vm{h} macs="005056{h:06x}",mac_count=1i {now}'
+        )
     for sw in range(8):
         for port in range(48):
-            lines.append(f"sflow_if_counters,agent=10.0.0.{sw},ifindex={port},source_id=0:{port} "
-                         f"if_oper_up=1i,if_speed=10000000000i,if_in_octets={port * 1000}i {now}")
-            lines.append(f'apic_interface,fabric=fabric1,interface=eth1/{port + 1},node={101 + sw}'
-                         f' oper_st="up",oper_up=true {now}')
+            lines.append(
+                f"sflow_if_counters,agent=10.0.0.{sw},ifindex={port},source_id=0:{port} "
+                f"if_oper_up=1i,if_speed=10000000000i,if_in_octets={port * 1000}i {now}"
+            )
+            lines.append(
+                f"apic_interface,fabric=fabric1,interface=eth1/{port + 1},node={101 + sw}"
+                f' oper_st="up",oper_up=true {now}'
+            )
     for k in range(0, 3600, 10):  # one agent's top-100 rows every 10 s for an hour
         t = now - k * S
         for f in range(100):
-            lines.append(f"sflow_flows,agent=10.0.0.1,dst_ip=10.0.1.{f},dst_mac=005056000{f:03x},"
-                         f"ip_protocol=6,src_ip=10.0.0.{f},src_mac=005056001{f:03x},vlan=100 "
-                         f"samples=1i,packets=100i,bytes={rnd.randrange(1, 10**6)}i {t}")
+            lines.append(
+                f"sflow_flows,agent=10.0.0.1,dst_ip=10.0.1.{f},dst_mac=005056000{f:03x},"
+                f"ip_protocol=6,src_ip=10.0.0.{f},src_mac=005056001{f:03x},vlan=100 "
+                f"samples=1i,packets=100i,bytes={rnd.randrange(1, 10**6)}i {t}"
+            )
     with httpx.Client(timeout=120) as c:
         for i in range(0, len(lines), 50_000):
-            r = c.post(f"{url}/write", params={"db": db, "precision": "ns"},
-                       content="\n".join(lines[i:i + 50_000]).encode())
+            r = c.post(
+                f"{url}/write",
+                params={"db": db, "precision": "ns"},
+                content="\n".join(lines[i : i + 50_000]).encode(),
+            )
             r.raise_for_status()
     return len(lines)
 
@@ -116,8 +143,10 @@ def main() -> int:
         now = time.time_ns()
         t0 = time.perf_counter()
         n = seed(url, db, args.endpoints, now)
-        print(f"seeded {n} points ({args.endpoints} endpoints) in {time.perf_counter() - t0:.1f}s",
-              file=sys.stderr)
+        print(
+            f"seeded {n} points ({args.endpoints} endpoints) in {time.perf_counter() - t0:.1f}s",
+            file=sys.stderr,
+        )
 
         settings = Settings(influx_url=url, influx_bucket=db)
         app = create_app(settings, InfluxQuery(url, database=db))
@@ -160,8 +189,10 @@ def main() -> int:
                 p95 = lat[max(0, int(len(lat) * 0.95) - 1)]
                 worst = max(worst, p95)
                 verdict = "ok" if p95 < TARGET_P95_MS else "SLOW"
-                print(f"bench_api route={route} n={len(lat)} p50_ms={p50:.1f} p95_ms={p95:.1f} "
-                      f"{verdict}")
+                print(
+                    f"bench_api route={route} n={len(lat)} p50_ms={p50:.1f} p95_ms={p95:.1f} "
+                    f"{verdict}"
+                )
         srv.should_exit = True
         th.join(10)
         print(f"bench_api worst_p95_ms={worst:.1f} target_ms={TARGET_P95_MS:.0f}")

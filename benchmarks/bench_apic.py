@@ -116,12 +116,31 @@ def bench_events(n_events: int) -> None:
         old = where[mac]
         new = leafs[(leafs.index(old) + 1 + i % 7) % len(leafs)]
         where[mac] = new
-        frames.append(("epmMacEp", {"dn": dn(new, mac, True), "status": "created",
-                                    "flags": "local,mac", "ifId": f"eth1/{i % 48 + 1}",
-                                    "pcTag": "32771"}))
+        frames.append(
+            (
+                "epmMacEp",
+                {
+                    "dn": dn(new, mac, True),
+                    "status": "created",
+                    "flags": "local,mac",
+                    "ifId": f"eth1/{i % 48 + 1}",
+                    "pcTag": "32771",
+                },
+            )
+        )
         frames.append(("epmMacEp", {"dn": dn(old, mac, True), "status": "deleted"}))
-        frames.append(("epmMacEp", {"dn": dn(old, mac, False), "status": "created",
-                                    "flags": "bounce,mac", "ifId": "tunnel3", "pcTag": "32771"}))
+        frames.append(
+            (
+                "epmMacEp",
+                {
+                    "dn": dn(old, mac, False),
+                    "status": "created",
+                    "flags": "bounce,mac",
+                    "ifId": "tunnel3",
+                    "pcTag": "32771",
+                },
+            )
+        )
         i += 1
     frames = frames[:n_events]
     tr = Tracker(config=TrackerConfig(rapid_threshold=65536, rogue_factor=10))

@@ -28,9 +28,11 @@ def main() -> None:
     t1 = time.perf_counter()
     got = page = 0
     while True:
-        spec = eng.parse("class", "epmMacEp", {"order-by": "epmMacEp.addr",
-                                               "page-size": str(args.page_size),
-                                               "page": str(page)})
+        spec = eng.parse(
+            "class",
+            "epmMacEp",
+            {"order-by": "epmMacEp.addr", "page-size": str(args.page_size), "page": str(page)},
+        )
         res = eng.run(spec)
         got += len(res.imdata)
         page += 1
@@ -38,10 +40,12 @@ def main() -> None:
             break
     query_s = time.perf_counter() - t1
     counts = fab.counts()
-    print(f"sim_build leafs={args.leafs} endpoints={args.endpoints} build_s={build_s:.2f} "
-          f"model_rss_mib={(rss1 - rss0) / 1024:.0f} epmMacEp={counts['epmMacEp']} "
-          f"epmIpEp={counts['epmIpEp']} paged_epmMacEp_s={query_s:.2f} pages={page} "
-          f"peak_rss_mib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
+    print(
+        f"sim_build leafs={args.leafs} endpoints={args.endpoints} build_s={build_s:.2f} "
+        f"model_rss_mib={(rss1 - rss0) / 1024:.0f} epmMacEp={counts['epmMacEp']} "
+        f"epmIpEp={counts['epmIpEp']} paged_epmMacEp_s={query_s:.2f} pages={page} "
+        f"peak_rss_mib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}"
+    )
 
 
 if __name__ == "__main__":

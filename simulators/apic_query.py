@@ -289,7 +289,8 @@ class StaticClass(MoClass):
 _EPM_DN = re.compile(
     r"^topology/pod-\d+/node-(?P<node>\d+)/sys/ctx-\[vxlan-(?P<vrf>\d+)\]"
     r"(?:/bd-\[vxlan-(?P<bd>\d+)\])?(?:/vlan-\[vlan-\d+\])?/db-ep/"
-    r"(?:mac-(?P<mac>[0-9A-Fa-f:]+)|ip-\[(?P<ip>[^\]]+)\])$")
+    r"(?:mac-(?P<mac>[0-9A-Fa-f:]+)|ip-\[(?P<ip>[^\]]+)\])$"
+)
 
 
 class EpmClass(MoClass):
@@ -429,8 +430,9 @@ class CepClass(MoClass):
         return None
 
     def _eps_by_mac(self, mac: str) -> list[Endpoint]:
-        return [ep for bd in self.fab.bds
-                if (ep := self.fab.endpoints.get((bd.vnid, mac))) is not None]
+        return [
+            ep for bd in self.fab.bds if (ep := self.fab.endpoints.get((bd.vnid, mac))) is not None
+        ]
 
     def children(self, item: Item) -> Iterable[tuple[MoClass, Item]]:
         ep: Endpoint = item
@@ -526,8 +528,11 @@ class PortClass(MoClass):
     def __init__(self, fab: SimulatedFabric, name: str) -> None:
         super().__init__(fab)
         self.name = name
-        self.parents = (("topSystem", "fabricNode") if name == "l1PhysIf"
-                        else ("l1PhysIf", "topSystem", "fabricNode"))
+        self.parents = (
+            ("topSystem", "fabricNode")
+            if name == "l1PhysIf"
+            else ("l1PhysIf", "topSystem", "fabricNode")
+        )
 
     def scan(self, nodes: list[Node] | None) -> Iterable[Item]:
         for leaf in self.fab.leafs if nodes is None else [n for n in nodes if n.role == "leaf"]:
@@ -540,17 +545,21 @@ class PortClass(MoClass):
             return self.fab.l1_attrs(leaf, port)
         if self.name == "ethpmPhysIf":
             return self.fab.port_attrs(leaf, port)
-        return self.fab.stats_attrs(leaf, port,
-                                    "ingr" if self.name == "eqptIngrTotal5min" else "egr")
+        return self.fab.stats_attrs(
+            leaf, port, "ingr" if self.name == "eqptIngrTotal5min" else "egr"
+        )
 
     def lookup(self, dn: str) -> Item | None:
         m = re.match(r"^topology/pod-\d+/node-(\d+)/sys/phys-\[(eth[\d/]+)\](/.*)?$", dn)
         if m is None:
             return None
         tail = m.group(3) or ""
-        expect = {"l1PhysIf": "", "ethpmPhysIf": "/phys",
-                  "eqptIngrTotal5min": "/CDeqptIngrTotal5min",
-                  "eqptEgrTotal5min": "/CDeqptEgrTotal5min"}[self.name]
+        expect = {
+            "l1PhysIf": "",
+            "ethpmPhysIf": "/phys",
+            "eqptIngrTotal5min": "/CDeqptIngrTotal5min",
+            "eqptEgrTotal5min": "/CDeqptEgrTotal5min",
+        }[self.name]
         node = self.fab.nodes.get(int(m.group(1)))
         if tail != expect or node is None or m.group(2) not in self.fab.ports.get(node.id, ()):
             return None
@@ -560,22 +569,30 @@ class PortClass(MoClass):
         if self.name != "l1PhysIf":
             return []
         reg = self.fab.cls_registry
-        return [(reg[c], item) for c in ("ethpmPhysIf", "eqptIngrTotal5min",
-                                         "eqptEgrTotal5min")]
+        return [(reg[c], item) for c in ("ethpmPhysIf", "eqptIngrTotal5min", "eqptEgrTotal5min")]
 
 
 STATIC_PARENTS: dict[str, tuple[str, ...]] = {
-    "polUni": (), "topInfo": (), "fabricProtPol": ("polUni",), "datetimeFormat": ("polUni",),
-    "fabricNode": (), "topSystem": ("fabricNode",),
-    "firmwareRunning": ("topSystem", "fabricNode"), "firmwareCtrlrRunning": ("topSystem",
-                                                                             "fabricNode"),
+    "polUni": (),
+    "topInfo": (),
+    "fabricProtPol": ("polUni",),
+    "datetimeFormat": ("polUni",),
+    "fabricNode": (),
+    "topSystem": ("fabricNode",),
+    "firmwareRunning": ("topSystem", "fabricNode"),
+    "firmwareCtrlrRunning": ("topSystem", "fabricNode"),
     "fabricExplicitGEp": ("fabricProtPol", "polUni"),
     "fabricNodePEp": ("fabricExplicitGEp", "fabricProtPol", "polUni"),
-    "pcAggrIf": ("topSystem", "fabricNode"), "pcRsMbrIfs": ("pcAggrIf", "topSystem", "fabricNode"),
+    "pcAggrIf": ("topSystem", "fabricNode"),
+    "pcRsMbrIfs": ("pcAggrIf", "topSystem", "fabricNode"),
     "vpcRsVpcConf": ("topSystem", "fabricNode"),
-    "fvTenant": ("polUni",), "fvAp": ("fvTenant", "polUni"), "fvCtx": ("fvTenant", "polUni"),
-    "fvBD": ("fvTenant", "polUni"), "fvRsCtx": ("fvBD", "fvTenant", "polUni"),
-    "fvSubnet": ("fvBD", "fvTenant", "polUni"), "fvAEPg": ("fvAp", "fvTenant", "polUni"),
+    "fvTenant": ("polUni",),
+    "fvAp": ("fvTenant", "polUni"),
+    "fvCtx": ("fvTenant", "polUni"),
+    "fvBD": ("fvTenant", "polUni"),
+    "fvRsCtx": ("fvBD", "fvTenant", "polUni"),
+    "fvSubnet": ("fvBD", "fvTenant", "polUni"),
+    "fvAEPg": ("fvAp", "fvTenant", "polUni"),
     "fvRsBd": ("fvAEPg", "fvAp", "fvTenant", "polUni"),
     "faultInst": (),
 }
@@ -588,8 +605,15 @@ def build_registry(fab: SimulatedFabric) -> dict[str, MoClass]:
     reg: dict[str, MoClass] = {}
     for name, parents in STATIC_PARENTS.items():
         reg[name] = StaticClass(fab, name, parents)
-    for cls in (EpmClass(fab, False), EpmClass(fab, True), RsMacIpClass(fab), CepClass(fab),
-                FvIpClass(fab), CepPathClass(fab), TunnelClass(fab)):
+    for cls in (
+        EpmClass(fab, False),
+        EpmClass(fab, True),
+        RsMacIpClass(fab),
+        CepClass(fab),
+        FvIpClass(fab),
+        CepPathClass(fab),
+        TunnelClass(fab),
+    ):
         reg[cls.name] = cls
     for name in ("l1PhysIf", "ethpmPhysIf", "eqptIngrTotal5min", "eqptEgrTotal5min"):
         reg[name] = PortClass(fab, name)
@@ -796,8 +820,16 @@ class QueryEngine:
     # ------------------------------------------------------------------ run
 
     def _filtered(self, spec: QuerySpec) -> list[tuple[MoClass, Item]]:
-        key = (spec.kind, spec.cls, spec.dn, spec.scope_prefix, spec.query_target,
-               spec.target_classes, spec.filter_text, tuple(spec.order_by))
+        key = (
+            spec.kind,
+            spec.cls,
+            spec.dn,
+            spec.scope_prefix,
+            spec.query_target,
+            spec.target_classes,
+            spec.filter_text,
+            tuple(spec.order_by),
+        )
         version = self.fab.version
         hit = self._cache.get(key)
         if hit is not None and hit[0] == version:
@@ -814,8 +846,9 @@ class QueryEngine:
         return rows
 
     @staticmethod
-    def _sorted(rows: list[tuple[MoClass, Item]], ocls: str, oprop: str,
-                desc: bool) -> list[tuple[MoClass, Item]]:
+    def _sorted(
+        rows: list[tuple[MoClass, Item]], ocls: str, oprop: str, desc: bool
+    ) -> list[tuple[MoClass, Item]]:
         """Stable sort on one property; numeric when the values are numbers (pcTag, bytesRate),
         else lexical.  Objects of other classes (mixed subtree results) sort last."""
         vals = [c.prop(it, oprop) if c.name == ocls else None for c, it in rows]
@@ -850,10 +883,27 @@ class QueryEngine:
             total = self.total_only(spec)
             if total is None:
                 total = len(self._filtered(spec))
-            return QueryResult(1, [{"moCount": {"attributes": {
-                "childAction": "", "count": str(total), "dn": "", "status": ""}}}])
-        fast = (spec.kind == "class" and spec.query_target == "self" and spec.filter is None
-                and not spec.order_by)
+            return QueryResult(
+                1,
+                [
+                    {
+                        "moCount": {
+                            "attributes": {
+                                "childAction": "",
+                                "count": str(total),
+                                "dn": "",
+                                "status": "",
+                            }
+                        }
+                    }
+                ],
+            )
+        fast = (
+            spec.kind == "class"
+            and spec.query_target == "self"
+            and spec.filter is None
+            and not spec.order_by
+        )
         if fast:
             total = self.total_only(spec) or 0
         else:
@@ -874,7 +924,7 @@ class QueryEngine:
                     if i >= start:
                         page_rows.append((base, item))
         else:
-            page_rows = rows[start:start + size]
+            page_rows = rows[start : start + size]
         return QueryResult(total, [self.render(c, it, spec) for c, it in page_rows])
 
     def render(self, c: MoClass, item: Item, spec: QuerySpec, depth: int = 0) -> dict[str, Any]:
@@ -900,8 +950,9 @@ class QueryEngine:
         dn = c.dn(item)
         prefix = dn + "/"
         for sc in self.reg.values():
-            if isinstance(sc, StaticClass) and (sc.parents[:1] == (c.name,)
-                                                or sc.name == "faultInst"):
+            if isinstance(sc, StaticClass) and (
+                sc.parents[:1] == (c.name,) or sc.name == "faultInst"
+            ):
                 for a in sc._store().values():
                     adn = a["dn"]
                     if adn.startswith(prefix) and parent_dn(adn) == dn:
@@ -920,8 +971,10 @@ class QueryEngine:
             else:
                 c = self.reg.get(ev.cls)
                 under = c is not None and (
-                    (c.parents[:1] == (spec.cls,)) if spec.query_target == "children"
-                    else spec.cls in c.parents)
+                    (c.parents[:1] == (spec.cls,))
+                    if spec.query_target == "children"
+                    else spec.cls in c.parents
+                )
                 ok = (ev.cls == spec.cls and spec.query_target == "subtree") or under
                 ok = ok and (not spec.target_classes or ev.cls in spec.target_classes)
         else:
@@ -931,8 +984,11 @@ class QueryEngine:
                 ok = parent_dn(ev.dn) == spec.dn
             else:
                 ok = ev.dn == spec.dn or ev.dn.startswith(spec.dn + "/")
-            ok = ok and (not spec.target_classes or ev.cls in spec.target_classes
-                         or spec.query_target == "self")
+            ok = ok and (
+                not spec.target_classes
+                or ev.cls in spec.target_classes
+                or spec.query_target == "self"
+            )
         if not ok:
             return False
         if spec.filter is not None:

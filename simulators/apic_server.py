@@ -106,15 +106,21 @@ def envelope(imdata: list[Any], total: int | None = None, **extra: str) -> dict[
     return body
 
 
-def json_response(body: dict[str, Any], status: int = 200,
-                  headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body, separators=(",", ":")), status_code=status,
-                    media_type="application/json", headers=headers)
+def json_response(
+    body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        json.dumps(body, separators=(",", ":")),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
 
 
 def error_response(status: int, text: str) -> Response:
-    return json_response(envelope([{"error": {"attributes": {"code": str(status),
-                                                              "text": text}}}]), status)
+    return json_response(
+        envelope([{"error": {"attributes": {"code": str(status), "text": text}}}]), status
+    )
 
 
 @dataclass
@@ -185,14 +191,22 @@ class ApicSimulator:
         """Run uvicorn in a daemon thread; returns once the socket is listening."""
         if self._thread is not None:
             raise RuntimeError("already running")
-        config = uvicorn.Config(self.app, host=host, port=port, log_level="warning",
-                                lifespan="off", ws_ping_interval=20.0, ws_ping_timeout=20.0,
-                                timeout_keep_alive=30)
+        config = uvicorn.Config(
+            self.app,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            ws_ping_interval=20.0,
+            ws_ping_timeout=20.0,
+            timeout_keep_alive=30,
+        )
         server = uvicorn.Server(config)
         # uvicorn only captures signals in the main thread, so a background server is safe.
         self._server = server
-        self._thread = threading.Thread(target=server.run, name=f"apic-sim-{self.name}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=server.run, name=f"apic-sim-{self.name}", daemon=True
+        )
         self.fabric.add_listener(self._on_events)
         self._thread.start()
         deadline = time.monotonic() + 15
@@ -244,25 +258,49 @@ class ApicSimulator:
 
     def _login_body(self, s: Session) -> dict[str, Any]:
         attrs = {
-            "token": s.token, "siteFingerprint": "SimFingerprint01",
+            "token": s.token,
+            "siteFingerprint": "SimFingerprint01",
             "refreshTimeoutSeconds": str(self.refresh_timeout),
             "maximumLifetimeSeconds": str(self.max_lifetime),
-            "guiIdleTimeoutSeconds": "1200", "restTimeoutSeconds": "90",
-            "creationTime": str(int(s.created)), "firstLoginTime": str(int(s.created)),
-            "userName": s.user, "remoteUser": "false", "unixUserId": "15374",
-            "sessionId": s.session_id, "lastName": "", "firstName": "", "changePassword": "no",
-            "version": VERSION_APIC, "buildTime": "Mon Jan 01 00:00:00 UTC 2024",
+            "guiIdleTimeoutSeconds": "1200",
+            "restTimeoutSeconds": "90",
+            "creationTime": str(int(s.created)),
+            "firstLoginTime": str(int(s.created)),
+            "userName": s.user,
+            "remoteUser": "false",
+            "unixUserId": "15374",
+            "sessionId": s.session_id,
+            "lastName": "",
+            "firstName": "",
+            "changePassword": "no",
+            "version": VERSION_APIC,
+            "buildTime": "Mon Jan 01 00:00:00 UTC 2024",
             "node": f"topology/pod-1/node-{self.node_id}",
         }
         children = [
-            {"aaaUserDomain": {"attributes": {"name": "all", "rolesR": "admin",
-                                              "rolesW": "admin"},
-                               "children": [{"aaaReadRoles": {"attributes": {}}},
-                                            {"aaaWriteRoles": {"attributes": {}, "children": [
-                                                {"role": {"attributes": {"name": "admin"}}}]}}]}},
-            {"DnDomainMapEntry": {"attributes": {"dn": "uni/tn-common",
-                                                 "readPrivileges": "admin",
-                                                 "writePrivileges": "admin"}}},
+            {
+                "aaaUserDomain": {
+                    "attributes": {"name": "all", "rolesR": "admin", "rolesW": "admin"},
+                    "children": [
+                        {"aaaReadRoles": {"attributes": {}}},
+                        {
+                            "aaaWriteRoles": {
+                                "attributes": {},
+                                "children": [{"role": {"attributes": {"name": "admin"}}}],
+                            }
+                        },
+                    ],
+                }
+            },
+            {
+                "DnDomainMapEntry": {
+                    "attributes": {
+                        "dn": "uni/tn-common",
+                        "readPrivileges": "admin",
+                        "writePrivileges": "admin",
+                    }
+                }
+            },
         ]
         return envelope([{"aaaLogin": {"attributes": attrs, "children": children}}])
 
@@ -275,8 +313,11 @@ class ApicSimulator:
             return error_response(403, TEXT_NO_COOKIE)
         s = self.sessions.get(token)
         now = time.time()
-        if s is None or now - s.refreshed > self.refresh_timeout or \
-                now - s.created > self.max_lifetime:
+        if (
+            s is None
+            or now - s.refreshed > self.refresh_timeout
+            or now - s.created > self.max_lifetime
+        ):
             if s is not None:
                 self._drop_session(s)
             return error_response(403, TEXT_TOKEN_TIMEOUT)
@@ -301,8 +342,9 @@ class ApicSimulator:
         if self.faults.take("login_fail") or user != self.username or pwd != self.password:
             return error_response(401, TEXT_BAD_LOGIN)
         now = time.time()
-        s = Session(self._new_token(), user, now, now,
-                    base64.b64encode(secrets.token_bytes(16)).decode())
+        s = Session(
+            self._new_token(), user, now, now, base64.b64encode(secrets.token_bytes(16)).decode()
+        )
         self.sessions[s.token] = s
         return json_response(self._login_body(s), headers=self._cookie(s.token))
 
@@ -355,13 +397,13 @@ class ApicSimulator:
         if request.method != "GET":
             return error_response(400, "The simulator is read-only: only GET queries are served")
         if rest.startswith("node/class/"):
-            kind, target = "class", rest[len("node/class/"):]
+            kind, target = "class", rest[len("node/class/") :]
         elif rest.startswith("class/"):
-            kind, target = "class", rest[len("class/"):]
+            kind, target = "class", rest[len("class/") :]
         elif rest.startswith("node/mo/"):
-            kind, target = "mo", rest[len("node/mo/"):]
+            kind, target = "mo", rest[len("node/mo/") :]
         elif rest.startswith("mo/"):
-            kind, target = "mo", rest[len("mo/"):]
+            kind, target = "mo", rest[len("mo/") :]
         else:
             return error_response(400, f"Request failed, unresolved class for {rest}")
         try:
@@ -407,8 +449,9 @@ class ApicSimulator:
         now = time.time()
         if sub is None or sub.expires < now:
             s.subs.pop(sid, None)
-            return error_response(400, f"Subscription refresh failed, subscription {sid} "
-                                       "not found or expired")
+            return error_response(
+                400, f"Subscription refresh failed, subscription {sid} not found or expired"
+            )
         rt = params.get("refresh-timeout")
         if rt is not None and rt.isdigit():
             sub.timeout = self._sub_timeout(int(rt))
@@ -485,9 +528,10 @@ class ApicSimulator:
                 if silent:
                     self.faults.take("ws_silent")
                     continue
-                frame = json.dumps({"subscriptionId": ids,
-                                    "imdata": [{ev.cls: {"attributes": ev.frame_attrs()}}]},
-                                   separators=(",", ":"))
+                frame = json.dumps(
+                    {"subscriptionId": ids, "imdata": [{ev.cls: {"attributes": ev.frame_attrs()}}]},
+                    separators=(",", ":"),
+                )
                 for conn in s.sockets:
                     conn.queue.put_nowait(frame)
 
@@ -524,10 +568,13 @@ class ApicSimulator:
         q = request.query_params
         since = float(q.get("since", "0") or 0)
         with fab.lock:
-            recs = [r.as_dict() for r in fab.truth
-                    if r.time >= since
-                    and (not q.get("kind") or r.kind == q["kind"])
-                    and (not q.get("scenario") or r.scenario == q["scenario"])]
+            recs = [
+                r.as_dict()
+                for r in fab.truth
+                if r.time >= since
+                and (not q.get("kind") or r.kind == q["kind"])
+                and (not q.get("scenario") or r.scenario == q["scenario"])
+            ]
         return json_response({"records": recs, "count": len(recs)})
 
     async def _sim_scenarios(self, request: Request) -> Response:
@@ -538,8 +585,9 @@ class ApicSimulator:
         name = request.path_params["name"]
         eng = self.fabric.scenarios
         if name not in eng.names():
-            return json_response({"error": f"unknown scenario {name!r}",
-                                  "scenarios": eng.names()}, 404)
+            return json_response(
+                {"error": f"unknown scenario {name!r}", "scenarios": eng.names()}, 404
+            )
         try:
             kwargs = await self._json_body(request)
         except ValueError as exc:
@@ -585,13 +633,17 @@ class ApicSimulator:
             # before any socket existed).
             self.close_sockets()
             return
-        self.faults.set(name, None if count in (None, "") else int(count),
-                        None if value in (None, "") else float(value))
+        self.faults.set(
+            name,
+            None if count in (None, "") else int(count),
+            None if value in (None, "") else float(value),
+        )
 
     async def _sim_clock(self, request: Request) -> Response:
         clk = self.fabric.clock
-        return json_response({"now": clk.now(), "speed": clk.speed, "pending_timers":
-                              clk.pending()})
+        return json_response(
+            {"now": clk.now(), "speed": clk.speed, "pending_timers": clk.pending()}
+        )
 
     async def _sim_clock_advance(self, request: Request) -> Response:
         try:
@@ -604,12 +656,16 @@ class ApicSimulator:
     async def _sim_status(self, request: Request) -> Response:
         with self.fabric.lock:
             counts = self.fabric.counts()
-        return json_response({
-            "name": self.name, "counts": counts, "sessions": len(self.sessions),
-            "sockets": sum(len(s.sockets) for s in self.sessions.values()),
-            "subscriptions": sum(len(s.subs) for s in self.sessions.values()),
-            "faults": self.faults.state(),
-        })
+        return json_response(
+            {
+                "name": self.name,
+                "counts": counts,
+                "sessions": len(self.sessions),
+                "sockets": sum(len(s.sockets) for s in self.sessions.values()),
+                "subscriptions": sum(len(s.subs) for s in self.sessions.values()),
+                "faults": self.faults.state(),
+            }
+        )
 
 
 @dataclass
@@ -635,8 +691,9 @@ class ApicCluster:
 
     def __init__(self, fabric: SimulatedFabric, size: int = 3, **kwargs: Any) -> None:
         self.fabric = fabric
-        self.members = [ApicSimulator(fabric, name=f"apic{i + 1}", node_id=i + 1, **kwargs)
-                        for i in range(size)]
+        self.members = [
+            ApicSimulator(fabric, name=f"apic{i + 1}", node_id=i + 1, **kwargs) for i in range(size)
+        ]
         self.handles: list[ApicHandle | None] = [None] * size
         self.ports: list[int] = [0] * size
         self.host = "127.0.0.1"

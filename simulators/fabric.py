@@ -197,8 +197,19 @@ class EpmEntry:
     """One per-leaf endpoint table entry (epmMacEp or epmIpEp); rendered lazily."""
 
     __slots__ = (
-        "node", "addr", "is_ip", "vrf", "bd", "vlan", "flags", "if_id", "pc_tag", "rw_mac",
-        "create_ts", "mod_ts", "expires",
+        "node",
+        "addr",
+        "is_ip",
+        "vrf",
+        "bd",
+        "vlan",
+        "flags",
+        "if_id",
+        "pc_tag",
+        "rw_mac",
+        "create_ts",
+        "mod_ts",
+        "expires",
     )
 
     def __init__(
@@ -237,8 +248,10 @@ class EpmEntry:
         """DN relative to the node, starting with ``sys/`` (used inside Rs rns)."""
         leaf = f"ip-[{self.addr}]" if self.is_ip else f"mac-{self.addr}"
         if self.vlan:
-            return (f"sys/ctx-[vxlan-{self.vrf}]/bd-[vxlan-{self.bd}]/vlan-[vlan-{self.vlan}]"
-                    f"/db-ep/{leaf}")
+            return (
+                f"sys/ctx-[vxlan-{self.vrf}]/bd-[vxlan-{self.bd}]/vlan-[vlan-{self.vlan}]"
+                f"/db-ep/{leaf}"
+            )
         if self.bd:
             return f"sys/ctx-[vxlan-{self.vrf}]/bd-[vxlan-{self.bd}]/db-ep/{leaf}"
         return f"sys/ctx-[vxlan-{self.vrf}]/db-ep/{leaf}"
@@ -253,7 +266,11 @@ class Endpoint:
     __slots__ = ("mac", "epg", "ips", "att", "partners", "rogue_until", "silent")
 
     def __init__(
-        self, mac: str, epg: Epg, ips: tuple[str, ...], att: Attachment | None,
+        self,
+        mac: str,
+        epg: Epg,
+        ips: tuple[str, ...],
+        att: Attachment | None,
         partners: tuple[Node, ...],
     ) -> None:
         self.mac = mac
@@ -459,19 +476,38 @@ class SimulatedFabric:
         self.pods = list(range(1, pods + 1))
         spine_base = 201 if leafs <= 99 else 1001
         for c in range(1, controllers + 1):
-            self._add_node(Node(c, 1, "controller", f"apic{c}", f"10.0.0.{c}", f"FCH{c:07d}",
-                                "APIC-SERVER-M3"))
+            self._add_node(
+                Node(c, 1, "controller", f"apic{c}", f"10.0.0.{c}", f"FCH{c:07d}", "APIC-SERVER-M3")
+            )
         per_pod = -(-leafs // pods)
         for i in range(leafs):
             nid = 101 + i
             pod = 1 + i // per_pod
-            self._add_node(Node(nid, pod, "leaf", f"leaf{nid}", self._tep(pod, nid),
-                                f"FDO{nid:08d}", "N9K-C93180YC-FX"))
+            self._add_node(
+                Node(
+                    nid,
+                    pod,
+                    "leaf",
+                    f"leaf{nid}",
+                    self._tep(pod, nid),
+                    f"FDO{nid:08d}",
+                    "N9K-C93180YC-FX",
+                )
+            )
         for pod in self.pods:
             for s in range(spines_per_pod):
                 nid = spine_base + (pod - 1) * spines_per_pod + s
-                self._add_node(Node(nid, pod, "spine", f"spine{nid}", self._tep(pod, nid),
-                                    f"FDO{nid:08d}", "N9K-C9364C"))
+                self._add_node(
+                    Node(
+                        nid,
+                        pod,
+                        "spine",
+                        f"spine{nid}",
+                        self._tep(pod, nid),
+                        f"FDO{nid:08d}",
+                        "N9K-C9364C",
+                    )
+                )
         self.leafs = [n for n in self.nodes.values() if n.role == "leaf"]
         self.spines = [n for n in self.nodes.values() if n.role == "spine"]
         self.controllers = [n for n in self.nodes.values() if n.role == "controller"]
@@ -487,8 +523,11 @@ class SimulatedFabric:
                 pair_id += 1
         # Tunnel destinations: per-pod spine proxies, then every leaf TEP, then every vPC VIP.
         for pod in self.pods:
-            for kind, last in (("proxy-acast-v4", 32), ("proxy-acast-mac", 33),
-                               ("proxy-acast-v6", 34)):
+            for kind, last in (
+                ("proxy-acast-v4", 32),
+                ("proxy-acast-mac", 33),
+                ("proxy-acast-v6", 34),
+            ):
                 self.dest_index[(f"{kind}", pod)] = len(self.tunnel_dests)
                 self.tunnel_dests.append((kind, f"10.{pod - 1}.0.{last}", pod))
         for leaf in self.leafs:
@@ -522,8 +561,15 @@ class SimulatedFabric:
             # One /20 per BD, carved sequentially out of 10.16.0.0/12 and above.
             base = (10 << 24) + (16 << 16) + (i << 12)
             subnet = ipaddress.IPv4Network((base, 20))
-            bd = Bd(vrf.tenant, f"bd{i + 1}", vrf, 15_007_744 + i * 32, str(32_770 + i), subnet,
-                    str(subnet.network_address + 1))
+            bd = Bd(
+                vrf.tenant,
+                f"bd{i + 1}",
+                vrf,
+                15_007_744 + i * 32,
+                str(32_770 + i),
+                subnet,
+                str(subnet.network_address + 1),
+            )
             self.bds.append(bd)
             self.bd_by_vnid[bd.vnid] = bd
             epg = Epg(vrf.tenant, "app1", f"epg{i + 1}", bd, str(49_153 + i), 100 + i % 3800)
@@ -537,16 +583,28 @@ class SimulatedFabric:
             atts: list[Attachment] = []
             for p in range(1, 33):
                 port = f"eth1/{p}"
-                atts.append(Attachment((leaf,), port, "eth",
-                                       f"topology/pod-{leaf.pod}/paths-{leaf.id}/pathep-[{port}]",
-                                       (port,)))
+                atts.append(
+                    Attachment(
+                        (leaf,),
+                        port,
+                        "eth",
+                        f"topology/pod-{leaf.pod}/paths-{leaf.id}/pathep-[{port}]",
+                        (port,),
+                    )
+                )
             for k, members in ((1, ("eth1/33", "eth1/34")), (2, ("eth1/35", "eth1/36"))):
                 po = f"po{k}"
                 for m in members:
                     self.port_bundle[(leaf.id, m)] = po
-                atts.append(Attachment(
-                    (leaf,), po, "pc",
-                    f"topology/pod-{leaf.pod}/paths-{leaf.id}/pathep-[pc_{leaf.id}_{po}]", members))
+                atts.append(
+                    Attachment(
+                        (leaf,),
+                        po,
+                        "pc",
+                        f"topology/pod-{leaf.pod}/paths-{leaf.id}/pathep-[pc_{leaf.id}_{po}]",
+                        members,
+                    )
+                )
             self.attachments[leaf.id] = atts
         for pair in self.vpc_pairs:
             a, b = pair.a, pair.b
@@ -556,9 +614,13 @@ class SimulatedFabric:
                 for n in (a, b):
                     self.port_bundle[(n.id, member)] = po
                 att = Attachment(
-                    (a, b), po, "vpc",
+                    (a, b),
+                    po,
+                    "vpc",
                     f"topology/pod-{a.pod}/protpaths-{a.id}-{b.id}/pathep-[vpc_{a.id}_{b.id}_{po}]",
-                    (member,), pair)
+                    (member,),
+                    pair,
+                )
                 self.attachments[a.id].append(att)
                 self.attachments[b.id].append(att)
 
@@ -570,89 +632,214 @@ class SimulatedFabric:
     def _build_static(self) -> None:
         self._put("polUni", {"dn": "uni", "name": ""})
         self._put("topInfo", {"dn": "info", "id": "1", "currentTime": fmt_ts(self.build_ts)})
-        self._put("fabricProtPol", {"dn": "uni/fabric/protpol", "pairT": "explicit",
-                                    "name": "default"})
-        self._put("datetimeFormat", {"dn": "uni/fabric/format-default", "tz": "n000_UTC",
-                                     "displayFormat": "local", "name": "default"})
+        self._put(
+            "fabricProtPol", {"dn": "uni/fabric/protpol", "pairT": "explicit", "name": "default"}
+        )
+        self._put(
+            "datetimeFormat",
+            {
+                "dn": "uni/fabric/format-default",
+                "tz": "n000_UTC",
+                "displayFormat": "local",
+                "name": "default",
+            },
+        )
         self._put("fvTenant", {"dn": "uni/tn-infra", "name": "infra"})
-        self._put("fvCtx", {"dn": "uni/tn-infra/ctx-overlay-1", "name": "overlay-1",
-                            "scope": str(INFRA_OVERLAY_VNID), "seg": str(INFRA_OVERLAY_VNID),
-                            "pcTag": "16386"})
+        self._put(
+            "fvCtx",
+            {
+                "dn": "uni/tn-infra/ctx-overlay-1",
+                "name": "overlay-1",
+                "scope": str(INFRA_OVERLAY_VNID),
+                "seg": str(INFRA_OVERLAY_VNID),
+                "pcTag": "16386",
+            },
+        )
         for n in self.nodes.values():
             role = n.role
-            self._put("fabricNode", {
-                "address": n.tep, "adSt": "on", "dn": n.prefix,
-                "fabricSt": "commissioned" if role == "controller" else "active",
-                "id": str(n.id), "model": n.model, "monPolDn": "uni/fabric/monfab-default",
-                "name": n.name, "nodeType": "unspecified", "role": role, "serial": n.serial,
-                "vendor": "Cisco Systems, Inc",
-                "version": VERSION_APIC if role == "controller" else VERSION_SWITCH,
-            })
-            self._put("topSystem", {
-                "address": n.tep, "dn": f"{n.prefix}/sys", "fabricDomain": self.fabric_name,
-                "id": str(n.id), "name": n.name, "podId": str(n.pod), "role": role,
-                "serial": n.serial, "state": "in-service",
-                "version": VERSION_APIC if role == "controller" else VERSION_SWITCH,
-            })
+            self._put(
+                "fabricNode",
+                {
+                    "address": n.tep,
+                    "adSt": "on",
+                    "dn": n.prefix,
+                    "fabricSt": "commissioned" if role == "controller" else "active",
+                    "id": str(n.id),
+                    "model": n.model,
+                    "monPolDn": "uni/fabric/monfab-default",
+                    "name": n.name,
+                    "nodeType": "unspecified",
+                    "role": role,
+                    "serial": n.serial,
+                    "vendor": "Cisco Systems, Inc",
+                    "version": VERSION_APIC if role == "controller" else VERSION_SWITCH,
+                },
+            )
+            self._put(
+                "topSystem",
+                {
+                    "address": n.tep,
+                    "dn": f"{n.prefix}/sys",
+                    "fabricDomain": self.fabric_name,
+                    "id": str(n.id),
+                    "name": n.name,
+                    "podId": str(n.pod),
+                    "role": role,
+                    "serial": n.serial,
+                    "state": "in-service",
+                    "version": VERSION_APIC if role == "controller" else VERSION_SWITCH,
+                },
+            )
             if role == "controller":
-                self._put("firmwareCtrlrRunning", {
-                    "dn": f"{n.prefix}/sys/ctrlrfwstatuscont/ctrlrrunning",
-                    "version": VERSION_APIC, "type": "controller"})
+                self._put(
+                    "firmwareCtrlrRunning",
+                    {
+                        "dn": f"{n.prefix}/sys/ctrlrfwstatuscont/ctrlrrunning",
+                        "version": VERSION_APIC,
+                        "type": "controller",
+                    },
+                )
             else:
-                self._put("firmwareRunning", {
-                    "dn": f"{n.prefix}/sys/fwstatuscont/running", "peVer": VERSION_APIC,
-                    "version": VERSION_SWITCH, "type": "switch"})
+                self._put(
+                    "firmwareRunning",
+                    {
+                        "dn": f"{n.prefix}/sys/fwstatuscont/running",
+                        "peVer": VERSION_APIC,
+                        "version": VERSION_SWITCH,
+                        "type": "switch",
+                    },
+                )
         for pair in self.vpc_pairs:
             gdn = f"uni/fabric/protpol/expgep-vpc-{pair.a.id}-{pair.b.id}"
-            self._put("fabricExplicitGEp", {"dn": gdn, "id": str(pair.id),
-                                            "name": f"vpc-{pair.a.id}-{pair.b.id}",
-                                            "virtualIp": f"{pair.vip}/32"})
+            self._put(
+                "fabricExplicitGEp",
+                {
+                    "dn": gdn,
+                    "id": str(pair.id),
+                    "name": f"vpc-{pair.a.id}-{pair.b.id}",
+                    "virtualIp": f"{pair.vip}/32",
+                },
+            )
             for n, peer in ((pair.a, pair.b), (pair.b, pair.a)):
-                self._put("fabricNodePEp", {"dn": f"{gdn}/nodepep-{n.id}", "id": str(n.id),
-                                            "peerIp": f"{peer.tep}/32", "podId": str(n.pod)})
+                self._put(
+                    "fabricNodePEp",
+                    {
+                        "dn": f"{gdn}/nodepep-{n.id}",
+                        "id": str(n.id),
+                        "peerIp": f"{peer.tep}/32",
+                        "podId": str(n.pod),
+                    },
+                )
         for leaf in self.leafs:
             for att in self.attachments[leaf.id]:
                 if att.kind == "eth":
                     continue
                 adn = f"{leaf.prefix}/sys/aggr-[{att.if_id}]"
                 name = att.path_dn.rsplit("pathep-[", 1)[1].rstrip("]")
-                self._put("pcAggrIf", {"dn": adn, "id": att.if_id, "name": name,
-                                       "pcMode": "active", "adminSt": "up",
-                                       "operSt": "up"})
+                self._put(
+                    "pcAggrIf",
+                    {
+                        "dn": adn,
+                        "id": att.if_id,
+                        "name": name,
+                        "pcMode": "active",
+                        "adminSt": "up",
+                        "operSt": "up",
+                    },
+                )
                 for m in att.members:
-                    self._put("pcRsMbrIfs", {"dn": f"{adn}/rsmbrIfs-[{leaf.prefix}/sys/phys-[{m}]]",
-                                             "tDn": f"{leaf.prefix}/sys/phys-[{m}]",
-                                             "tSKey": m, "state": "formed"})
+                    self._put(
+                        "pcRsMbrIfs",
+                        {
+                            "dn": f"{adn}/rsmbrIfs-[{leaf.prefix}/sys/phys-[{m}]]",
+                            "tDn": f"{leaf.prefix}/sys/phys-[{m}]",
+                            "tSKey": m,
+                            "state": "formed",
+                        },
+                    )
                 if att.vpc is not None:
                     vpc_id = int(att.if_id[2:])
-                    self._put("vpcRsVpcConf", {
-                        "dn": f"{leaf.prefix}/sys/vpc/inst/dom-{att.vpc.id}/if-{vpc_id}/rsvpcConf",
-                        "tDn": adn, "tSKey": att.if_id, "state": "formed", "tCl": "pcAggrIf",
-                        "parentSKey": str(vpc_id)})
+                    vpc_dn = f"{leaf.prefix}/sys/vpc/inst/dom-{att.vpc.id}/if-{vpc_id}"
+                    self._put(
+                        "vpcRsVpcConf",
+                        {
+                            "dn": f"{vpc_dn}/rsvpcConf",
+                            "tDn": adn,
+                            "tSKey": att.if_id,
+                            "state": "formed",
+                            "tCl": "pcAggrIf",
+                            "parentSKey": str(vpc_id),
+                        },
+                    )
         for tn in self.tenants:
             self._put("fvTenant", {"dn": f"uni/tn-{tn.name}", "name": tn.name})
             self._put("fvAp", {"dn": f"uni/tn-{tn.name}/ap-app1", "name": "app1"})
         for vrf in self.vrfs:
-            self._put("fvCtx", {"dn": vrf.dn, "name": vrf.name, "scope": str(vrf.vnid),
-                                "seg": str(vrf.vnid), "pcTag": vrf.pc_tag, "pcEnfPref": "enforced"})
+            self._put(
+                "fvCtx",
+                {
+                    "dn": vrf.dn,
+                    "name": vrf.name,
+                    "scope": str(vrf.vnid),
+                    "seg": str(vrf.vnid),
+                    "pcTag": vrf.pc_tag,
+                    "pcEnfPref": "enforced",
+                },
+            )
         for bd in self.bds:
-            self._put("fvBD", {
-                "dn": bd.dn, "name": bd.name, "seg": str(bd.vnid), "scope": str(bd.vrf.vnid),
-                "pcTag": bd.pc_tag, "unicastRoute": "yes", "unkMacUcastAct": "proxy",
-                "arpFlood": "no", "epMoveDetectMode": "", "limitIpLearnToSubnets": "yes",
-                "mac": "00:22:BD:F8:19:FF"})
-            self._put("fvRsCtx", {"dn": f"{bd.dn}/rsctx", "tnFvCtxName": bd.vrf.name,
-                                  "tDn": bd.vrf.dn})
-            self._put("fvSubnet", {"dn": f"{bd.dn}/subnet-[{bd.gateway}/{bd.subnet.prefixlen}]",
-                                   "ip": f"{bd.gateway}/{bd.subnet.prefixlen}", "scope": "private",
-                                   "ipDPLearning": "enabled", "preferred": "no",
-                                   "ctrl": "", "virtual": "no"})
+            self._put(
+                "fvBD",
+                {
+                    "dn": bd.dn,
+                    "name": bd.name,
+                    "seg": str(bd.vnid),
+                    "scope": str(bd.vrf.vnid),
+                    "pcTag": bd.pc_tag,
+                    "unicastRoute": "yes",
+                    "unkMacUcastAct": "proxy",
+                    "arpFlood": "no",
+                    "epMoveDetectMode": "",
+                    "limitIpLearnToSubnets": "yes",
+                    "mac": "00:22:BD:F8:19:FF",
+                },
+            )
+            self._put(
+                "fvRsCtx", {"dn": f"{bd.dn}/rsctx", "tnFvCtxName": bd.vrf.name, "tDn": bd.vrf.dn}
+            )
+            self._put(
+                "fvSubnet",
+                {
+                    "dn": f"{bd.dn}/subnet-[{bd.gateway}/{bd.subnet.prefixlen}]",
+                    "ip": f"{bd.gateway}/{bd.subnet.prefixlen}",
+                    "scope": "private",
+                    "ipDPLearning": "enabled",
+                    "preferred": "no",
+                    "ctrl": "",
+                    "virtual": "no",
+                },
+            )
         for epg in self.epgs:
-            self._put("fvAEPg", {"dn": epg.dn, "name": epg.name, "pcTag": epg.pc_tag,
-                                 "scope": str(epg.bd.vrf.vnid), "isAttrBasedEPg": "no",
-                                 "pcEnfPref": "unenforced", "floodOnEncap": "disabled"})
-            self._put("fvRsBd", {"dn": f"{epg.dn}/rsbd", "tnFvBDName": epg.bd.name,
-                                 "tDn": epg.bd.dn, "state": "formed"})
+            self._put(
+                "fvAEPg",
+                {
+                    "dn": epg.dn,
+                    "name": epg.name,
+                    "pcTag": epg.pc_tag,
+                    "scope": str(epg.bd.vrf.vnid),
+                    "isAttrBasedEPg": "no",
+                    "pcEnfPref": "unenforced",
+                    "floodOnEncap": "disabled",
+                },
+            )
+            self._put(
+                "fvRsBd",
+                {
+                    "dn": f"{epg.dn}/rsbd",
+                    "tnFvBDName": epg.bd.name,
+                    "tDn": epg.bd.dn,
+                    "state": "formed",
+                },
+            )
 
     def _mac_for(self, i: int) -> str:
         ouis = (0x005056, 0x000C29, 0x525400, 0x001B21)
@@ -727,25 +914,78 @@ class SimulatedFabric:
         epg, bd = ep.epg, ep.epg.bd
         vpc = att.kind == "vpc"
         for node in att.nodes:
-            yield node, EpmEntry(node, ep.mac, False, bd.vrf.vnid, bd.vnid, epg.vlan,
-                                 F_MAC_LOCAL_VPC if vpc else F_MAC_LOCAL, att.if_id, epg.pc_tag,
-                                 None, ts)
+            yield (
+                node,
+                EpmEntry(
+                    node,
+                    ep.mac,
+                    False,
+                    bd.vrf.vnid,
+                    bd.vnid,
+                    epg.vlan,
+                    F_MAC_LOCAL_VPC if vpc else F_MAC_LOCAL,
+                    att.if_id,
+                    epg.pc_tag,
+                    None,
+                    ts,
+                ),
+            )
             for ip in ep.ips if ips is None else ips:
-                yield node, EpmEntry(node, ip, True, bd.vrf.vnid, bd.vnid, epg.vlan,
-                                     F_IP_LOCAL_VPC if vpc else F_IP_LOCAL, att.if_id,
-                                     epg.pc_tag, ep.mac, ts)
+                yield (
+                    node,
+                    EpmEntry(
+                        node,
+                        ip,
+                        True,
+                        bd.vrf.vnid,
+                        bd.vnid,
+                        epg.vlan,
+                        F_IP_LOCAL_VPC if vpc else F_IP_LOCAL,
+                        att.if_id,
+                        epg.pc_tag,
+                        ep.mac,
+                        ts,
+                    ),
+                )
 
     def desired_remote(
-        self, ep: Endpoint, node: Node, att: Attachment, ts: float, bounce: bool = False,
+        self,
+        ep: Endpoint,
+        node: Node,
+        att: Attachment,
+        ts: float,
+        bounce: bool = False,
         ips: tuple[str, ...] | None = None,
     ) -> Iterator[EpmEntry]:
         epg, bd = ep.epg, ep.epg.bd
         tun = self.tunnel_to(att)
-        yield EpmEntry(node, ep.mac, False, bd.vrf.vnid, bd.vnid, 0,
-                       F_MAC_BOUNCE if bounce else F_MAC_REMOTE, tun, epg.pc_tag, None, ts)
+        yield EpmEntry(
+            node,
+            ep.mac,
+            False,
+            bd.vrf.vnid,
+            bd.vnid,
+            0,
+            F_MAC_BOUNCE if bounce else F_MAC_REMOTE,
+            tun,
+            epg.pc_tag,
+            None,
+            ts,
+        )
         for ip in ep.ips if ips is None else ips:
-            yield EpmEntry(node, ip, True, bd.vrf.vnid, 0, 0,
-                           F_IP_BOUNCE if bounce else F_IP_REMOTE, tun, epg.pc_tag, None, ts)
+            yield EpmEntry(
+                node,
+                ip,
+                True,
+                bd.vrf.vnid,
+                0,
+                0,
+                F_IP_BOUNCE if bounce else F_IP_REMOTE,
+                tun,
+                epg.pc_tag,
+                None,
+                ts,
+            )
 
     # ------------------------------------------------------------------ rendering
 
@@ -765,8 +1005,9 @@ class SimulatedFabric:
         }
 
     def rs_dn(self, e: EpmEntry) -> str:
-        mac_rel = (f"sys/ctx-[vxlan-{e.vrf}]/bd-[vxlan-{e.bd}]/vlan-[vlan-{e.vlan}]"
-                   f"/db-ep/mac-{e.rw_mac}")
+        mac_rel = (
+            f"sys/ctx-[vxlan-{e.vrf}]/bd-[vxlan-{e.bd}]/vlan-[vlan-{e.vlan}]/db-ep/mac-{e.rw_mac}"
+        )
         return f"{e.node.prefix}/{mac_rel}/rsmacEpToIpEpAtt-[{e.sys_rel()}]"
 
     def rs_attrs(self, e: EpmEntry) -> Attrs:
@@ -788,43 +1029,95 @@ class SimulatedFabric:
     def cep_attrs(self, ep: Endpoint) -> Attrs:
         bd = ep.epg.bd
         return {
-            "annotation": "", "baseEpgDn": "", "bdDn": bd.dn, "childAction": "", "contName": "",
-            "dn": ep.dn, "encap": ep.epg.encap, "esgUsegDn": "", "extMngdBy": "",
-            "fabricPathDn": ep.att.path_dn if ep.att else "", "hostingServer": "", "id": "0",
-            "idepdn": "", "lcC": "learned", "lcOwn": "local", "mac": ep.mac,
-            "mcastAddr": "not-applicable", "modTs": fmt_ts(self.build_ts),
-            "monPolDn": "uni/tn-common/monepg-default", "name": ep.mac, "nameAlias": "",
-            "reportingControllerName": "", "status": "", "uid": "0", "userdom": ":all:",
-            "uuid": "", "vmmSrc": "", "vrfDn": bd.vrf.dn,
+            "annotation": "",
+            "baseEpgDn": "",
+            "bdDn": bd.dn,
+            "childAction": "",
+            "contName": "",
+            "dn": ep.dn,
+            "encap": ep.epg.encap,
+            "esgUsegDn": "",
+            "extMngdBy": "",
+            "fabricPathDn": ep.att.path_dn if ep.att else "",
+            "hostingServer": "",
+            "id": "0",
+            "idepdn": "",
+            "lcC": "learned",
+            "lcOwn": "local",
+            "mac": ep.mac,
+            "mcastAddr": "not-applicable",
+            "modTs": fmt_ts(self.build_ts),
+            "monPolDn": "uni/tn-common/monepg-default",
+            "name": ep.mac,
+            "nameAlias": "",
+            "reportingControllerName": "",
+            "status": "",
+            "uid": "0",
+            "userdom": ":all:",
+            "uuid": "",
+            "vmmSrc": "",
+            "vrfDn": bd.vrf.dn,
         }
 
     def fvip_attrs(self, ep: Endpoint, ip: str) -> Attrs:
         bd = ep.epg.bd
         return {
-            "addr": ip, "annotation": "", "baseEpgDn": "", "bdDn": bd.dn, "childAction": "",
-            "createTs": fmt_ts(self.build_ts), "debugMACMessage": "", "dn": f"{ep.dn}/ip-[{ip}]",
-            "esgUsegDn": "", "extMngdBy": "", "fabricPathDn": ep.att.path_dn if ep.att else "",
-            "flags": "", "lcOwn": "local", "modTs": fmt_ts(self.build_ts),
-            "monPolDn": "uni/tn-common/monepg-default", "status": "", "uid": "0",
-            "userdom": ":all:", "vrfDn": bd.vrf.dn,
+            "addr": ip,
+            "annotation": "",
+            "baseEpgDn": "",
+            "bdDn": bd.dn,
+            "childAction": "",
+            "createTs": fmt_ts(self.build_ts),
+            "debugMACMessage": "",
+            "dn": f"{ep.dn}/ip-[{ip}]",
+            "esgUsegDn": "",
+            "extMngdBy": "",
+            "fabricPathDn": ep.att.path_dn if ep.att else "",
+            "flags": "",
+            "lcOwn": "local",
+            "modTs": fmt_ts(self.build_ts),
+            "monPolDn": "uni/tn-common/monepg-default",
+            "status": "",
+            "uid": "0",
+            "userdom": ":all:",
+            "vrfDn": bd.vrf.dn,
         }
 
     def cep_path_attrs(self, ep: Endpoint) -> Attrs | None:
         if ep.att is None:
             return None
         t = ep.att.path_dn
-        return {"childAction": "", "dn": f"{ep.dn}/rscEpToPathEp-[{t}]", "forceResolve": "yes",
-                "lcC": "learned", "lcOwn": "local", "modTs": fmt_ts(self.build_ts),
-                "rType": "mo", "state": "formed", "stateQual": "none", "status": "",
-                "tCl": "fabricPathEp", "tDn": t, "tType": "mo"}
+        return {
+            "childAction": "",
+            "dn": f"{ep.dn}/rscEpToPathEp-[{t}]",
+            "forceResolve": "yes",
+            "lcC": "learned",
+            "lcOwn": "local",
+            "modTs": fmt_ts(self.build_ts),
+            "rType": "mo",
+            "state": "formed",
+            "stateQual": "none",
+            "status": "",
+            "tCl": "fabricPathEp",
+            "tDn": t,
+            "tType": "mo",
+        }
 
     def tunnel_attrs(self, leaf: Node, idx: int) -> Attrs:
         ttype, dest, _pod = self.tunnel_dests[idx]
-        return {"childAction": "", "dest": dest,
-                "dn": f"{leaf.prefix}/sys/tunnel-[tunnel{idx + 1}]",
-                "id": f"tunnel{idx + 1}", "modTs": fmt_ts(self.build_ts), "operSt": "up",
-                "operStQual": "none", "src": f"{leaf.tep}/32", "status": "", "tType": "ivxlan",
-                "type": ttype}
+        return {
+            "childAction": "",
+            "dest": dest,
+            "dn": f"{leaf.prefix}/sys/tunnel-[tunnel{idx + 1}]",
+            "id": f"tunnel{idx + 1}",
+            "modTs": fmt_ts(self.build_ts),
+            "operSt": "up",
+            "operStQual": "none",
+            "src": f"{leaf.tep}/32",
+            "status": "",
+            "tType": "ivxlan",
+            "type": ttype,
+        }
 
     def leaf_tunnels(self, leaf: Node) -> Iterator[int]:
         own_vpc = self.vpc_of.get(leaf.id)
@@ -838,20 +1131,37 @@ class SimulatedFabric:
     def port_attrs(self, leaf: Node, port: str) -> Attrs:
         up, ts = self.port_state.get((leaf.id, port), (True, self.build_ts))
         return {
-            "accessVlan": "vlan-1", "bundleIndex": self.port_bundle.get((leaf.id, port),
-                                                                        "unspecified"),
-            "childAction": "", "dn": f"{leaf.prefix}/sys/phys-[{port}]/phys",
-            "lastLinkStChg": fmt_ts(ts), "modTs": fmt_ts(ts), "operDuplex": "full",
-            "operMode": "trunk", "operSpeed": "10G" if up else "unknown",
-            "operSt": "up" if up else "down", "operStQual": "none" if up else "link-failure",
-            "status": "", "usage": "epg" if up else "discovery",
+            "accessVlan": "vlan-1",
+            "bundleIndex": self.port_bundle.get((leaf.id, port), "unspecified"),
+            "childAction": "",
+            "dn": f"{leaf.prefix}/sys/phys-[{port}]/phys",
+            "lastLinkStChg": fmt_ts(ts),
+            "modTs": fmt_ts(ts),
+            "operDuplex": "full",
+            "operMode": "trunk",
+            "operSpeed": "10G" if up else "unknown",
+            "operSt": "up" if up else "down",
+            "operStQual": "none" if up else "link-failure",
+            "status": "",
+            "usage": "epg" if up else "discovery",
         }
 
     def l1_attrs(self, leaf: Node, port: str) -> Attrs:
-        return {"adminSt": "up", "childAction": "", "dn": f"{leaf.prefix}/sys/phys-[{port}]",
-                "id": port, "layer": "Layer2", "mode": "trunk", "modTs": fmt_ts(self.build_ts),
-                "mtu": "9000", "portT": "leaf", "speed": "inherit", "status": "",
-                "usage": "epg", "descr": ""}
+        return {
+            "adminSt": "up",
+            "childAction": "",
+            "dn": f"{leaf.prefix}/sys/phys-[{port}]",
+            "id": port,
+            "layer": "Layer2",
+            "mode": "trunk",
+            "modTs": fmt_ts(self.build_ts),
+            "mtu": "9000",
+            "portT": "leaf",
+            "speed": "inherit",
+            "status": "",
+            "usage": "epg",
+            "descr": "",
+        }
 
     def stats_attrs(self, leaf: Node, port: str, direction: str) -> Attrs:
         """eqptIngrTotal5min / eqptEgrTotal5min: counters derived from the clock so they grow."""
@@ -866,18 +1176,35 @@ class SimulatedFabric:
         pkts_rate = rate / 800
         cls = "eqptIngrTotal5min" if direction == "ingr" else "eqptEgrTotal5min"
         return {
-            "bytesAvg": str(per), "bytesCum": str(cum), "bytesMax": str(per),
-            "bytesMin": str(per), "bytesPer": str(per), "bytesRate": f"{float(rate):.6f}",
-            "bytesRateAvg": f"{float(rate):.6f}", "bytesRateMax": f"{float(rate):.6f}",
-            "bytesRateMin": f"{float(rate):.6f}", "childAction": "", "cnt": str(int(elapsed // 10)),
-            "dn": f"{leaf.prefix}/sys/phys-[{port}]/CD{cls}", "intervalEnd": fmt_ts(now),
-            "intervalStart": fmt_ts(start), "lastCollOffset": str(int(elapsed)),
-            "modTs": "never", "pktsAvg": str(int(per / 800)), "pktsCum": str(int(cum / 800)),
-            "pktsMax": str(int(per / 800)), "pktsMin": str(int(per / 800)),
-            "pktsPer": str(int(per / 800)), "pktsRate": f"{pkts_rate:.6f}",
-            "pktsRateAvg": f"{pkts_rate:.6f}", "pktsRateMax": f"{pkts_rate:.6f}",
-            "pktsRateMin": f"{pkts_rate:.6f}", "repIntvEnd": fmt_ts(now),
-            "repIntvStart": fmt_ts(start), "status": "", "suspect": "no",
+            "bytesAvg": str(per),
+            "bytesCum": str(cum),
+            "bytesMax": str(per),
+            "bytesMin": str(per),
+            "bytesPer": str(per),
+            "bytesRate": f"{float(rate):.6f}",
+            "bytesRateAvg": f"{float(rate):.6f}",
+            "bytesRateMax": f"{float(rate):.6f}",
+            "bytesRateMin": f"{float(rate):.6f}",
+            "childAction": "",
+            "cnt": str(int(elapsed // 10)),
+            "dn": f"{leaf.prefix}/sys/phys-[{port}]/CD{cls}",
+            "intervalEnd": fmt_ts(now),
+            "intervalStart": fmt_ts(start),
+            "lastCollOffset": str(int(elapsed)),
+            "modTs": "never",
+            "pktsAvg": str(int(per / 800)),
+            "pktsCum": str(int(cum / 800)),
+            "pktsMax": str(int(per / 800)),
+            "pktsMin": str(int(per / 800)),
+            "pktsPer": str(int(per / 800)),
+            "pktsRate": f"{pkts_rate:.6f}",
+            "pktsRateAvg": f"{pkts_rate:.6f}",
+            "pktsRateMax": f"{pkts_rate:.6f}",
+            "pktsRateMin": f"{pkts_rate:.6f}",
+            "repIntvEnd": fmt_ts(now),
+            "repIntvStart": fmt_ts(start),
+            "status": "",
+            "suspect": "no",
         }
 
     # -------------------------------------------------------------- events/listeners
@@ -914,8 +1241,9 @@ class SimulatedFabric:
             self.version += 1
             self._batch.append(ev)
 
-    def emit_static(self, cls: str, attrs: Attrs, status: str,
-                    changed: tuple[str, ...] = ()) -> None:
+    def emit_static(
+        self, cls: str, attrs: Attrs, status: str, changed: tuple[str, ...] = ()
+    ) -> None:
         """Create/modify/delete a stored (static) object and emit the event."""
         dn = attrs["dn"]
         store = self.static.setdefault(cls, {})
@@ -926,8 +1254,15 @@ class SimulatedFabric:
             return
         if status == "modified" and dn in store:
             store[dn].update(attrs)
-            self.emit(MoEvent(cls, dn, "modified", dict(store[dn]),
-                              changed or tuple(k for k in attrs if k != "dn")))
+            self.emit(
+                MoEvent(
+                    cls,
+                    dn,
+                    "modified",
+                    dict(store[dn]),
+                    changed or tuple(k for k in attrs if k != "dn"),
+                )
+            )
             return
         full = {"childAction": "", "status": ""}
         full.update(attrs)
@@ -978,8 +1313,13 @@ class SimulatedFabric:
             macs = sum(len(t) for t in self.mac_tables.values())
             ips = sum(len(t) for t in self.ip_tables.values())
             rs = sum(1 for t in self.ip_tables.values() for e in t.values() if e.rw_mac)
-            return {"endpoints": len(self.ep_list), "epmMacEp": macs, "epmIpEp": ips,
-                    "epmRsMacEpToIpEpAtt": rs, "leafs": len(self.leafs)}
+            return {
+                "endpoints": len(self.ep_list),
+                "epmMacEp": macs,
+                "epmIpEp": ips,
+                "epmRsMacEpToIpEpAtt": rs,
+                "leafs": len(self.leafs),
+            }
 
     # ------------------------------------------------------------ scenario facade
 
@@ -997,6 +1337,17 @@ class SimulatedFabric:
 
 
 __all__ = [
-    "Attachment", "Bd", "Endpoint", "EndpointPolicy", "Epg", "EpmEntry", "MoEvent", "Node",
-    "SimulatedFabric", "TruthRecord", "Vrf", "VpcPair", "fmt_ts",
+    "Attachment",
+    "Bd",
+    "Endpoint",
+    "EndpointPolicy",
+    "Epg",
+    "EpmEntry",
+    "MoEvent",
+    "Node",
+    "SimulatedFabric",
+    "TruthRecord",
+    "Vrf",
+    "VpcPair",
+    "fmt_ts",
 ]

@@ -37,8 +37,17 @@ from typing import Any
 from simulators.fabric import SimulatedFabric
 
 FAULT_NAMES = (
-    "token_timeout", "refresh_fail", "subscription_refresh_fail", "subscribe_405", "ws_close",
-    "ws_silent", "throttle", "slow", "page_churn", "empty_page", "login_fail",
+    "token_timeout",
+    "refresh_fail",
+    "subscription_refresh_fail",
+    "subscribe_405",
+    "ws_close",
+    "ws_silent",
+    "throttle",
+    "slow",
+    "page_churn",
+    "empty_page",
+    "login_fail",
 )
 DEFAULT_VALUES = {"slow": 2.0, "page_churn": 25.0}
 
@@ -61,8 +70,9 @@ class FaultInjector:
         if count is not None and count < 1:
             raise ValueError("count must be >= 1 (or None for 'until cleared')")
         with self._lock:
-            self._armed[name] = Armed(count, value if value is not None
-                                      else DEFAULT_VALUES.get(name, 0.0))
+            self._armed[name] = Armed(
+                count, value if value is not None else DEFAULT_VALUES.get(name, 0.0)
+            )
 
     def clear(self, name: str | None = None) -> None:
         with self._lock:
@@ -116,13 +126,16 @@ def churn(fab: SimulatedFabric, n: int, seed: int) -> int:
                 ep = fab.ep_list[rng.randrange(len(fab.ep_list))]
                 if ep.att is None or ep.rogue_until > fab.clock.now():
                     continue
-                candidates = [a for leaf in fab.leafs for a in fab.attachments[leaf.id][:4]
-                              if a is not ep.att]
+                candidates = [
+                    a for leaf in fab.leafs for a in fab.attachments[leaf.id][:4] if a is not ep.att
+                ]
                 if not candidates:
                     continue
                 dst = candidates[rng.randrange(len(candidates))]
-                if move_endpoint(fab, ep, dst, cause="background-mobility",
-                                 scenario="page_churn") is not None:
+                if (
+                    move_endpoint(fab, ep, dst, cause="background-mobility", scenario="page_churn")
+                    is not None
+                ):
                     moved += 1
         finally:
             fab.policy.rogue_enabled = rogue

@@ -60,8 +60,9 @@ def _table(fab: SimulatedFabric, node: Node, is_ip: bool) -> dict[tuple[int, str
     return (fab.ip_tables if is_ip else fab.mac_tables)[node.id]
 
 
-def _emit_entry(fab: SimulatedFabric, e: EpmEntry, status: str,
-                changed: tuple[str, ...] = ()) -> None:
+def _emit_entry(
+    fab: SimulatedFabric, e: EpmEntry, status: str, changed: tuple[str, ...] = ()
+) -> None:
     cls = "epmIpEp" if e.is_ip else "epmMacEp"
     attrs = fab.epm_attrs(e)
     fab.emit(MoEvent(cls, attrs["dn"], status, attrs, changed))
@@ -92,8 +93,9 @@ def apply_entry(fab: SimulatedFabric, desired: EpmEntry) -> EpmEntry:
     old = table.get(key)
     now = fab.clock.now()
     if old is not None and old.dn() == desired.dn():
-        changed = [attr for slot, attr in _ATTR_OF.items()
-                   if getattr(old, slot) != getattr(desired, slot)]
+        changed = [
+            attr for slot, attr in _ATTR_OF.items() if getattr(old, slot) != getattr(desired, slot)
+        ]
         rw_changed = old.rw_mac != desired.rw_mac
         old.expires = desired.expires
         if not changed and not rw_changed:
@@ -117,8 +119,7 @@ def apply_entry(fab: SimulatedFabric, desired: EpmEntry) -> EpmEntry:
     return desired
 
 
-def _schedule_expiry(fab: SimulatedFabric, e: EpmEntry, kind: str, scenario: str,
-                     run: int) -> None:
+def _schedule_expiry(fab: SimulatedFabric, e: EpmEntry, kind: str, scenario: str, run: int) -> None:
     assert e.expires is not None
     due = e.expires
 
@@ -132,37 +133,76 @@ def _schedule_expiry(fab: SimulatedFabric, e: EpmEntry, kind: str, scenario: str
                 return
             delete_entry(fab, e.node, e.is_ip, key)
             bd = fab.bd_by_vnid.get(e.bd)
-            fab.record(TruthRecord(
-                kind=kind, addr=e.addr, addr_type="ipv4" if e.is_ip else "mac",
-                vnid=e.vrf if e.is_ip else e.bd, bd=bd.name if bd else "", time=fab.clock.now(),
-                cause="aging", scenario=scenario, run=run, from_nodes=(e.node.id,),
-                from_interface=e.if_id, detail=f"{e.flags} entry aged out"))
+            fab.record(
+                TruthRecord(
+                    kind=kind,
+                    addr=e.addr,
+                    addr_type="ipv4" if e.is_ip else "mac",
+                    vnid=e.vrf if e.is_ip else e.bd,
+                    bd=bd.name if bd else "",
+                    time=fab.clock.now(),
+                    cause="aging",
+                    scenario=scenario,
+                    run=run,
+                    from_nodes=(e.node.id,),
+                    from_interface=e.if_id,
+                    detail=f"{e.flags} entry aged out",
+                )
+            )
 
     fab.clock.call_at(due, expire)
 
 
 def _truth(
-    fab: SimulatedFabric, kind: str, ep: Endpoint, *, cause: str, scenario: str, run: int,
-    src: Attachment | None, dst: Attachment | None, addr: str | None = None, detail: str = "",
+    fab: SimulatedFabric,
+    kind: str,
+    ep: Endpoint,
+    *,
+    cause: str,
+    scenario: str,
+    run: int,
+    src: Attachment | None,
+    dst: Attachment | None,
+    addr: str | None = None,
+    detail: str = "",
 ) -> TruthRecord:
     is_ip = addr is not None and addr != ep.mac
     bd = ep.bd
-    return fab.record(TruthRecord(
-        kind=kind, addr=addr or ep.mac, addr_type="ipv4" if is_ip else "mac",
-        vnid=bd.vrf.vnid if is_ip else bd.vnid, bd=bd.name, time=fab.clock.now(), cause=cause,
-        scenario=scenario, run=run,
-        from_nodes=tuple(n.id for n in src.nodes) if src else (),
-        from_interface=src.if_id if src else "", from_encap=ep.epg.encap if src else "",
-        to_nodes=tuple(n.id for n in dst.nodes) if dst else (),
-        to_interface=dst.if_id if dst else "", to_encap=ep.epg.encap if dst else "",
-        detail=detail))
+    return fab.record(
+        TruthRecord(
+            kind=kind,
+            addr=addr or ep.mac,
+            addr_type="ipv4" if is_ip else "mac",
+            vnid=bd.vrf.vnid if is_ip else bd.vnid,
+            bd=bd.name,
+            time=fab.clock.now(),
+            cause=cause,
+            scenario=scenario,
+            run=run,
+            from_nodes=tuple(n.id for n in src.nodes) if src else (),
+            from_interface=src.if_id if src else "",
+            from_encap=ep.epg.encap if src else "",
+            to_nodes=tuple(n.id for n in dst.nodes) if dst else (),
+            to_interface=dst.if_id if dst else "",
+            to_encap=ep.epg.encap if dst else "",
+            detail=detail,
+        )
+    )
 
 
 # ------------------------------------------------------------------------ move checks
 
 
-def _rogue_check(fab: SimulatedFabric, ep: Endpoint, key: tuple[str, int, str], dst: Attachment,
-                 now: float, scenario: str, run: int, addr: str | None = None) -> bool:
+def _rogue_check(
+    fab: SimulatedFabric,
+    ep: Endpoint,
+    key: tuple[str, int, str],
+    dst: Attachment,
+    now: float,
+    scenario: str,
+    run: int,
+    addr: str | None = None,
+) -> bool:
     """Count one move; True when this move makes the endpoint rogue (and is refused)."""
     pol = fab.policy
     log = [m for m in fab.move_log.get(key, []) if m[0] > now - pol.rogue_interval]
@@ -171,11 +211,20 @@ def _rogue_check(fab: SimulatedFabric, ep: Endpoint, key: tuple[str, int, str], 
         ep.rogue_until = now + pol.rogue_hold
         held = ep.att
         _raise_rogue_fault(fab, ep, now, addr)
-        _truth(fab, "rogue", ep, cause="rogue-ep-control", scenario=scenario, run=run,
-               src=held, dst=dst, addr=addr,
-               detail=f"{len(log) + 1} moves in {pol.rogue_interval:.0f}s > factor "
-                      f"{pol.rogue_factor}; held on {held.describe() if held else '-'} for "
-                      f"{pol.rogue_hold:.0f}s")
+        _truth(
+            fab,
+            "rogue",
+            ep,
+            cause="rogue-ep-control",
+            scenario=scenario,
+            run=run,
+            src=held,
+            dst=dst,
+            addr=addr,
+            detail=f"{len(log) + 1} moves in {pol.rogue_interval:.0f}s > factor "
+            f"{pol.rogue_factor}; held on {held.describe() if held else '-'} for "
+            f"{pol.rogue_hold:.0f}s",
+        )
         fab.clock.call_at(ep.rogue_until, lambda: _rogue_release(fab, ep, scenario, run, addr))
         return True
     log.append((now, dst.describe()))
@@ -188,21 +237,40 @@ def _rogue_fault_dn(ep: Endpoint, addr: str | None) -> str | None:
         return None
     node = ep.att.nodes[0]
     bd = ep.bd
-    base = (f"{node.prefix}/sys/ctx-[vxlan-{bd.vrf.vnid}]/bd-[vxlan-{bd.vnid}]/"
-            f"vlan-[vlan-{ep.epg.vlan}]/db-ep")
+    base = (
+        f"{node.prefix}/sys/ctx-[vxlan-{bd.vrf.vnid}]/bd-[vxlan-{bd.vnid}]/"
+        f"vlan-[vlan-{ep.epg.vlan}]/db-ep"
+    )
     leaf_rn = f"ip-[{addr}]" if addr and addr != ep.mac else f"mac-{ep.mac}"
     return f"{base}/{leaf_rn}/fault-{ROGUE_FAULT_CODE}"
 
 
-def _fault_attrs(dn: str, code: str, cause: str, descr: str, now: float, subject: str) -> dict[
-        str, str]:
+def _fault_attrs(
+    dn: str, code: str, cause: str, descr: str, now: float, subject: str
+) -> dict[str, str]:
     ts = fmt_ts(now)
     return {
-        "ack": "no", "alert": "no", "cause": cause, "changeSet": "", "code": code, "created": ts,
-        "delegated": "no", "descr": descr, "dn": dn, "domain": "infra",
-        "highestSeverity": "major", "lastTransition": ts, "lc": "raised", "modTs": ts,
-        "occur": "1", "origSeverity": "major", "prevSeverity": "major", "rule": subject,
-        "severity": "major", "subject": subject, "type": "operational",
+        "ack": "no",
+        "alert": "no",
+        "cause": cause,
+        "changeSet": "",
+        "code": code,
+        "created": ts,
+        "delegated": "no",
+        "descr": descr,
+        "dn": dn,
+        "domain": "infra",
+        "highestSeverity": "major",
+        "lastTransition": ts,
+        "lc": "raised",
+        "modTs": ts,
+        "occur": "1",
+        "origSeverity": "major",
+        "prevSeverity": "major",
+        "rule": subject,
+        "severity": "major",
+        "subject": subject,
+        "type": "operational",
     }
 
 
@@ -212,30 +280,44 @@ def _raise_rogue_fault(fab: SimulatedFabric, ep: Endpoint, now: float, addr: str
         return
     node = ep.att.nodes[0] if ep.att else None
     what = f"IP {addr}" if addr and addr != ep.mac else f"MAC {ep.mac}"
-    descr = (f"Rogue endpoint {what} in BD {ep.bd.name} detected on node "
-             f"{node.id if node else '-'} interface {ep.att.if_id if ep.att else '-'}: more than "
-             f"{fab.policy.rogue_factor} moves in {fab.policy.rogue_interval:.0f} seconds")
-    fab.emit_static("faultInst", _fault_attrs(dn, ROGUE_FAULT_CODE, ROGUE_FAULT_CAUSE, descr, now,
-                                              "rogue-endpoint"), "created")
+    descr = (
+        f"Rogue endpoint {what} in BD {ep.bd.name} detected on node "
+        f"{node.id if node else '-'} interface {ep.att.if_id if ep.att else '-'}: more than "
+        f"{fab.policy.rogue_factor} moves in {fab.policy.rogue_interval:.0f} seconds"
+    )
+    fab.emit_static(
+        "faultInst",
+        _fault_attrs(dn, ROGUE_FAULT_CODE, ROGUE_FAULT_CAUSE, descr, now, "rogue-endpoint"),
+        "created",
+    )
 
 
-def _rogue_release(fab: SimulatedFabric, ep: Endpoint, scenario: str, run: int,
-                   addr: str | None) -> None:
+def _rogue_release(
+    fab: SimulatedFabric, ep: Endpoint, scenario: str, run: int, addr: str | None
+) -> None:
     with fab.lock, fab.batch():
         now = fab.clock.now()
         if ep.rogue_until > now + 1e-6:
             return
         dn = _rogue_fault_dn(ep, addr)
         for fdn, attrs in list(fab.static.get("faultInst", {}).items()):
-            if fdn == dn or (attrs.get("cause") == ROGUE_FAULT_CAUSE
-                             and f"-{ep.mac}/" in fdn):
+            if fdn == dn or (attrs.get("cause") == ROGUE_FAULT_CAUSE and f"-{ep.mac}/" in fdn):
                 fab.emit_static("faultInst", {"dn": fdn}, "deleted")
         held = ep.att
         # "After the hold interval, rogue endpoints will be deleted" (seed 001).
         if held is not None:
             _flush_endpoint(fab, ep, held.nodes)
-        _truth(fab, "rogue_cleared", ep, cause="rogue-hold-expired", scenario=scenario, run=run,
-               src=held, dst=None, addr=addr)
+        _truth(
+            fab,
+            "rogue_cleared",
+            ep,
+            cause="rogue-hold-expired",
+            scenario=scenario,
+            run=run,
+            src=held,
+            dst=None,
+            addr=addr,
+        )
         if held is not None and not ep.silent:
             # The host is still there and talking: the next packet relearns it where it sits.
             def relearn() -> None:
@@ -244,8 +326,9 @@ def _rogue_release(fab: SimulatedFabric, ep: Endpoint, scenario: str, run: int,
             fab.clock.call_later(1.0, relearn)
 
 
-def _loop_and_dampening(fab: SimulatedFabric, ep: Endpoint, dst: Attachment, now: float,
-                        scenario: str, run: int) -> bool:
+def _loop_and_dampening(
+    fab: SimulatedFabric, ep: Endpoint, dst: Attachment, now: float, scenario: str, run: int
+) -> bool:
     """EP loop protection and move dampening; only active when rogue control is off."""
     pol = fab.policy
     bd = ep.bd
@@ -266,30 +349,69 @@ def _loop_and_dampening(fab: SimulatedFabric, ep: Endpoint, dst: Attachment, now
             if pol.loop_action == "port-disable":
                 node = dst.nodes[0]
                 port = dst.members[0]
-                port_down(fab, node.id, port, cause="ep-loop-protection", scenario=scenario,
-                          run=run, qual="error-disabled")
-                _truth(fab, "loop", ep, cause="ep-loop-protection", scenario=scenario, run=run,
-                       src=ep.att, dst=dst, detail=f"port {node.id}/{port} disabled")
+                port_down(
+                    fab,
+                    node.id,
+                    port,
+                    cause="ep-loop-protection",
+                    scenario=scenario,
+                    run=run,
+                    qual="error-disabled",
+                )
+                _truth(
+                    fab,
+                    "loop",
+                    ep,
+                    cause="ep-loop-protection",
+                    scenario=scenario,
+                    run=run,
+                    src=ep.att,
+                    dst=dst,
+                    detail=f"port {node.id}/{port} disabled",
+                )
             else:
                 _disable_bd(fab, ep, now, "ep-loop-protection", scenario, run, dst)
             return True
     return False
 
 
-def _disable_bd(fab: SimulatedFabric, ep: Endpoint, now: float, why: str, scenario: str, run: int,
-                dst: Attachment) -> None:
+def _disable_bd(
+    fab: SimulatedFabric,
+    ep: Endpoint,
+    now: float,
+    why: str,
+    scenario: str,
+    run: int,
+    dst: Attachment,
+) -> None:
     bd = ep.bd
     until = now + fab.policy.hold_interval
     fab.bd_learn_disabled[bd.vnid] = until
     node = dst.nodes[0]
-    dn = (f"{node.prefix}/sys/ctx-[vxlan-{bd.vrf.vnid}]/bd-[vxlan-{bd.vnid}]/"
-          f"fault-{LOOP_FAULT_CODE}")
-    fab.emit_static("faultInst", _fault_attrs(
-        dn, LOOP_FAULT_CODE, LOOP_FAULT_CAUSE,
-        f"BD {bd.name}: endpoint learning disabled for {fab.policy.hold_interval:.0f}s ({why})",
-        now, "bd-learn-disable"), "created")
-    _truth(fab, "loop", ep, cause=why, scenario=scenario, run=run, src=ep.att, dst=dst,
-           detail=f"learning disabled in BD {bd.name} until {fmt_ts(until)}")
+    dn = f"{node.prefix}/sys/ctx-[vxlan-{bd.vrf.vnid}]/bd-[vxlan-{bd.vnid}]/fault-{LOOP_FAULT_CODE}"
+    fab.emit_static(
+        "faultInst",
+        _fault_attrs(
+            dn,
+            LOOP_FAULT_CODE,
+            LOOP_FAULT_CAUSE,
+            f"BD {bd.name}: endpoint learning disabled for {fab.policy.hold_interval:.0f}s ({why})",
+            now,
+            "bd-learn-disable",
+        ),
+        "created",
+    )
+    _truth(
+        fab,
+        "loop",
+        ep,
+        cause=why,
+        scenario=scenario,
+        run=run,
+        src=ep.att,
+        dst=dst,
+        detail=f"learning disabled in BD {bd.name} until {fmt_ts(until)}",
+    )
 
     def release() -> None:
         with fab.lock, fab.batch():
@@ -312,16 +434,22 @@ def _flush_endpoint(fab: SimulatedFabric, ep: Endpoint, nodes: tuple[Node, ...])
             if e is not None and e.local:
                 delete_entry(fab, node, True, (bd.vrf.vnid, ip))
     if ep.att is not None and all(
-            (bd.vnid, ep.mac) not in fab.mac_tables[n.id] for n in ep.att.nodes):
+        (bd.vnid, ep.mac) not in fab.mac_tables[n.id] for n in ep.att.nodes
+    ):
         ep.att = None
 
 
 def _emit_cep_path(fab: SimulatedFabric, ep: Endpoint, old: Attachment | None) -> None:
     if old is not None:
         t = old.path_dn
-        fab.emit(MoEvent("fvRsCEpToPathEp", f"{ep.dn}/rscEpToPathEp-[{t}]", "deleted",
-                         {"dn": f"{ep.dn}/rscEpToPathEp-[{t}]", "tDn": t,
-                          "modTs": fmt_ts(fab.clock.now())}))
+        fab.emit(
+            MoEvent(
+                "fvRsCEpToPathEp",
+                f"{ep.dn}/rscEpToPathEp-[{t}]",
+                "deleted",
+                {"dn": f"{ep.dn}/rscEpToPathEp-[{t}]", "tDn": t, "modTs": fmt_ts(fab.clock.now())},
+            )
+        )
     rs = fab.cep_path_attrs(ep)
     if rs is not None:
         fab.emit(MoEvent("fvRsCEpToPathEp", rs["dn"], "created", rs))
@@ -334,8 +462,15 @@ def _emit_cep_path(fab: SimulatedFabric, ep: Endpoint, old: Attachment | None) -
         fab.emit(MoEvent("fvIp", a["dn"], "modified", a, ("fabricPathDn",)))
 
 
-def _relocate(fab: SimulatedFabric, ep: Endpoint, dst: Attachment, now: float,
-              stale_nodes: frozenset[int], scenario: str, run: int) -> None:
+def _relocate(
+    fab: SimulatedFabric,
+    ep: Endpoint,
+    dst: Attachment,
+    now: float,
+    stale_nodes: frozenset[int],
+    scenario: str,
+    run: int,
+) -> None:
     old = ep.att
     bd = ep.bd
     new_ids = {n.id for n in dst.nodes}
@@ -363,8 +498,15 @@ def _relocate(fab: SimulatedFabric, ep: Endpoint, dst: Attachment, now: float,
 
 
 def move_endpoint(
-    fab: SimulatedFabric, ep: Endpoint, dst: Attachment, *, cause: str, scenario: str = "",
-    run: int = 0, stale_nodes: frozenset[int] = frozenset(), kind: str = "move",
+    fab: SimulatedFabric,
+    ep: Endpoint,
+    dst: Attachment,
+    *,
+    cause: str,
+    scenario: str = "",
+    run: int = 0,
+    stale_nodes: frozenset[int] = frozenset(),
+    kind: str = "move",
     prev: Attachment | None = None,
 ) -> TruthRecord | None:
     """Data-plane learn of ``ep`` at ``dst`` (a move when it was learned elsewhere).
@@ -377,12 +519,29 @@ def move_endpoint(
         if old is dst:
             return None
         if ep.rogue_until > now:
-            return _truth(fab, "suppressed", ep, cause="rogue-hold", scenario=scenario, run=run,
-                          src=old, dst=dst, detail="learning frozen for a rogue endpoint")
+            return _truth(
+                fab,
+                "suppressed",
+                ep,
+                cause="rogue-hold",
+                scenario=scenario,
+                run=run,
+                src=old,
+                dst=dst,
+                detail="learning frozen for a rogue endpoint",
+            )
         until = fab.bd_learn_disabled.get(ep.bd.vnid, 0.0)
         if until > now:
-            return _truth(fab, "suppressed", ep, cause="bd-learn-disabled", scenario=scenario,
-                          run=run, src=old, dst=dst)
+            return _truth(
+                fab,
+                "suppressed",
+                ep,
+                cause="bd-learn-disabled",
+                scenario=scenario,
+                run=run,
+                src=old,
+                dst=dst,
+            )
         if old is not None:
             if fab.policy.rogue_enabled:
                 if _rogue_check(fab, ep, ("mac", ep.bd.vnid, ep.mac), dst, now, scenario, run):
@@ -391,12 +550,28 @@ def move_endpoint(
                 return None
         _relocate(fab, ep, dst, now, stale_nodes, scenario, run)
         src = old or prev
-        return _truth(fab, kind if src is not None else "learn", ep, cause=cause,
-                      scenario=scenario, run=run, src=src, dst=dst)
+        return _truth(
+            fab,
+            kind if src is not None else "learn",
+            ep,
+            cause=cause,
+            scenario=scenario,
+            run=run,
+            src=src,
+            dst=dst,
+        )
 
 
-def port_down(fab: SimulatedFabric, node_id: int, port: str, *, cause: str = "link-down",
-              scenario: str = "", run: int = 0, qual: str = "link-failure") -> list[Endpoint]:
+def port_down(
+    fab: SimulatedFabric,
+    node_id: int,
+    port: str,
+    *,
+    cause: str = "link-down",
+    scenario: str = "",
+    run: int = 0,
+    qual: str = "link-failure",
+) -> list[Endpoint]:
     """Bring a port oper-down; flush the local endpoints learned on it.  Returns them."""
     with fab.lock, fab.batch():
         node = fab.leaf(node_id)
@@ -404,41 +579,84 @@ def port_down(fab: SimulatedFabric, node_id: int, port: str, *, cause: str = "li
         fab.port_state[(node_id, port)] = (False, now)
         attrs = fab.port_attrs(node, port)
         attrs["operStQual"] = qual
-        fab.emit(MoEvent("ethpmPhysIf", attrs["dn"], "modified", attrs,
-                         ("operSt", "operStQual", "operSpeed", "lastLinkStChg", "usage")))
+        fab.emit(
+            MoEvent(
+                "ethpmPhysIf",
+                attrs["dn"],
+                "modified",
+                attrs,
+                ("operSt", "operStQual", "operSpeed", "lastLinkStChg", "usage"),
+            )
+        )
         affected = {port}
         po = fab.port_bundle.get((node_id, port))
         if po is not None:
             members = [m for (n, m), b in fab.port_bundle.items() if n == node_id and b == po]
             if all(not fab.port_state.get((node_id, m), (True, 0.0))[0] for m in members):
                 affected.add(po)
-        flushed = [ep for ep in fab.ep_list if ep.att is not None and node in ep.att.nodes
-                   and ep.att.if_id in affected]
+        flushed = [
+            ep
+            for ep in fab.ep_list
+            if ep.att is not None and node in ep.att.nodes and ep.att.if_id in affected
+        ]
         for ep in flushed:
             _flush_endpoint(fab, ep, (node,))
-        fab.record(TruthRecord(kind="interface_down", addr="", addr_type="", vnid=0, bd="",
-                               time=now, cause=cause, scenario=scenario, run=run,
-                               from_nodes=(node_id,), from_interface=port,
-                               detail=f"{len(flushed)} endpoints flushed"))
+        fab.record(
+            TruthRecord(
+                kind="interface_down",
+                addr="",
+                addr_type="",
+                vnid=0,
+                bd="",
+                time=now,
+                cause=cause,
+                scenario=scenario,
+                run=run,
+                from_nodes=(node_id,),
+                from_interface=port,
+                detail=f"{len(flushed)} endpoints flushed",
+            )
+        )
         return flushed
 
 
-def port_up(fab: SimulatedFabric, node_id: int, port: str, *, scenario: str = "",
-            run: int = 0) -> None:
+def port_up(
+    fab: SimulatedFabric, node_id: int, port: str, *, scenario: str = "", run: int = 0
+) -> None:
     with fab.lock, fab.batch():
         node = fab.leaf(node_id)
         now = fab.clock.now()
         fab.port_state[(node_id, port)] = (True, now)
         attrs = fab.port_attrs(node, port)
-        fab.emit(MoEvent("ethpmPhysIf", attrs["dn"], "modified", attrs,
-                         ("operSt", "operStQual", "operSpeed", "lastLinkStChg", "usage")))
-        fab.record(TruthRecord(kind="interface_up", addr="", addr_type="", vnid=0, bd="",
-                               time=now, cause="link-up", scenario=scenario, run=run,
-                               to_nodes=(node_id,), to_interface=port))
+        fab.emit(
+            MoEvent(
+                "ethpmPhysIf",
+                attrs["dn"],
+                "modified",
+                attrs,
+                ("operSt", "operStQual", "operSpeed", "lastLinkStChg", "usage"),
+            )
+        )
+        fab.record(
+            TruthRecord(
+                kind="interface_up",
+                addr="",
+                addr_type="",
+                vnid=0,
+                bd="",
+                time=now,
+                cause="link-up",
+                scenario=scenario,
+                run=run,
+                to_nodes=(node_id,),
+                to_interface=port,
+            )
+        )
 
 
-def move_ip(fab: SimulatedFabric, ip: str, dst_ep: Endpoint, *, cause: str, scenario: str = "",
-            run: int = 0) -> TruthRecord | None:
+def move_ip(
+    fab: SimulatedFabric, ip: str, dst_ep: Endpoint, *, cause: str, scenario: str = "", run: int = 0
+) -> TruthRecord | None:
     """Re-learn ``ip`` behind ``dst_ep``'s MAC (and location): the duplicate-IP case."""
     with fab.lock, fab.batch():
         now = fab.clock.now()
@@ -446,15 +664,24 @@ def move_ip(fab: SimulatedFabric, ip: str, dst_ep: Endpoint, *, cause: str, scen
         src_ep = fab.ip_owner.get((vrf, ip))
         if src_ep is dst_ep or dst_ep.att is None:
             return None
-        if fab.policy.rogue_enabled and src_ep is not None and _rogue_check(
-                fab, src_ep, ("ip", vrf, ip), dst_ep.att, now, scenario, run, addr=ip):
+        if (
+            fab.policy.rogue_enabled
+            and src_ep is not None
+            and _rogue_check(fab, src_ep, ("ip", vrf, ip), dst_ep.att, now, scenario, run, addr=ip)
+        ):
             return None
         dst = dst_ep.att
         new_ids = {n.id for n in dst.nodes}
         if src_ep is not None:
             src_ep.ips = tuple(i for i in src_ep.ips if i != ip)
-            fab.emit(MoEvent("fvIp", f"{src_ep.dn}/ip-[{ip}]", "deleted",
-                             {"dn": f"{src_ep.dn}/ip-[{ip}]", "modTs": fmt_ts(now)}))
+            fab.emit(
+                MoEvent(
+                    "fvIp",
+                    f"{src_ep.dn}/ip-[{ip}]",
+                    "deleted",
+                    {"dn": f"{src_ep.dn}/ip-[{ip}]", "modTs": fmt_ts(now)},
+                )
+            )
         dst_ep.ips = (*dst_ep.ips, ip)
         fab.ip_owner[(vrf, ip)] = dst_ep
         for _node, entry in fab.desired_local(dst_ep, dst, now, ips=(ip,)):
@@ -485,20 +712,32 @@ def move_ip(fab: SimulatedFabric, ip: str, dst_ep: Endpoint, *, cause: str, scen
                     apply_entry(fab, entry)
         a = fab.fvip_attrs(dst_ep, ip)
         fab.emit(MoEvent("fvIp", a["dn"], "created", a))
-        rec = fab.record(TruthRecord(
-            kind="duplicate_ip", addr=ip, addr_type="ipv4", vnid=vrf, bd=dst_ep.bd.name, time=now,
-            cause=cause, scenario=scenario, run=run,
-            from_nodes=tuple(n.id for n in src_ep.att.nodes) if src_ep and src_ep.att else (),
-            from_interface=src_ep.att.if_id if src_ep and src_ep.att else "",
-            from_encap=src_ep.epg.encap if src_ep else "",
-            to_nodes=tuple(n.id for n in dst.nodes), to_interface=dst.if_id,
-            to_encap=dst_ep.epg.encap,
-            detail=f"mac {src_ep.mac if src_ep else '-'} -> {dst_ep.mac}"))
+        rec = fab.record(
+            TruthRecord(
+                kind="duplicate_ip",
+                addr=ip,
+                addr_type="ipv4",
+                vnid=vrf,
+                bd=dst_ep.bd.name,
+                time=now,
+                cause=cause,
+                scenario=scenario,
+                run=run,
+                from_nodes=tuple(n.id for n in src_ep.att.nodes) if src_ep and src_ep.att else (),
+                from_interface=src_ep.att.if_id if src_ep and src_ep.att else "",
+                from_encap=src_ep.epg.encap if src_ep else "",
+                to_nodes=tuple(n.id for n in dst.nodes),
+                to_interface=dst.if_id,
+                to_encap=dst_ep.epg.encap,
+                detail=f"mac {src_ep.mac if src_ep else '-'} -> {dst_ep.mac}",
+            )
+        )
         return rec
 
 
-def learn_ip(fab: SimulatedFabric, ep: Endpoint, ip: str, *, cause: str, scenario: str = "",
-             run: int = 0) -> TruthRecord | None:
+def learn_ip(
+    fab: SimulatedFabric, ep: Endpoint, ip: str, *, cause: str, scenario: str = "", run: int = 0
+) -> TruthRecord | None:
     """A new IP seen behind ``ep``; records ``offsubnet`` when no BD subnet contains it."""
     import ipaddress
 
@@ -508,8 +747,17 @@ def learn_ip(fab: SimulatedFabric, ep: Endpoint, ip: str, *, cause: str, scenari
         bd = ep.bd
         inside = ipaddress.ip_address(ip) in bd.subnet
         if not inside and fab.policy.enforce_subnet_check:
-            return _truth(fab, "suppressed", ep, cause="enforce-subnet-check", scenario=scenario,
-                          run=run, src=None, dst=ep.att, addr=ip)
+            return _truth(
+                fab,
+                "suppressed",
+                ep,
+                cause="enforce-subnet-check",
+                scenario=scenario,
+                run=run,
+                src=None,
+                dst=ep.att,
+                addr=ip,
+            )
         now = fab.clock.now()
         ep.ips = (*ep.ips, ip)
         fab.ip_owner[(bd.vrf.vnid, ip)] = ep
@@ -522,9 +770,18 @@ def learn_ip(fab: SimulatedFabric, ep: Endpoint, ip: str, *, cause: str, scenari
                     apply_entry(fab, entry)
         a = fab.fvip_attrs(ep, ip)
         fab.emit(MoEvent("fvIp", a["dn"], "created", a))
-        return _truth(fab, "learn" if inside else "offsubnet", ep, cause=cause,
-                      scenario=scenario, run=run, src=None, dst=ep.att, addr=ip,
-                      detail="" if inside else f"{ip} outside BD {bd.name} subnet {bd.subnet}")
+        return _truth(
+            fab,
+            "learn" if inside else "offsubnet",
+            ep,
+            cause=cause,
+            scenario=scenario,
+            run=run,
+            src=None,
+            dst=ep.att,
+            addr=ip,
+            detail="" if inside else f"{ip} outside BD {bd.name} subnet {bd.subnet}",
+        )
 
 
 def silence(fab: SimulatedFabric, ep: Endpoint, *, scenario: str = "", run: int = 0) -> None:

@@ -63,8 +63,16 @@ from simulators.learning import (
 
 log = logging.getLogger(__name__)
 
-SCENARIOS = ("vm_migration", "link_failover", "nic_teaming_flap", "l2_loop", "offsubnet",
-             "stale_remote", "duplicate_ip", "silent_host")
+SCENARIOS = (
+    "vm_migration",
+    "link_failover",
+    "nic_teaming_flap",
+    "l2_loop",
+    "offsubnet",
+    "stale_remote",
+    "duplicate_ip",
+    "silent_host",
+)
 
 Step = tuple[float, Callable[[], None]]
 
@@ -93,8 +101,18 @@ class ScenarioEngine:
         return list(SCENARIOS)
 
     def run_summaries(self) -> list[dict[str, Any]]:
-        return [{"id": r.id, "name": r.name, "started": r.started, "ends_at": r.ends_at,
-                 "done": r.done, "targets": r.targets, "error": r.error} for r in self.runs[-50:]]
+        return [
+            {
+                "id": r.id,
+                "name": r.name,
+                "started": r.started,
+                "ends_at": r.ends_at,
+                "done": r.done,
+                "targets": r.targets,
+                "error": r.error,
+            }
+            for r in self.runs[-50:]
+        ]
 
     def records(self, run: ScenarioRun) -> list[TruthRecord]:
         with self.fab.lock:
@@ -183,11 +201,16 @@ class ScenarioEngine:
     # ----------------------------------------------------------------- picking
 
     def _free(self, ep: Endpoint) -> bool:
-        return (ep.att is not None and ep.mac not in self._busy and not ep.silent
-                and ep.rogue_until <= self.fab.clock.now())
+        return (
+            ep.att is not None
+            and ep.mac not in self._busy
+            and not ep.silent
+            and ep.rogue_until <= self.fab.clock.now()
+        )
 
-    def _pick(self, rng: random.Random, pred: Callable[[Endpoint], bool],
-              mac: str | None = None) -> Endpoint:
+    def _pick(
+        self, rng: random.Random, pred: Callable[[Endpoint], bool], mac: str | None = None
+    ) -> Endpoint:
         fab = self.fab
         if mac is not None:
             ep = fab.endpoint(mac)
@@ -205,12 +228,14 @@ class ScenarioEngine:
         raise ValueError("no endpoint fits this scenario right now")
 
     def _eth_on(self, rng: random.Random, leaf: Node) -> Attachment:
-        eth = [a for a in self.fab.attachments[leaf.id] if a.kind == "eth"
-               and self.fab.port_state.get((leaf.id, a.if_id), (True, 0.0))[0]]
+        eth = [
+            a
+            for a in self.fab.attachments[leaf.id]
+            if a.kind == "eth" and self.fab.port_state.get((leaf.id, a.if_id), (True, 0.0))[0]
+        ]
         return eth[rng.randrange(len(eth))]
 
-    def _other_leaf(self, rng: random.Random, exclude: set[int], avoid_peer: bool = True
-                    ) -> Node:
+    def _other_leaf(self, rng: random.Random, exclude: set[int], avoid_peer: bool = True) -> Node:
         fab = self.fab
         bad = set(exclude)
         if avoid_peer:
@@ -219,21 +244,23 @@ class ScenarioEngine:
                 if pair is not None:
                     bad.update((pair.a.id, pair.b.id))
         cands = [n for n in fab.leafs if n.id not in bad] or [
-            n for n in fab.leafs if n.id not in exclude]
+            n for n in fab.leafs if n.id not in exclude
+        ]
         if not cands:
             raise ValueError("the fabric needs at least two leafs for this scenario")
         return cands[rng.randrange(len(cands))]
 
     # ------------------------------------------------------------------ plans
 
-    def _plan_vm_migration(self, run: int, rng: random.Random, mac: str | None = None,
-                           to_leaf: int | None = None) -> tuple[list[Step], float, list[str]]:
+    def _plan_vm_migration(
+        self, run: int, rng: random.Random, mac: str | None = None, to_leaf: int | None = None
+    ) -> tuple[list[Step], float, list[str]]:
         fab = self.fab
-        ep = self._pick(rng, lambda e: bool(e.ips) and e.att is not None
-                        and e.att.kind != "vpc", mac)
+        ep = self._pick(
+            rng, lambda e: bool(e.ips) and e.att is not None and e.att.kind != "vpc", mac
+        )
         assert ep.att is not None
-        leaf = fab.leaf(to_leaf) if to_leaf else self._other_leaf(
-            rng, {n.id for n in ep.att.nodes})
+        leaf = fab.leaf(to_leaf) if to_leaf else self._other_leaf(rng, {n.id for n in ep.att.nodes})
         dst = self._eth_on(rng, leaf)
 
         def go() -> None:
@@ -241,8 +268,9 @@ class ScenarioEngine:
 
         return [(0.0, go)], 1.0, [ep.mac]
 
-    def _plan_link_failover(self, run: int, rng: random.Random, mac: str | None = None,
-                            restore_after: float = 30.0) -> tuple[list[Step], float, list[str]]:
+    def _plan_link_failover(
+        self, run: int, rng: random.Random, mac: str | None = None, restore_after: float = 30.0
+    ) -> tuple[list[Step], float, list[str]]:
         fab = self.fab
         ep = self._pick(rng, lambda e: e.att is not None and e.att.kind == "eth", mac)
         assert ep.att is not None
@@ -251,32 +279,40 @@ class ScenarioEngine:
         port = src.if_id
         # Active/standby teaming: the standby uplink usually lands on the vPC peer leaf.
         pair = fab.vpc_of.get(leaf.id)
-        standby_leaf = (pair.b if pair.a is leaf else pair.a) if pair else self._other_leaf(
-            rng, {leaf.id}, avoid_peer=False)
-        same_port = [a for a in fab.attachments[standby_leaf.id]
-                     if a.kind == "eth" and a.if_id == port]
+        standby_leaf = (
+            (pair.b if pair.a is leaf else pair.a)
+            if pair
+            else self._other_leaf(rng, {leaf.id}, avoid_peer=False)
+        )
+        same_port = [
+            a for a in fab.attachments[standby_leaf.id] if a.kind == "eth" and a.if_id == port
+        ]
         dst = same_port[0] if same_port else self._eth_on(rng, standby_leaf)
         on_port = [e for e in fab.ep_list if e.att is src and self._free(e)]
         targets = [e.mac for e in on_port]
 
         def down() -> None:
-            port_down(fab, leaf.id, port, cause="link_failover", scenario="link_failover",
-                      run=run)
+            port_down(fab, leaf.id, port, cause="link_failover", scenario="link_failover", run=run)
 
         def failover() -> None:
             for e in on_port:
-                move_endpoint(fab, e, dst, cause="link_failover", scenario="link_failover",
-                              run=run, prev=src)
+                move_endpoint(
+                    fab, e, dst, cause="link_failover", scenario="link_failover", run=run, prev=src
+                )
 
         def up() -> None:
             port_up(fab, leaf.id, port, scenario="link_failover", run=run)
 
-        return ([(0.0, down), (1.0, failover), (restore_after, up)], restore_after + 0.5,
-                targets)
+        return ([(0.0, down), (1.0, failover), (restore_after, up)], restore_after + 0.5, targets)
 
-    def _plan_nic_teaming_flap(self, run: int, rng: random.Random, mac: str | None = None,
-                               flaps: int = 6, interval: float = 5.0
-                               ) -> tuple[list[Step], float, list[str]]:
+    def _plan_nic_teaming_flap(
+        self,
+        run: int,
+        rng: random.Random,
+        mac: str | None = None,
+        flaps: int = 6,
+        interval: float = 5.0,
+    ) -> tuple[list[Step], float, list[str]]:
         fab = self.fab
         ep = self._pick(rng, lambda e: e.att is not None and e.att.kind == "eth", mac)
         assert ep.att is not None
@@ -287,15 +323,22 @@ class ScenarioEngine:
             dst = other if i % 2 == 0 else home
 
             def flap(dst: Attachment = dst) -> None:
-                move_endpoint(fab, ep, dst, cause="nic_teaming", scenario="nic_teaming_flap",
-                              run=run)
+                move_endpoint(
+                    fab, ep, dst, cause="nic_teaming", scenario="nic_teaming_flap", run=run
+                )
 
             steps.append((i * interval, flap))
         return steps, flaps * interval, [ep.mac]
 
-    def _plan_l2_loop(self, run: int, rng: random.Random, bd: str | None = None,
-                      count: int = 20, flaps: int = 6, interval: float = 2.0
-                      ) -> tuple[list[Step], float, list[str]]:
+    def _plan_l2_loop(
+        self,
+        run: int,
+        rng: random.Random,
+        bd: str | None = None,
+        count: int = 20,
+        flaps: int = 6,
+        interval: float = 2.0,
+    ) -> tuple[list[Step], float, list[str]]:
         fab = self.fab
         if bd is not None:
             target_bd = next((b for b in fab.bds if b.name == bd), None)
@@ -303,8 +346,11 @@ class ScenarioEngine:
                 raise ValueError(f"unknown BD {bd!r}")
         else:
             target_bd = self._pick(rng, lambda e: e.att is not None and e.att.kind == "eth").bd
-        members = [e for e in fab.ep_list if e.bd is target_bd and self._free(e)
-                   and e.att is not None and e.att.kind != "vpc"][:count]
+        members = [
+            e
+            for e in fab.ep_list
+            if e.bd is target_bd and self._free(e) and e.att is not None and e.att.kind != "vpc"
+        ][:count]
         if not members:
             raise ValueError(f"no free endpoints in BD {target_bd.name}")
         # The loop bridges two access ports on two leafs; every MAC in the BD is seen on both.
@@ -314,13 +360,25 @@ class ScenarioEngine:
 
         def start_loop() -> None:
             for e in members:
-                fab.record(TruthRecord(
-                    kind="loop", addr=e.mac, addr_type="mac", vnid=target_bd.vnid,
-                    bd=target_bd.name, time=fab.clock.now(), cause="l2_loop", scenario="l2_loop",
-                    run=run, from_nodes=(leaf_a.id,), from_interface=port_a.if_id,
-                    to_nodes=tuple(n.id for n in port_b.nodes), to_interface=port_b.if_id,
-                    detail=f"L2 loop between {port_a.describe()} and {port_b.describe()} "
-                           f"({len(members)} endpoints of BD {target_bd.name})"))
+                fab.record(
+                    TruthRecord(
+                        kind="loop",
+                        addr=e.mac,
+                        addr_type="mac",
+                        vnid=target_bd.vnid,
+                        bd=target_bd.name,
+                        time=fab.clock.now(),
+                        cause="l2_loop",
+                        scenario="l2_loop",
+                        run=run,
+                        from_nodes=(leaf_a.id,),
+                        from_interface=port_a.if_id,
+                        to_nodes=tuple(n.id for n in port_b.nodes),
+                        to_interface=port_b.if_id,
+                        detail=f"L2 loop between {port_a.describe()} and {port_b.describe()} "
+                        f"({len(members)} endpoints of BD {target_bd.name})",
+                    )
+                )
 
         steps: list[Step] = [(0.0, start_loop)]
         for i in range(flaps):
@@ -334,8 +392,9 @@ class ScenarioEngine:
             steps.append((0.1 + i * interval, flap))
         return steps, flaps * interval + 0.5, [e.mac for e in members]
 
-    def _plan_offsubnet(self, run: int, rng: random.Random, mac: str | None = None,
-                        ip: str | None = None) -> tuple[list[Step], float, list[str]]:
+    def _plan_offsubnet(
+        self, run: int, rng: random.Random, mac: str | None = None, ip: str | None = None
+    ) -> tuple[list[Step], float, list[str]]:
         fab = self.fab
         ep = self._pick(rng, lambda e: e.att is not None, mac)
         if ip is None:
@@ -355,11 +414,17 @@ class ScenarioEngine:
 
         return [(0.0, go)], 1.0, [ep.mac]
 
-    def _plan_stale_remote(self, run: int, rng: random.Random, mac: str | None = None
-                           ) -> tuple[list[Step], float, list[str]]:
+    def _plan_stale_remote(
+        self, run: int, rng: random.Random, mac: str | None = None
+    ) -> tuple[list[Step], float, list[str]]:
         fab = self.fab
-        ep = self._pick(rng, lambda e: e.att is not None and e.att.kind != "vpc"
-                        and len(e.partners) >= 1 and bool(e.ips), mac)
+        ep = self._pick(
+            rng,
+            lambda e: (
+                e.att is not None and e.att.kind != "vpc" and len(e.partners) >= 1 and bool(e.ips)
+            ),
+            mac,
+        )
         assert ep.att is not None
         stale = ep.partners[0]
         exclude = {n.id for n in ep.att.nodes} | {stale.id}
@@ -368,32 +433,57 @@ class ScenarioEngine:
         bounce_age = fab.policy.bounce_age
 
         def go() -> None:
-            move_endpoint(fab, ep, dst, cause="stale_remote", scenario="stale_remote", run=run,
-                          stale_nodes=frozenset({stale.id}))
+            move_endpoint(
+                fab,
+                ep,
+                dst,
+                cause="stale_remote",
+                scenario="stale_remote",
+                run=run,
+                stale_nodes=frozenset({stale.id}),
+            )
 
         def became_stale() -> None:
             with fab.lock:
                 bd = ep.bd
                 for addr, vnid, is_ip in [(ep.mac, bd.vnid, False)] + [
-                        (ip, bd.vrf.vnid, True) for ip in ep.ips]:
+                    (ip, bd.vrf.vnid, True) for ip in ep.ips
+                ]:
                     e = (fab.ip_tables if is_ip else fab.mac_tables)[stale.id].get((vnid, addr))
                     if e is None or e.local:
                         continue
-                    fab.record(TruthRecord(
-                        kind="stale", addr=addr, addr_type="ipv4" if is_ip else "mac", vnid=vnid,
-                        bd=bd.name, time=fab.clock.now(), cause="stale_remote",
-                        scenario="stale_remote", run=run, from_nodes=(stale.id,),
-                        from_interface=e.if_id, from_encap="",
-                        to_nodes=tuple(n.id for n in ep.att.nodes) if ep.att else (),
-                        to_interface=ep.att.if_id if ep.att else "", to_encap=ep.epg.encap,
-                        detail=f"node {stale.id} still points to {src.describe()} via "
-                               f"{e.if_id}; the old leaf's bounce entry has aged out"))
+                    fab.record(
+                        TruthRecord(
+                            kind="stale",
+                            addr=addr,
+                            addr_type="ipv4" if is_ip else "mac",
+                            vnid=vnid,
+                            bd=bd.name,
+                            time=fab.clock.now(),
+                            cause="stale_remote",
+                            scenario="stale_remote",
+                            run=run,
+                            from_nodes=(stale.id,),
+                            from_interface=e.if_id,
+                            from_encap="",
+                            to_nodes=tuple(n.id for n in ep.att.nodes) if ep.att else (),
+                            to_interface=ep.att.if_id if ep.att else "",
+                            to_encap=ep.epg.encap,
+                            detail=f"node {stale.id} still points to {src.describe()} via "
+                            f"{e.if_id}; the old leaf's bounce entry has aged out",
+                        )
+                    )
 
         return [(0.0, go), (bounce_age + 0.5, became_stale)], bounce_age + 1.0, [ep.mac]
 
-    def _plan_duplicate_ip(self, run: int, rng: random.Random, ip: str | None = None,
-                           flips: int = 4, interval: float = 10.0
-                           ) -> tuple[list[Step], float, list[str]]:
+    def _plan_duplicate_ip(
+        self,
+        run: int,
+        rng: random.Random,
+        ip: str | None = None,
+        flips: int = 4,
+        interval: float = 10.0,
+    ) -> tuple[list[Step], float, list[str]]:
         fab = self.fab
         if ip is not None:
             a = next((e for (v, i), e in fab.ip_owner.items() if i == ip), None)
@@ -404,8 +494,15 @@ class ScenarioEngine:
             ip = a.ips[0]
         assert a.att is not None
         a_nodes = {n.id for n in a.att.nodes}
-        peers = [e for e in fab.ep_list if e.bd is a.bd and e is not a and self._free(e)
-                 and e.att is not None and not ({n.id for n in e.att.nodes} & a_nodes)]
+        peers = [
+            e
+            for e in fab.ep_list
+            if e.bd is a.bd
+            and e is not a
+            and self._free(e)
+            and e.att is not None
+            and not ({n.id for n in e.att.nodes} & a_nodes)
+        ]
         if not peers:
             raise ValueError("no second MAC in the same BD on another leaf")
         b = peers[rng.randrange(len(peers))]
@@ -415,14 +512,14 @@ class ScenarioEngine:
             owner = b if i % 2 == 0 else a
 
             def flip(owner: Endpoint = owner) -> None:
-                move_ip(fab, chosen, owner, cause="duplicate_ip", scenario="duplicate_ip",
-                        run=run)
+                move_ip(fab, chosen, owner, cause="duplicate_ip", scenario="duplicate_ip", run=run)
 
             steps.append((i * interval, flip))
         return steps, flips * interval, [a.mac, b.mac]
 
-    def _plan_silent_host(self, run: int, rng: random.Random, mac: str | None = None
-                          ) -> tuple[list[Step], float, list[str]]:
+    def _plan_silent_host(
+        self, run: int, rng: random.Random, mac: str | None = None
+    ) -> tuple[list[Step], float, list[str]]:
         fab = self.fab
         ep = self._pick(rng, lambda e: e.att is not None, mac)
 

@@ -67,6 +67,7 @@ async def top_flows(
 ) -> Any:
     rows = await queries.top_flows(win, by, limit, agent)
     if join and rows:
+
         def key(r: dict[str, Any], side: str) -> str | None:
             if by == "ip":
                 v = r.get(f"{side}_ip")

@@ -68,8 +68,9 @@ async def index(
 
 
 @router.get("/ui/endpoints/{addr:path}", response_class=HTMLResponse)
-async def endpoint_page(request: Request, queries: QueriesDep, addr: str, since: Since = "-7d"
-                        ) -> Response:
+async def endpoint_page(
+    request: Request, queries: QueriesDep, addr: str, since: Since = "-7d"
+) -> Response:
     try:
         win = make_window(since, None, None)
     except RequestValidationError as exc:
@@ -83,10 +84,14 @@ async def endpoint_page(request: Request, queries: QueriesDep, addr: str, since:
     for item in history:
         if item["type"] == "move":
             item["analysis"] = by_time.get(str(item.get("time")))
-    unmatched = [x for x in analyses if not any(
-        h.get("analysis") is x for h in history if h["type"] == "move")]
-    return _page(request, "endpoint.html", ep=state, history=history, analyses=unmatched,
-                 since=since)
+    unmatched = [
+        x
+        for x in analyses
+        if not any(h.get("analysis") is x for h in history if h["type"] == "move")
+    ]
+    return _page(
+        request, "endpoint.html", ep=state, history=history, analyses=unmatched, since=since
+    )
 
 
 @router.get("/ui/moves", response_class=HTMLResponse)
@@ -105,7 +110,9 @@ async def moves_page(request: Request, queries: QueriesDep, since: Since = "-24h
 
 @router.get("/ui/anomalies", response_class=HTMLResponse)
 async def anomalies_page(
-    request: Request, queries: QueriesDep, since: Since = "-24h",
+    request: Request,
+    queries: QueriesDep,
+    since: Since = "-24h",
     kind: Annotated[AnomalyKind | None, Query()] = None,
 ) -> Response:
     try:
@@ -113,8 +120,14 @@ async def anomalies_page(
     except RequestValidationError as exc:
         return _error(request, exc)
     rows = await queries.anomalies(win, kind.value if kind else None, None, 500, 0)
-    return _page(request, "anomalies.html", rows=rows, since=since,
-                 kind=kind.value if kind else "", kinds=[k.value for k in AnomalyKind])
+    return _page(
+        request,
+        "anomalies.html",
+        rows=rows,
+        since=since,
+        kind=kind.value if kind else "",
+        kinds=[k.value for k in AnomalyKind],
+    )
 
 
 @router.get("/ui/hosts", response_class=HTMLResponse)

@@ -51,8 +51,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     poll.add_argument("--username", dest="apic_username")
     poll.add_argument("--password", dest="apic_password", help="prefer FABRICSCOPE_APIC_PASSWORD")
     poll.add_argument(
-        "--no-verify-tls", dest="apic_verify_tls", action="store_const", const=False,
-        default=None, help="accept self-signed APIC certificates",
+        "--no-verify-tls",
+        dest="apic_verify_tls",
+        action="store_const",
+        const=False,
+        default=None,
+        help="accept self-signed APIC certificates",
     )
     poll.add_argument("--fabric", help="fabric name tag")
     poll.add_argument("--influx-url")
@@ -64,8 +68,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     poll.add_argument("--notify-webhook", help="URL for JSON POSTs")
     poll.add_argument("--notify-kinds", help="comma list: move,rapid,rogue,offsubnet,stale,...")
     poll.add_argument("--page-size", type=int, default=10000)
-    poll.add_argument("--refresh-timeout", type=int, default=60,
-                      help="subscription refresh-timeout asked for (s)")
+    poll.add_argument(
+        "--refresh-timeout", type=int, default=60, help="subscription refresh-timeout asked for (s)"
+    )
     poll.add_argument("--rapid-threshold", type=int, default=None, help="events/min")
     poll.add_argument("--rogue-factor", type=int, default=None)
     poll.add_argument("--rogue-interval", type=float, default=None)
@@ -85,10 +90,15 @@ def run_poll(args: argparse.Namespace) -> int:
     from collector.apic.tracker import TrackerConfig
 
     settings = load_settings(
-        apic_urls=args.apic_urls, apic_username=args.apic_username,
-        apic_password=args.apic_password, apic_verify_tls=args.apic_verify_tls,
-        fabric=args.fabric, influx_url=args.influx_url, influx_token=args.influx_token,
-        influx_org=args.influx_org, influx_bucket=args.influx_bucket,
+        apic_urls=args.apic_urls,
+        apic_username=args.apic_username,
+        apic_password=args.apic_password,
+        apic_verify_tls=args.apic_verify_tls,
+        fabric=args.fabric,
+        influx_url=args.influx_url,
+        influx_token=args.influx_token,
+        influx_org=args.influx_org,
+        influx_bucket=args.influx_bucket,
     )
     if not settings.apic_urls:
         log.error("no APIC configured: set FABRICSCOPE_APIC_URLS or --apic-urls")
@@ -100,9 +110,15 @@ def run_poll(args: argparse.Namespace) -> int:
     else:
         log.error("no InfluxDB writer available in this build; use --stdout")
         return 2
-    notify_over = {k: v for k, v in {
-        "notify_syslog": args.notify_syslog, "notify_webhook": args.notify_webhook,
-        "notify_kinds": args.notify_kinds}.items() if v is not None}
+    notify_over = {
+        k: v
+        for k, v in {
+            "notify_syslog": args.notify_syslog,
+            "notify_webhook": args.notify_webhook,
+            "notify_kinds": args.notify_kinds,
+        }.items()
+        if v is not None
+    }
     notifier = Notifier(NotifySettings(**notify_over))
     tcfg = TrackerConfig()
     if args.rapid_threshold:
@@ -112,13 +128,18 @@ def run_poll(args: argparse.Namespace) -> int:
     if args.rogue_interval:
         tcfg.rogue_interval_s = args.rogue_interval
     client = ApicClient(
-        settings.apic_urls.split(","), settings.apic_username,
-        settings.apic_password.get_secret_value(), verify_tls=settings.apic_verify_tls,
+        settings.apic_urls.split(","),
+        settings.apic_username,
+        settings.apic_password.get_secret_value(),
+        verify_tls=settings.apic_verify_tls,
         page_size=args.page_size,
     )
     poller = ApicPoller(
-        client, sink, PollerConfig(fabric=settings.fabric, refresh_timeout_s=args.refresh_timeout),
-        tcfg, notifier if notifier.settings.enabled else None,
+        client,
+        sink,
+        PollerConfig(fabric=settings.fabric, refresh_timeout_s=args.refresh_timeout),
+        tcfg,
+        notifier if notifier.settings.enabled else None,
     )
 
     async def main() -> None:

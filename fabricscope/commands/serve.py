@@ -33,8 +33,10 @@ def run_serve(args: argparse.Namespace) -> int:
 
     settings = resolve_influx_url(
         load_settings(
-            api_listen=args.api_listen, influx_url=args.influx_url,
-            influx_token=args.influx_token, influx_bucket=args.influx_bucket,
+            api_listen=args.api_listen,
+            influx_url=args.influx_url,
+            influx_token=args.influx_token,
+            influx_bucket=args.influx_bucket,
             api_key=args.api_key,
         )
     )

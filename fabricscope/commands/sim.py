@@ -57,27 +57,49 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def register_apic(sim_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sim_sub.add_parser("apic", help="simulated ACI fabric behind simulated APIC(s)",
-                           description="Serve the APIC REST + websocket API over plain HTTP.")
-    p.add_argument("--listen", type=_host_port, default=("127.0.0.1", 8443),
-                   help="HOST:PORT of the first APIC (default 127.0.0.1:8443)")
-    p.add_argument("--cluster", type=_positive, default=1,
-                   help="number of APICs, on consecutive ports (default 1)")
+    p = sim_sub.add_parser(
+        "apic",
+        help="simulated ACI fabric behind simulated APIC(s)",
+        description="Serve the APIC REST + websocket API over plain HTTP.",
+    )
+    p.add_argument(
+        "--listen",
+        type=_host_port,
+        default=("127.0.0.1", 8443),
+        help="HOST:PORT of the first APIC (default 127.0.0.1:8443)",
+    )
+    p.add_argument(
+        "--cluster",
+        type=_positive,
+        default=1,
+        help="number of APICs, on consecutive ports (default 1)",
+    )
     p.add_argument("--leafs", type=_positive, default=4)
     p.add_argument("--endpoints", type=int, default=200)
     p.add_argument("--pods", type=_positive, default=1)
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--scenarios", default="all",
-                   help="comma list of scenarios to repeat, 'all' or 'none' (default all)")
-    p.add_argument("--repeat", type=float, default=60.0,
-                   help="start the next scenario every N simulated seconds; 0 = never")
-    p.add_argument("--speed", type=float, default=1.0,
-                   help="simulated seconds per real second (default 1)")
+    p.add_argument(
+        "--scenarios",
+        default="all",
+        help="comma list of scenarios to repeat, 'all' or 'none' (default all)",
+    )
+    p.add_argument(
+        "--repeat",
+        type=float,
+        default=60.0,
+        help="start the next scenario every N simulated seconds; 0 = never",
+    )
+    p.add_argument(
+        "--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)"
+    )
     p.add_argument("--username", default=os.environ.get("FABRICSCOPE_APIC_USERNAME", "admin"))
-    p.add_argument("--password", default=os.environ.get("FABRICSCOPE_APIC_PASSWORD",
-                                                        "password"))
-    p.add_argument("--refresh-timeout", type=int, default=600,
-                   help="aaaLogin refreshTimeoutSeconds (default 600)")
+    p.add_argument("--password", default=os.environ.get("FABRICSCOPE_APIC_PASSWORD", "password"))
+    p.add_argument(
+        "--refresh-timeout",
+        type=int,
+        default=600,
+        help="aaaLogin refreshTimeoutSeconds (default 600)",
+    )
     p.set_defaults(handler=run_apic)
 
 
@@ -99,10 +121,20 @@ class ApicSimulation:
 
 
 def start_apic_simulation(
-    *, host: str = "127.0.0.1", port: int = 8443, cluster: int = 1, leafs: int = 4,
-    endpoints: int = 200, pods: int = 1, seed: int = 1, scenarios: str = "all",
-    repeat: float = 60.0, speed: float = 1.0, username: str = "admin",
-    password: str = "password", refresh_timeout: int = 600,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8443,
+    cluster: int = 1,
+    leafs: int = 4,
+    endpoints: int = 200,
+    pods: int = 1,
+    seed: int = 1,
+    scenarios: str = "all",
+    repeat: float = 60.0,
+    speed: float = 1.0,
+    username: str = "admin",
+    password: str = "password",
+    refresh_timeout: int = 600,
 ) -> ApicSimulation:
     """Build the fabric, start the APIC(s) and the live clock; returns a handle with ``stop``."""
     from simulators.apic_server import ApicCluster
@@ -110,10 +142,10 @@ def start_apic_simulation(
     from simulators.fabric import SimulatedFabric
 
     clock = SimClock(start=time.time(), speed=speed)  # live demo: timestamps are "now"
-    fab = SimulatedFabric.build(leafs=leafs, endpoints=endpoints, seed=seed, pods=pods,
-                                clock=clock)
-    apics = ApicCluster(fab, size=cluster, username=username, password=password,
-                        refresh_timeout=refresh_timeout)
+    fab = SimulatedFabric.build(leafs=leafs, endpoints=endpoints, seed=seed, pods=pods, clock=clock)
+    apics = ApicCluster(
+        fab, size=cluster, username=username, password=password, refresh_timeout=refresh_timeout
+    )
     apics.start(host, [port + i if port else 0 for i in range(cluster)])
     clock.start_ticker()
     names = [n.strip() for n in scenarios.split(",") if n.strip()]
@@ -125,10 +157,20 @@ def start_apic_simulation(
 def run_apic(args: argparse.Namespace) -> int:
     host, port = args.listen
     sim = start_apic_simulation(
-        host=host, port=port, cluster=args.cluster, leafs=args.leafs, endpoints=args.endpoints,
-        pods=args.pods, seed=args.seed, scenarios=args.scenarios, repeat=args.repeat,
-        speed=args.speed, username=args.username, password=args.password,
-        refresh_timeout=args.refresh_timeout)
+        host=host,
+        port=port,
+        cluster=args.cluster,
+        leafs=args.leafs,
+        endpoints=args.endpoints,
+        pods=args.pods,
+        seed=args.seed,
+        scenarios=args.scenarios,
+        repeat=args.repeat,
+        speed=args.speed,
+        username=args.username,
+        password=args.password,
+        refresh_timeout=args.refresh_timeout,
+    )
     counts = sim.fabric.counts()  # type: ignore[attr-defined]
     log.info("fabric: %s", counts)
     for url in sim.urls:

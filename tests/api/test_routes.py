@@ -81,12 +81,16 @@ def test_moves_filters_and_paging(client: TestClient) -> None:
     assert [m["addr"] for m in body["items"]] == [IP1] and body["next_offset"] == 1
     body = client.get("/api/v1/moves", params={"limit": 1, "offset": 1, "fabric": "fabric1"}).json()
     assert [m["addr"] for m in body["items"]] == [MAC]
-    assert client.get("/api/v1/moves", params={"since": "-100s"}).json()["items"][0]["addr"] \
+    assert (
+        client.get("/api/v1/moves", params={"since": "-100s"}).json()["items"][0]["addr"]
         == "10.9.9.9"
-    assert client.get("/api/v1/moves", params={"since": "-1h", "until": "-400s"}).json()[
-        "items"] == []
-    assert [m["addr"] for m in client.get("/api/v1/moves", params={"addr": IP1}).json()[
-        "items"]] == [IP1]
+    )
+    assert (
+        client.get("/api/v1/moves", params={"since": "-1h", "until": "-400s"}).json()["items"] == []
+    )
+    assert [
+        m["addr"] for m in client.get("/api/v1/moves", params={"addr": IP1}).json()["items"]
+    ] == [IP1]
 
 
 def test_anomalies_by_kind(client: TestClient) -> None:
@@ -101,8 +105,9 @@ def test_analysis_moves(client: TestClient, seeded: Seeded) -> None:
     [f] = client.get("/api/v1/analysis/moves").json()["items"]
     assert (f["addr"], f["cause"], f["confidence"]) == (MAC, "link_failover", 0.9)
     assert "went down" in f["evidence"]
-    assert client.get("/api/v1/analysis/moves", params={"cause": "vm_migration"}).json()[
-        "items"] == []
+    assert (
+        client.get("/api/v1/analysis/moves", params={"cause": "vm_migration"}).json()["items"] == []
+    )
 
 
 def test_hosts_and_metrics(client: TestClient) -> None:
@@ -131,12 +136,18 @@ def test_interfaces_both_sources(client: TestClient) -> None:
 def test_top_flows_joined_to_endpoints(client: TestClient) -> None:
     rows = client.get("/api/v1/flows/top", params={"limit": 2}).json()
     assert [(r["src_ip"], r["dst_ip"], r["bytes"]) for r in rows] == [
-        (IP1, IP2, 4_000_000), (IP2, IP1, 50_000)]
+        (IP1, IP2, 4_000_000),
+        (IP2, IP1, 50_000),
+    ]
     assert rows[0]["src_endpoint"]["epg"] == "prod/app/db"
     rows = client.get("/api/v1/flows/top", params={"by": "mac"}).json()
     assert rows[0]["src_mac"] == "005056aa0001"
-    assert rows[0]["src_endpoint"] == {"addr": MAC, "epg": "prod/app/web", "bd": "prod/bd-web",
-                                       "vrf": "prod/vrf1"}
+    assert rows[0]["src_endpoint"] == {
+        "addr": MAC,
+        "epg": "prod/app/web",
+        "bd": "prod/bd-web",
+        "vrf": "prod/vrf1",
+    }
 
 
 # -- auth ----------------------------------------------------------------------------------------
@@ -148,9 +159,16 @@ def keyed(seeded: Seeded):
         yield c
 
 
-@pytest.mark.parametrize("headers", [{}, {"X-API-Key": ""}, {"X-API-Key": "wrong"},
-                                     {"X-API-Key": API_KEY + "x"},
-                                     {"X-API-Key": "é".encode("latin-1")}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"X-API-Key": ""},
+        {"X-API-Key": "wrong"},
+        {"X-API-Key": API_KEY + "x"},
+        {"X-API-Key": "é".encode("latin-1")},
+    ],
+)
 def test_api_key_required(keyed: TestClient, headers: dict[str, str | bytes]) -> None:
     for path in ("/api/v1/moves", "/api/v1/endpoints?q=10.1.1.5", "/ui/moves"):
         r = keyed.get(path, headers=headers)
@@ -193,8 +211,9 @@ def test_bad_parameters_422(
     assert needle.lower() in str(err["msg"]).lower(), err
 
 
-@pytest.mark.parametrize("evil", ["x' OR 1=1 --", "/.*/", "a\nb", "\\", "' OR addr =~ /.*/ --",
-                                  '"; DROP DATABASE x'])
+@pytest.mark.parametrize(
+    "evil", ["x' OR 1=1 --", "/.*/", "a\nb", "\\", "' OR addr =~ /.*/ --", '"; DROP DATABASE x']
+)
 def test_injection_is_quoted(client: TestClient, evil: str) -> None:
     """Hostile values reach InfluxDB only quoted: the query runs (200, not 502) and matches
     nothing, while the same routes do return data for honest values."""
@@ -251,8 +270,17 @@ def test_missing_database_is_503(seeded: Seeded) -> None:
 
 def test_openapi_lists_routes(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
-    for p in ("/api/v1/health", "/api/v1/endpoints", "/api/v1/endpoints/{addr}/history",
-              "/api/v1/moves", "/api/v1/anomalies", "/api/v1/analysis/moves", "/api/v1/hosts",
-              "/api/v1/hosts/{host}/metrics", "/api/v1/interfaces", "/api/v1/flows/top"):
+    for p in (
+        "/api/v1/health",
+        "/api/v1/endpoints",
+        "/api/v1/endpoints/{addr}/history",
+        "/api/v1/moves",
+        "/api/v1/anomalies",
+        "/api/v1/analysis/moves",
+        "/api/v1/hosts",
+        "/api/v1/hosts/{host}/metrics",
+        "/api/v1/interfaces",
+        "/api/v1/flows/top",
+    ):
         assert p in paths
     assert client.get("/docs").status_code == 200

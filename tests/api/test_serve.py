@@ -28,9 +28,21 @@ def test_serve_subprocess(seeded: Seeded) -> None:
     port = free_port()
     env = {**os.environ, "FABRICSCOPE_API_KEY": API_KEY}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fabricscope.cli", "serve", "--listen", f"127.0.0.1:{port}",
-         "--influx-url", seeded.url, "--influx-bucket", seeded.db],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "fabricscope.cli",
+            "serve",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--influx-url",
+            seeded.url,
+            "--influx-bucket",
+            seeded.db,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         base = f"http://127.0.0.1:{port}"

@@ -88,11 +88,23 @@ def page(tmp_path: Path) -> Iterator[Page]:
     assert CHROMIUM is not None
     profile = tmp_path / "profile"
     proc = subprocess.Popen(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={profile}", "--remote-debugging-port=0",
-         "--window-size=1280,900", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--remote-debugging-port=0",
+            "--window-size=1280,900",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         port_file = profile / "DevToolsActivePort"
@@ -119,8 +131,10 @@ def test_search_open_endpoint_and_see_move_cause(server: str, page: Page) -> Non
     page.call("Page.navigate", url=server + "/")
     page.wait_for("!!document.getElementById('q')")
     # Search by MAC prefix: a result list, then open the endpoint from it.
-    page.eval("document.getElementById('q').value = '00:50:56'; "
-              "document.getElementById('search').click(); true")
+    page.eval(
+        "document.getElementById('q').value = '00:50:56'; "
+        "document.getElementById('search').click(); true"
+    )
     page.wait_for("location.search.includes('q=') && !!document.querySelector('a.addr')")
     assert page.eval("document.querySelector('a.addr').textContent") == MAC
     assert "node 102" in page.eval("document.querySelector('table').innerText")
@@ -137,8 +151,11 @@ def test_search_open_endpoint_and_see_move_cause(server: str, page: Page) -> Non
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "ui-endpoint.png").write_bytes(base64.b64decode(shot["data"]))
     # The other pages render with the seeded data.
-    for path, needle in (("/ui/moves", "link_failover"), ("/ui/anomalies", "offsubnet"),
-                         ("/ui/hosts", "web-1")):
+    for path, needle in (
+        ("/ui/moves", "link_failover"),
+        ("/ui/anomalies", "offsubnet"),
+        ("/ui/hosts", "web-1"),
+    ):
         page.call("Page.navigate", url=server + path)
         page.wait_for(f"location.pathname === '{path}'")
         assert needle in page.eval("document.body.innerText"), path

@@ -58,8 +58,9 @@ def error_of(r: httpx.Response) -> tuple[int, str]:
 
 def test_login_refresh_logout_and_cookie(apic):
     c = httpx.Client(base_url=apic.url)
-    bad = c.post("/api/aaaLogin.json", json={"aaaUser": {"attributes": {"name": "admin",
-                                                                        "pwd": "nope"}}})
+    bad = c.post(
+        "/api/aaaLogin.json", json={"aaaUser": {"attributes": {"name": "admin", "pwd": "nope"}}}
+    )
     assert error_of(bad) == (401, TEXT_BAD_LOGIN)
     assert error_of(c.get("/api/class/fabricNode.json")) == (403, TEXT_NO_COOKIE)
     r = c.post("/api/aaaLogin.json", json=LOGIN)
@@ -67,14 +68,17 @@ def test_login_refresh_logout_and_cookie(apic):
     assert r.json()["totalCount"] == "1"
     assert r.cookies["APIC-cookie"] == attrs["token"]
     assert attrs["refreshTimeoutSeconds"] == "600" and attrs["maximumLifetimeSeconds"] == "86400"
-    assert r.json()["imdata"][0]["aaaLogin"]["children"][0]["aaaUserDomain"]["attributes"][
-        "rolesR"] == "admin"
+    assert (
+        r.json()["imdata"][0]["aaaLogin"]["children"][0]["aaaUserDomain"]["attributes"]["rolesR"]
+        == "admin"
+    )
     assert c.get("/api/class/fabricNode.json").status_code == 200
     ref = c.get("/api/aaaRefresh.json")
     assert ref.json()["imdata"][0]["aaaLogin"]["attributes"]["token"] == attrs["token"]
     # The cookie can also be sent as APIC-Cookie, without the client's cookie jar.
-    raw = httpx.get(f"{apic.url}/api/class/fabricNode.json",
-                    headers={"Cookie": f"APIC-Cookie={attrs['token']}"})
+    raw = httpx.get(
+        f"{apic.url}/api/class/fabricNode.json", headers={"Cookie": f"APIC-Cookie={attrs['token']}"}
+    )
     assert raw.status_code == 200
     assert c.post("/api/aaaLogout.json", json=LOGIN).json() == {"totalCount": "0", "imdata": []}
     assert error_of(c.get("/api/class/fabricNode.json")) == (403, TEXT_TOKEN_TIMEOUT)
@@ -112,11 +116,14 @@ def test_class_node_and_mo_queries(apic):
     assert missing == {"totalCount": "0", "imdata": []}
     overlay = c.get("/api/mo/uni/tn-infra/ctx-overlay-1.json").json()["imdata"][0]
     assert overlay["fvCtx"]["attributes"]["scope"] == "16777199"
-    tunnels = c.get("/api/mo/topology/pod-1/node-101/sys.json?query-target=subtree"
-                    "&target-subtree-class=tunnelIf").json()
+    tunnels = c.get(
+        "/api/mo/topology/pod-1/node-101/sys.json?query-target=subtree"
+        "&target-subtree-class=tunnelIf"
+    ).json()
     assert {o["tunnelIf"]["attributes"]["dest"] for o in tunnels["imdata"]} >= {"10.0.0.102"}
-    bd = c.get("/api/class/fvBD.json?rsp-subtree=children&rsp-subtree-class=fvSubnet"
-               "&page-size=1").json()["imdata"][0]["fvBD"]
+    bd = c.get(
+        "/api/class/fvBD.json?rsp-subtree=children&rsp-subtree-class=fvSubnet&page-size=1"
+    ).json()["imdata"][0]["fvBD"]
     assert list(bd["children"][0]) == ["fvSubnet"]
     err = c.get("/api/class/notAClass.json")
     assert error_of(err) == (400, "Request failed, unresolved class for notAClass")
@@ -124,24 +131,29 @@ def test_class_node_and_mo_queries(apic):
 
 def test_filters_over_http_raw_and_encoded(apic):
     c, token = login(apic)
-    some = c.get("/api/class/epmIpEp.json?query-target-filter=eq(epmIpEp.flags,\"ip,local\")"
-                 "&page-size=1").json()["imdata"][0]["epmIpEp"]["attributes"]
+    some = c.get(
+        '/api/class/epmIpEp.json?query-target-filter=eq(epmIpEp.flags,"ip,local")&page-size=1'
+    ).json()["imdata"][0]["epmIpEp"]["attributes"]
     ip = some["addr"]
     # Unencoded, as APIC clients send it (http.client does not re-encode the path).
-    path = (f'/api/class/epmDb.json?query-target=subtree&target-subtree-class=epmIpEp,'
-            f'epmRsMacEpToIpEpAtt&query-target-filter=or(eq(epmIpEp.addr,"{ip}"),'
-            f'wcard(epmRsMacEpToIpEpAtt.dn,"ip-\\[{ip}\\]"))')
+    path = (
+        f"/api/class/epmDb.json?query-target=subtree&target-subtree-class=epmIpEp,"
+        f'epmRsMacEpToIpEpAtt&query-target-filter=or(eq(epmIpEp.addr,"{ip}"),'
+        f'wcard(epmRsMacEpToIpEpAtt.dn,"ip-\\[{ip}\\]"))'
+    )
     conn = http.client.HTTPConnection(apic.host, apic.port)
     conn.request("GET", path, headers={"Cookie": f"APIC-cookie={token}"})
     body = json.loads(conn.getresponse().read())
     classes = {next(iter(o)) for o in body["imdata"]}
     assert classes == {"epmIpEp", "epmRsMacEpToIpEpAtt"}
-    enc = c.get("/api/class/epmIpEp.json", params={
-        "query-target-filter": f'and(eq(epmIpEp.addr,"{ip}"),ne(epmIpEp.flags,"ip"))'}).json()
+    enc = c.get(
+        "/api/class/epmIpEp.json",
+        params={"query-target-filter": f'and(eq(epmIpEp.addr,"{ip}"),ne(epmIpEp.flags,"ip"))'},
+    ).json()
     assert all(o["epmIpEp"]["attributes"]["addr"] == ip for o in enc["imdata"])
     assert all(o["epmIpEp"]["attributes"]["flags"] != "ip" for o in enc["imdata"])
     assert int(enc["totalCount"]) >= 1
-    bad = c.get('/api/class/epmIpEp.json?query-target-filter=eq(epmIpEp.addr')
+    bad = c.get("/api/class/epmIpEp.json?query-target-filter=eq(epmIpEp.addr")
     assert bad.status_code == 400 and "Incorrect filter format" in error_of(bad)[1]
 
 
@@ -198,20 +210,32 @@ async def test_subscription_frames_on_move(apic):
         body = r.json()
         sid = body["subscriptionId"]
         assert isinstance(sid, str) and len(body["imdata"]) == 1
-        r2 = await c.get("/api/class/epmMacEp.json?subscription=yes&page-size=1"
-                         "&query-target-filter=eq(epmMacEp.flags,\"mac\")")
+        r2 = await c.get(
+            "/api/class/epmMacEp.json?subscription=yes&page-size=1"
+            '&query-target-filter=eq(epmMacEp.flags,"mac")'
+        )
         sid_xr = r2.json()["subscriptionId"]
         fab = apic.simulator.fabric
         recs = await asyncio.to_thread(fab.run_scenario, "vm_migration")
         move = next(x for x in recs if x.kind == "move")
         frames = await _frames(ws)
         objs = [(f["subscriptionId"], f["imdata"][0]["epmMacEp"]["attributes"]) for f in frames]
-        new_local = [a for ids, a in objs if a["status"] == "created" and "local" in a.get(
-            "flags", "") and f"node-{move.to_nodes[0]}/" in a["dn"]]
+        new_local = [
+            a
+            for ids, a in objs
+            if a["status"] == "created"
+            and "local" in a.get("flags", "")
+            and f"node-{move.to_nodes[0]}/" in a["dn"]
+        ]
         assert new_local and new_local[0]["ifId"] == move.to_interface
         assert set(new_local[0]) >= {"addr", "flags", "ifId", "pcTag", "createTs", "dn"}
-        gone = [a for ids, a in objs if a["status"] == "deleted"
-                and f"node-{move.from_nodes[0]}/" in a["dn"] and "/vlan-[" in a["dn"]]
+        gone = [
+            a
+            for ids, a in objs
+            if a["status"] == "deleted"
+            and f"node-{move.from_nodes[0]}/" in a["dn"]
+            and "/vlan-[" in a["dn"]
+        ]
         assert gone and set(gone[0]) == {"childAction", "dn", "modTs", "rn", "status"}
         modified = [(ids, a) for ids, a in objs if a["status"] == "modified"]
         assert modified, "XR entries on partner leafs must be modified to the new tunnel"
@@ -235,8 +259,12 @@ async def test_mo_subscription_and_fault_frames(apic):
         assert recs[-1].kind == "rogue"
         frames = await _frames(ws)
         faults = [f["imdata"][0]["faultInst"]["attributes"] for f in frames]
-        assert any(a["status"] == "created" and a["cause"] == "rogue-ep-detected"
-                   and recs[-1].addr in a["dn"] for a in faults)
+        assert any(
+            a["status"] == "created"
+            and a["cause"] == "rogue-ep-detected"
+            and recs[-1].addr in a["dn"]
+            for a in faults
+        )
         assert all(f["subscriptionId"] == [sid] for f in frames)
     await c.aclose()
 
@@ -311,8 +339,7 @@ def test_fault_page_churn_changes_pages_between_requests(apic):
     apic.simulator.faults.set("page_churn", count=1, value=40)
     second = c.get(url.format(1)).json()
     clean = httpx.Client(base_url=apic.url, cookies=c.cookies)
-    again = [o["epmMacEp"]["attributes"]["dn"]
-             for o in clean.get(url.format(0)).json()["imdata"]]
+    again = [o["epmMacEp"]["attributes"]["dn"] for o in clean.get(url.format(0)).json()["imdata"]]
     before = [o["epmMacEp"]["attributes"]["dn"] for o in first["imdata"]]
     assert again != before  # objects were inserted/deleted between the two paged requests
     assert second["imdata"] and apic.simulator.faults.fired["page_churn"] == 1

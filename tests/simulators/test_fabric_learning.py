@@ -17,8 +17,9 @@ from simulators.fabric import (
 
 
 def build(**kw):
-    return SimulatedFabric.build(leafs=kw.pop("leafs", 6), endpoints=kw.pop("endpoints", 400),
-                                 seed=kw.pop("seed", 7), **kw)
+    return SimulatedFabric.build(
+        leafs=kw.pop("leafs", 6), endpoints=kw.pop("endpoints", 400), seed=kw.pop("seed", 7), **kw
+    )
 
 
 def tunnel_dest(fab, node_id, tunnel_id):
@@ -97,8 +98,11 @@ def test_link_failover_flushes_port_then_relearns_on_standby():
         # Flushed by the link-down, not moved by COOP: no bounce entry on the failed leaf.
         assert (ep.bd.vnid, ep.mac) not in fab.mac_tables[node]
         assert "local" in fab.mac_tables[r.to_nodes[0]][(ep.bd.vnid, ep.mac)].flags
-    deleted_local = [e for e in events if e.cls == "epmMacEp" and e.status == "deleted"
-                     and f"node-{node}/" in e.dn]
+    deleted_local = [
+        e
+        for e in events
+        if e.cls == "epmMacEp" and e.status == "deleted" and f"node-{node}/" in e.dn
+    ]
     assert len(deleted_local) >= len(moves)
 
 
@@ -211,23 +215,30 @@ def test_clock_fires_timers_in_order_with_their_own_time():
     assert seen == [("a", 1005.0), ("b", 1010.0)] and clk.now() == 1024.0
 
 
-@pytest.mark.parametrize(("expr", "attrs", "expected"), [
-    ('eq(epmMacEp.addr,"AA")', {"addr": "AA"}, True),
-    ('ne(epmMacEp.addr,"AA")', {"addr": "AA"}, False),
-    ('wcard(epmMacEp.dn,"ip-\\[10.0.0.1\\]")', {"dn": "x/ip-[10.0.0.1]"}, True),
-    ('and(eq(epmMacEp.flags,"mac"),gt(epmMacEp.pcTag,"100"))', {"flags": "mac", "pcTag": "32770"},
-     True),
-    ('or(eq(epmIpEp.addr,"1.1.1.1"),eq(epmMacEp.ifId,"eth1/1"))', {"ifId": "eth1/1"}, True),
-    ('not(eq(epmMacEp.ifId,"eth1/1"))', {"ifId": "eth1/1"}, False),
-    ('bw(epmMacEp.pcTag,"10","20")', {"pcTag": "15"}, True),
-    ("eq(epmMacEp.ifId,eth1/1)", {"ifId": "eth1/1"}, True),
-])
+@pytest.mark.parametrize(
+    ("expr", "attrs", "expected"),
+    [
+        ('eq(epmMacEp.addr,"AA")', {"addr": "AA"}, True),
+        ('ne(epmMacEp.addr,"AA")', {"addr": "AA"}, False),
+        ('wcard(epmMacEp.dn,"ip-\\[10.0.0.1\\]")', {"dn": "x/ip-[10.0.0.1]"}, True),
+        (
+            'and(eq(epmMacEp.flags,"mac"),gt(epmMacEp.pcTag,"100"))',
+            {"flags": "mac", "pcTag": "32770"},
+            True,
+        ),
+        ('or(eq(epmIpEp.addr,"1.1.1.1"),eq(epmMacEp.ifId,"eth1/1"))', {"ifId": "eth1/1"}, True),
+        ('not(eq(epmMacEp.ifId,"eth1/1"))', {"ifId": "eth1/1"}, False),
+        ('bw(epmMacEp.pcTag,"10","20")', {"pcTag": "15"}, True),
+        ("eq(epmMacEp.ifId,eth1/1)", {"ifId": "eth1/1"}, True),
+    ],
+)
 def test_filter_semantics(expr, attrs, expected):
     assert eval_filter(parse_filter(expr), "epmMacEp", attrs.get) is expected
 
 
-@pytest.mark.parametrize("bad", ['eq(epmMacEp.addr)', 'foo(a.b,"x")', 'eq(epmMacEp.addr,"x"',
-                                 'and()', 'eq(addr,"x")'])
+@pytest.mark.parametrize(
+    "bad", ["eq(epmMacEp.addr)", 'foo(a.b,"x")', 'eq(epmMacEp.addr,"x"', "and()", 'eq(addr,"x")']
+)
 def test_filter_errors(bad):
     with pytest.raises(QueryError) as exc:
         parse_filter(bad)

@@ -21,13 +21,17 @@ def test_50_leafs_100k_endpoints_full_paged_epmmacep_over_http():
     h = ApicSimulator(fab).start()
     try:
         c = httpx.Client(base_url=h.url, timeout=120)
-        c.post("/api/aaaLogin.json",
-               json={"aaaUser": {"attributes": {"name": "admin", "pwd": "password"}}})
+        c.post(
+            "/api/aaaLogin.json",
+            json={"aaaUser": {"attributes": {"name": "admin", "pwd": "password"}}},
+        )
         seen: set[str] = set()
         page = 0
         while True:
-            body = c.get("/api/class/epmMacEp.json", params={
-                "order-by": "epmMacEp.addr", "page-size": "75000", "page": str(page)}).json()
+            body = c.get(
+                "/api/class/epmMacEp.json",
+                params={"order-by": "epmMacEp.addr", "page-size": "75000", "page": str(page)},
+            ).json()
             total = int(body["totalCount"])
             seen.update(o["epmMacEp"]["attributes"]["dn"] for o in body["imdata"])
             page += 1
@@ -35,8 +39,10 @@ def test_50_leafs_100k_endpoints_full_paged_epmmacep_over_http():
                 break
         assert len(seen) == total == counts["epmMacEp"]
         # A node-scoped count answers without rendering anything.
-        cnt = c.get("/api/node/class/topology/pod-1/node-101/epmMacEp.json",
-                    params={"rsp-subtree-include": "count"}).json()
+        cnt = c.get(
+            "/api/node/class/topology/pod-1/node-101/epmMacEp.json",
+            params={"rsp-subtree-include": "count"},
+        ).json()
         assert int(cnt["imdata"][0]["moCount"]["attributes"]["count"]) == len(fab.mac_tables[101])
     finally:
         h.stop()

@@ -12,14 +12,28 @@ from collector.apic.client import ApicClient, ApicError, ApicUnavailable
 
 
 def login_reply(token="tok1", refresh="600", lifetime="86400"):
-    return {"totalCount": "1", "imdata": [{"aaaLogin": {"attributes": {
-        "token": token, "refreshTimeoutSeconds": refresh, "maximumLifetimeSeconds": lifetime,
-        "version": "5.2(7f)"}}}]}
+    return {
+        "totalCount": "1",
+        "imdata": [
+            {
+                "aaaLogin": {
+                    "attributes": {
+                        "token": token,
+                        "refreshTimeoutSeconds": refresh,
+                        "maximumLifetimeSeconds": lifetime,
+                        "version": "5.2(7f)",
+                    }
+                }
+            }
+        ],
+    }
 
 
 def err(code, text):
-    return {"totalCount": "1", "imdata": [{"error": {"attributes": {"code": str(code),
-                                                                    "text": text}}}]}
+    return {
+        "totalCount": "1",
+        "imdata": [{"error": {"attributes": {"code": str(code), "text": text}}}],
+    }
 
 
 class Apic:
@@ -53,9 +67,14 @@ class Apic:
         if req.url.path == "/api/class/thing.json":
             q = dict(x.split("=", 1) for x in req.url.query.decode().split("&"))
             size, page = int(q["page-size"]), int(q["page"])
-            chunk = self.objects[page * size:(page + 1) * size]
-            return httpx.Response(200, json={"totalCount": str(len(self.objects)), "imdata": [
-                {"thing": {"attributes": {"dn": d}}} for d in chunk]})
+            chunk = self.objects[page * size : (page + 1) * size]
+            return httpx.Response(
+                200,
+                json={
+                    "totalCount": str(len(self.objects)),
+                    "imdata": [{"thing": {"attributes": {"dn": d}}} for d in chunk],
+                },
+            )
         return httpx.Response(200, json={"totalCount": "0", "imdata": []})
 
 
@@ -65,8 +84,9 @@ def make(apic, urls=("http://a1", "http://a2"), **kw):
     async def fake_sleep(s):
         sleeps.append(s)
 
-    c = ApicClient(list(urls), "admin", "secret", transport=httpx.MockTransport(apic),
-                   sleep=fake_sleep, **kw)
+    c = ApicClient(
+        list(urls), "admin", "secret", transport=httpx.MockTransport(apic), sleep=fake_sleep, **kw
+    )
     return c, sleeps
 
 
@@ -82,8 +102,9 @@ async def test_login_and_token_cookie():
 
 async def test_bad_password_is_not_retried_on_other_apics():
     apic = Apic()
-    c = ApicClient(["http://a1", "http://a2"], "admin", "wrong",
-                   transport=httpx.MockTransport(apic))
+    c = ApicClient(
+        ["http://a1", "http://a2"], "admin", "wrong", transport=httpx.MockTransport(apic)
+    )
     with pytest.raises(ApicError) as ei:
         await c.login()
     assert ei.value.status == 401 and "wrong" not in str(ei.value)
@@ -103,9 +124,11 @@ async def test_403_twice_raises():
     apic = Apic()
     c, _ = make(apic)
     await c.login()
-    apic.fail_next = [httpx.Response(403, json=err(403, "Token was invalid")),
-                      httpx.Response(200, json=login_reply("x")),
-                      httpx.Response(403, json=err(403, "Token was invalid"))]
+    apic.fail_next = [
+        httpx.Response(403, json=err(403, "Token was invalid")),
+        httpx.Response(200, json=login_reply("x")),
+        httpx.Response(403, json=err(403, "Token was invalid")),
+    ]
     with pytest.raises(ApicError) as ei:
         await c.request("GET", "/api/mo/uni.json")
     assert ei.value.status == 403
@@ -160,16 +183,29 @@ async def test_503_forever_gives_up():
     assert ei.value.status == 503 and sleeps == [5.0, 10.0, 20.0, 30.0]
 
 
-@pytest.mark.parametrize(("resp", "needle"), [
-    (httpx.Response(502, text="<html><body>Bad Gateway</body></html>",
-                    headers={"content-type": "text/html"}), "HTML"),
-    (httpx.Response(200, text="{\"imdata\": [", headers={"content-type": "application/json"}),
-     "malformed JSON"),
-    (httpx.Response(200, text="[1, 2]"), "not an object"),
-    (httpx.Response(200, json={"imdata": "x"}), "imdata is not a list"),
-    (httpx.Response(400, json=err(400, "Request failed, unresolved class for fooBar")),
-     "unresolved class"),
-])
+@pytest.mark.parametrize(
+    ("resp", "needle"),
+    [
+        (
+            httpx.Response(
+                502,
+                text="<html><body>Bad Gateway</body></html>",
+                headers={"content-type": "text/html"},
+            ),
+            "HTML",
+        ),
+        (
+            httpx.Response(200, text='{"imdata": [', headers={"content-type": "application/json"}),
+            "malformed JSON",
+        ),
+        (httpx.Response(200, text="[1, 2]"), "not an object"),
+        (httpx.Response(200, json={"imdata": "x"}), "imdata is not a list"),
+        (
+            httpx.Response(400, json=err(400, "Request failed, unresolved class for fooBar")),
+            "unresolved class",
+        ),
+    ],
+)
 async def test_bad_replies_become_clear_errors(resp, needle):
     apic = Apic()
     c, _ = make(apic)
@@ -197,7 +233,7 @@ async def test_paging(n, size, pages):
 async def test_paging_sends_order_by_dn_unencoded():
     apic = Apic()
     c, _ = make(apic, page_size=10)
-    async for _ in c.class_pages("thing", "query-target-filter=eq(thing.dn,\"x\")"):
+    async for _ in c.class_pages("thing", 'query-target-filter=eq(thing.dn,"x")'):
         pass
     assert apic.calls[-1][1] == "/api/class/thing.json"
 

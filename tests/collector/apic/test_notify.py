@@ -11,16 +11,34 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from collector.apic.notify import Notifier, NotifySettings, rfc5424
 from collector.apic.tracker import Anomaly, Move, NodeChange
 
-MOVE = Move(1_704_067_200.5, 15007704, "00:00:40:01:01:01", False,
-            (101, "eth1/1", "vlan-101", 32771, ""), (102, "eth1/5", "vlan-101", 32771, ""),
-            1, "t1/a1/e1", "t1/bd1", "t1/v1")
-ROGUE = Anomaly(1_704_067_201.0, "rogue", 15007704, "00:00:40:01:01:01", False,
-                "rogue endpoint: 5 moves", {"moves": 5})
+MOVE = Move(
+    1_704_067_200.5,
+    15007704,
+    "00:00:40:01:01:01",
+    False,
+    (101, "eth1/1", "vlan-101", 32771, ""),
+    (102, "eth1/5", "vlan-101", 32771, ""),
+    1,
+    "t1/a1/e1",
+    "t1/bd1",
+    "t1/v1",
+)
+ROGUE = Anomaly(
+    1_704_067_201.0,
+    "rogue",
+    15007704,
+    "00:00:40:01:01:01",
+    False,
+    "rogue endpoint: 5 moves",
+    {"moves": 5},
+)
 EVENT = NodeChange(0, 101, 1, "00:00:40:01:01:01", False, "created", 1, "eth1/1", 1, "", 0, "")
 
 RFC5424 = re.compile(
     rb"^<(\d+)>1 (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (\S+) fabricscope - (\S+) - "
-    rb"\xef\xbb\xbf(.*)$", re.S)
+    rb"\xef\xbb\xbf(.*)$",
+    re.S,
+)
 
 
 def test_rfc5424_format():
@@ -93,8 +111,11 @@ def test_webhook_to_real_http_server():
 
 
 def test_webhook_failure_is_counted_not_raised():
-    n = Notifier(NotifySettings(notify_webhook="http://127.0.0.1:9/x", notify_kinds="all",
-                                notify_timeout_s=1))
+    n = Notifier(
+        NotifySettings(
+            notify_webhook="http://127.0.0.1:9/x", notify_kinds="all", notify_timeout_s=1
+        )
+    )
     try:
         n.notify_outputs("f", [ROGUE])
         n.flush()

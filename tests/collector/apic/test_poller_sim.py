@@ -23,8 +23,13 @@ from simulators.fabric import SimulatedFabric  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 
-FAST_TRACKER = {"stale_delay_s": 1.0, "stale_no_local_delay_s": 1.0, "offsubnet_delay_s": 1.0,
-                    "dup_delay_s": 1.0, "rs_wait_s": 0.5}
+FAST_TRACKER = {
+    "stale_delay_s": 1.0,
+    "stale_no_local_delay_s": 1.0,
+    "offsubnet_delay_s": 1.0,
+    "dup_delay_s": 1.0,
+    "rs_wait_s": 0.5,
+}
 
 
 def node_tuple(n: int) -> tuple[int, ...]:
@@ -36,13 +41,32 @@ class Harness:
         self.fab = fab
         self.sink = ListSink()
         self.outputs: list = []
-        self.client = ApicClient(urls, "admin", "password", page_size=page_size,
-                                 retry_min_s=0.05, retry_max_s=0.5, timeout_s=10)
-        cfg = {"reconnect_min_s": 0.2, "reconnect_max_s": 1.0, "heartbeat_s": 2.0, "audit_s": 1.0,
-                   "stats_interval_s": 1.0, "interface_interval_s": 1.0, "flush_interval_s": 0.1}
+        self.client = ApicClient(
+            urls,
+            "admin",
+            "password",
+            page_size=page_size,
+            retry_min_s=0.05,
+            retry_max_s=0.5,
+            timeout_s=10,
+        )
+        cfg = {
+            "reconnect_min_s": 0.2,
+            "reconnect_max_s": 1.0,
+            "heartbeat_s": 2.0,
+            "audit_s": 1.0,
+            "stats_interval_s": 1.0,
+            "interface_interval_s": 1.0,
+            "flush_interval_s": 0.1,
+        }
         cfg.update(pcfg)
-        self.poller = ApicPoller(self.client, self.sink, PollerConfig(**cfg),
-                                 TrackerConfig(**FAST_TRACKER), on_output=self.outputs.extend)
+        self.poller = ApicPoller(
+            self.client,
+            self.sink,
+            PollerConfig(**cfg),
+            TrackerConfig(**FAST_TRACKER),
+            on_output=self.outputs.extend,
+        )
         self.stop = asyncio.Event()
         self.task: asyncio.Task | None = None
 
@@ -104,13 +128,18 @@ def sim(fab):
 
 
 def truth_moves(records):
-    return sorted((r.addr, tuple(sorted(r.from_nodes)), tuple(sorted(r.to_nodes)))
-                  for r in records if r.kind == "move")
+    return sorted(
+        (r.addr, tuple(sorted(r.from_nodes)), tuple(sorted(r.to_nodes)))
+        for r in records
+        if r.kind == "move"
+    )
 
 
 def detected_moves(moves):
-    return sorted((m.addr, tuple(sorted(node_tuple(m.src[0]))), tuple(sorted(node_tuple(m.dst[0]))))
-                  for m in moves)
+    return sorted(
+        (m.addr, tuple(sorted(node_tuple(m.src[0]))), tuple(sorted(node_tuple(m.dst[0]))))
+        for m in moves
+    )
 
 
 async def check_moves_equal_truth(h, records):
@@ -320,8 +349,9 @@ async def test_one_apic_down_then_failback(fab):
             assert h.client.base_url == cluster.urls[1]
             assert h.client.stats.failovers >= 1
             cluster.start_member(0)
-            await h.wait_for(lambda: h.client.base_url == cluster.urls[0]
-                             and h.poller.state == "streaming", 20)
+            await h.wait_for(
+                lambda: h.client.base_url == cluster.urls[0] and h.poller.state == "streaming", 20
+            )
             assert h.client.base_url == cluster.urls[0]
             # and the second dies: fail over again, resync, keep detecting
             cluster.stop_member(0)

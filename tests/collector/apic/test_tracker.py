@@ -48,20 +48,28 @@ MOVE_CASES = {
         [((101, "eth1/1"), (102, "eth1/5"))],
     ),
     "new leaf first, then bounce on old leaf: one move": (
-        [(0, mac_local(101)), (10, mac_local(102, ifid="eth1/5")),
-         (10.1, mac_remote(101, tunnel="tunnel2", flags="bounce,mac", status="modified"))],
+        [
+            (0, mac_local(101)),
+            (10, mac_local(102, ifid="eth1/5")),
+            (10.1, mac_remote(101, tunnel="tunnel2", flags="bounce,mac", status="modified")),
+        ],
         [((101, "eth1/1"), (102, "eth1/5"))],
     ),
     "bounce first, then new learn: one move, bounce is not a move": (
-        [(0, mac_local(101)),
-         (10, mac_remote(101, tunnel="tunnel2", flags="bounce,mac", status="modified")),
-         (10.2, mac_local(102, ifid="eth1/5"))],
+        [
+            (0, mac_local(101)),
+            (10, mac_remote(101, tunnel="tunnel2", flags="bounce,mac", status="modified")),
+            (10.2, mac_local(102, ifid="eth1/5")),
+        ],
         [((101, "eth1/1"), (102, "eth1/5"))],
     ),
     "bounce entry aging out is not a move": (
-        [(0, mac_local(101)), (10, mac_local(102, ifid="eth1/5")),
-         (10.1, mac_remote(101, tunnel="tunnel2", flags="bounce,mac")),
-         (640, mac_remote(101, tunnel="tunnel2", flags="bounce,mac", status="deleted"))],
+        [
+            (0, mac_local(101)),
+            (10, mac_local(102, ifid="eth1/5")),
+            (10.1, mac_remote(101, tunnel="tunnel2", flags="bounce,mac")),
+            (640, mac_remote(101, tunnel="tunnel2", flags="bounce,mac", status="deleted")),
+        ],
         [((101, "eth1/1"), (102, "eth1/5"))],
     ),
     "interface change on the same leaf": (
@@ -73,26 +81,45 @@ MOVE_CASES = {
         [((101, "eth1/1"), (101, "eth1/1"))],
     ),
     "partial modified without location change is not a move": (
-        [(0, mac_local(101)),
-         (5, parse_epm("epmMacEp", {"dn": mac_local(101).__class__ and
-                                    "topology/pod-1/node-101/sys/ctx-[vxlan-2916352]/bd-[vxlan-"
-                                    "15007704]/vlan-[vlan-101]/db-ep/mac-00:00:40:01:01:01",
-                                    "status": "modified", "modTs": "x"}))],
+        [
+            (0, mac_local(101)),
+            (
+                5,
+                parse_epm(
+                    "epmMacEp",
+                    {
+                        "dn": mac_local(101).__class__
+                        and "topology/pod-1/node-101/sys/ctx-[vxlan-2916352]/bd-[vxlan-"
+                        "15007704]/vlan-[vlan-101]/db-ep/mac-00:00:40:01:01:01",
+                        "status": "modified",
+                        "modTs": "x",
+                    },
+                ),
+            ),
+        ],
         [],
     ),
     "vPC twins (pair known) are one location": (
-        [(0, mac_local(103, ifid="po1", flags="local,mac,vpc-attached")),
-         (0.1, mac_local(104, ifid="po1", flags="local,mac,vpc-attached"))],
+        [
+            (0, mac_local(103, ifid="po1", flags="local,mac,vpc-attached")),
+            (0.1, mac_local(104, ifid="po1", flags="local,mac,vpc-attached")),
+        ],
         [],
     ),
     "delete then learn elsewhere within 60 s is a move": (
-        [(0, mac_local(101)), (5, mac_local(101, status="deleted")),
-         (30, mac_local(102, ifid="eth1/5"))],
+        [
+            (0, mac_local(101)),
+            (5, mac_local(101, status="deleted")),
+            (30, mac_local(102, ifid="eth1/5")),
+        ],
         [((101, "eth1/1"), (102, "eth1/5"))],
     ),
     "delete then learn elsewhere after 60 s is a new learn": (
-        [(0, mac_local(101)), (5, mac_local(101, status="deleted")),
-         (200, mac_local(102, ifid="eth1/5"))],
+        [
+            (0, mac_local(101)),
+            (5, mac_local(101, status="deleted")),
+            (200, mac_local(102, ifid="eth1/5")),
+        ],
         [],
     ),
     "duplicate created event is not a move": (
@@ -100,8 +127,11 @@ MOVE_CASES = {
         [],
     ),
     "remote (XR) entries never move an endpoint": (
-        [(0, mac_local(101)), (1, mac_remote(105, tunnel="tunnel1")),
-         (2, mac_remote(105, tunnel="tunnel2", status="modified"))],
+        [
+            (0, mac_local(101)),
+            (1, mac_remote(105, tunnel="tunnel1")),
+            (2, mac_remote(105, tunnel="tunnel2", status="modified")),
+        ],
         [],
     ),
 }
@@ -131,9 +161,14 @@ def test_move_fields_and_names():
 
 
 def test_ip_move_with_rewrite_mac():
-    steps = [(0, rs(101)), (0, ip_local(101)), (10, rs(102)), (10, ip_local(102, ifid="eth1/7")),
-             (10.1, rs(101, status="deleted")),
-             (10.1, ip_remote(101, tunnel="tunnel2", flags="bounce,ip", status="modified"))]
+    steps = [
+        (0, rs(101)),
+        (0, ip_local(101)),
+        (10, rs(102)),
+        (10, ip_local(102, ifid="eth1/7")),
+        (10.1, rs(101, status="deleted")),
+        (10.1, ip_remote(101, tunnel="tunnel2", flags="bounce,ip", status="modified")),
+    ]
     _, out = run(steps)
     (m,) = moves(out)
     assert (m.src[0], m.dst[0], m.dst[1], m.dst[4]) == (101, 102, "eth1/7", MAC)
@@ -188,8 +223,12 @@ def test_rogue(n, spacing, factor, expected):
 
 
 def test_duplicate_ip_concurrent():
-    steps = [(0, rs(101, mac="00:00:00:00:00:0A")), (0, ip_local(101)),
-             (1, rs(102, mac="00:00:00:00:00:0B")), (1, ip_local(102, ifid="eth1/3"))]
+    steps = [
+        (0, rs(101, mac="00:00:00:00:00:0A")),
+        (0, ip_local(101)),
+        (1, rs(102, mac="00:00:00:00:00:0B")),
+        (1, ip_local(102, ifid="eth1/3")),
+    ]
     _, out = run(steps, TrackerConfig(stale_multiple_local=False), until=50)
     (d,) = anomalies(out, "duplicate_ip")
     assert d.addr == IP and "00:00:00:00:00:0A" in d.detail and "00:00:00:00:00:0B" in d.detail
@@ -198,10 +237,14 @@ def test_duplicate_ip_concurrent():
 def test_duplicate_ip_ip_relearnt_behind_another_mac():
     """One IP re-learnt behind another MAC (elsewhere): duplicate_ip, not an IP move."""
     a, b = "00:00:00:00:00:0A", "00:00:00:00:00:0B"
-    steps = [(0, rs(101, mac=a)), (0, ip_local(101)),
-             (5, ip_local(102, ifid="eth1/8")), (5, rs(102, mac=b)),
-             (5, rs(101, mac=a, status="deleted")),
-             (5, ip_remote(101, tunnel="tunnel2", flags="bounce,ip"))]
+    steps = [
+        (0, rs(101, mac=a)),
+        (0, ip_local(101)),
+        (5, ip_local(102, ifid="eth1/8")),
+        (5, rs(102, mac=b)),
+        (5, rs(101, mac=a, status="deleted")),
+        (5, ip_remote(101, tunnel="tunnel2", flags="bounce,ip")),
+    ]
     _, out = run(steps)
     (d,) = anomalies(out, "duplicate_ip")
     assert a in d.detail and b in d.detail
@@ -283,8 +326,11 @@ def test_offsubnet_waits_for_transitory_period():
 
 STALE_CASES = {
     "XR pointing at the old leaf that bounces correctly: fine": (
-        [(0, mac_local(102, ifid="eth1/5")), (0, mac_remote(105, tunnel="tunnel1")),
-         (0, mac_remote(101, tunnel="tunnel2", flags="bounce,mac"))],
+        [
+            (0, mac_local(102, ifid="eth1/5")),
+            (0, mac_remote(105, tunnel="tunnel1")),
+            (0, mac_remote(101, tunnel="tunnel2", flags="bounce,mac")),
+        ],
         [],
     ),
     "XR pointing at the old leaf without a bounce: stale": (
@@ -304,9 +350,11 @@ STALE_CASES = {
         ["no_local"],
     ),
     "vPC pair local on both peers: fine": (
-        [(0, mac_local(103, ifid="po1", flags="local,mac,vpc-attached")),
-         (0, mac_local(104, ifid="po1", flags="local,mac,vpc-attached")),
-         (0, mac_remote(105, tunnel="tunnel3"))],
+        [
+            (0, mac_local(103, ifid="po1", flags="local,mac,vpc-attached")),
+            (0, mac_local(104, ifid="po1", flags="local,mac,vpc-attached")),
+            (0, mac_remote(105, tunnel="tunnel3")),
+        ],
         [],
     ),
 }
@@ -321,8 +369,11 @@ def test_stale(case):
 
 def test_stale_transient_during_move_not_reported():
     """Mid-move both leaves are local for a moment; the recheck after the delay sees one."""
-    steps = [(0, mac_local(101)), (10, mac_local(102, ifid="eth1/5")),
-             (10.2, mac_remote(101, tunnel="tunnel2", flags="bounce,mac", status="modified"))]
+    steps = [
+        (0, mac_local(101)),
+        (10, mac_local(102, ifid="eth1/5")),
+        (10.2, mac_remote(101, tunnel="tunnel2", flags="bounce,mac", status="modified")),
+    ]
     _, out = run(steps)
     assert not anomalies(out, "stale")
 
