@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import logging
 import random
 import sys
 import threading
@@ -50,6 +51,8 @@ from simulators.clock import SimClock
 
 if TYPE_CHECKING:
     from simulators.scenarios import ScenarioEngine
+
+log = logging.getLogger(__name__)
 
 Attrs = dict[str, str]
 
@@ -429,6 +432,7 @@ class SimulatedFabric:
         self.static: dict[str, dict[str, Attrs]] = {}
         self.bd_learn_disabled: dict[int, float] = {}  # bd vnid -> until
         self.truth: list[TruthRecord] = []
+        self._truth_listeners: list[Callable[[TruthRecord], None]] = []
         self.build_ts = clock.now()
         self._listeners: list[Listener] = []
         self._batch: list[MoEvent] | None = None
@@ -1269,9 +1273,20 @@ class SimulatedFabric:
         store[dn] = full
         self.emit(MoEvent(cls, dn, "created", dict(full)))
 
+    def add_truth_listener(self, fn: Callable[[TruthRecord], None]) -> None:
+        """Call ``fn`` with every ground-truth record as it happens (under the fabric lock):
+        how other simulators — the sFlow agents — follow what the scenarios do."""
+        with self.lock:
+            self._truth_listeners.append(fn)
+
     def record(self, rec: TruthRecord) -> TruthRecord:
         with self.lock:
             self.truth.append(rec)
+            for fn in list(self._truth_listeners):
+                try:
+                    fn(rec)
+                except Exception:  # a follower's bug must not break the fabric's own learning
+                    log.exception("truth listener failed on %s %s", rec.kind, rec.addr)
         return rec
 
     # ------------------------------------------------------------------ helpers

@@ -135,6 +135,16 @@ class Hypervisor:
     disk_writes: float = 0.0
     page_in: float = 0.0
     page_out: float = 0.0
+    # Per NIC (index into uplinks): cumulative octets/packets, as the host's own 0:1 counters.
+    nic_counters: list[list[float]] = field(default_factory=list)
+    # Scenario-driven extra load: (until, cpu %, tx bps, rx bps), removed when ``until`` passes.
+    timed_load: list[tuple[float, float, float, float]] = field(default_factory=list)
+
+    def nic(self, index: int) -> list[float]:
+        """[in_octets, out_octets, in_pkts, out_pkts] of NIC ``index`` (grown on demand)."""
+        while len(self.nic_counters) <= index:
+            self.nic_counters.append([0.0, 0.0, 0.0, 0.0])
+        return self.nic_counters[index]
 
 
 @dataclass
@@ -160,6 +170,9 @@ class VirtualMachine:
     rd_req: float = 0.0
     wr_req: float = 0.0
     migrating_to: str | None = None
+    # NIC-team member this VM's virtual port is pinned to (port-ID load balancing, as on a
+    # vSwitch); None follows the team's active uplink.
+    nic: int | None = None
 
 
 @dataclass(frozen=True)
@@ -219,11 +232,32 @@ class SflowModel:
         return leaf
 
     def add_hypervisor(self, hv: Hypervisor) -> Hypervisor:
-        for leaf, ifx in hv.uplinks:
-            self.leafs[leaf].links.setdefault(ifx, Link(leaf, ifx))
-        hv.boot_time = hv.boot_time or self.now
-        self.hypervisors[hv.name] = hv
+        with self.lock:
+            for leaf, ifx in hv.uplinks:
+                self.leafs[leaf].links.setdefault(ifx, Link(leaf, ifx))
+            hv.boot_time = hv.boot_time or self.now
+            self.hypervisors[hv.name] = hv
         return hv
+
+    def ensure_link(self, leaf: str, ifindex: int) -> Link:
+        with self.lock:
+            return self.leafs[leaf].links.setdefault(ifindex, Link(leaf, ifindex))
+
+    def attach_uplink(self, hv_name: str, leaf: str, ifindex: int) -> int:
+        """Cable one more team member of ``hv_name`` to ``leaf`` port ``ifindex`` (no-op when it
+        is one already); returns its index in the team."""
+        with self.lock:
+            hv = self.hypervisors[hv_name]
+            if (leaf, ifindex) in hv.uplinks:
+                return hv.uplinks.index((leaf, ifindex))
+            self.leafs[leaf].links.setdefault(ifindex, Link(leaf, ifindex))
+            hv.uplinks.append((leaf, ifindex))
+            n = len(hv.uplinks)
+            if len(hv.nic_macs) < n:
+                # A new NIC gets the next locally administered MAC after the host's first one.
+                base = int(hv.nic_macs[0].replace(":", ""), 16) if hv.nic_macs else 0x02FC00000000
+                hv.nic_macs.append(_mac(*((base + n - 1) >> sh & 0xFF for sh in range(40, -8, -8))))
+            return n - 1
 
     def add_vm(self, vm: VirtualMachine) -> VirtualMachine:
         with self.lock:
@@ -273,8 +307,18 @@ class SflowModel:
                 return link
         return None
 
+    def vm_link(self, vm: VirtualMachine, hv: Hypervisor | None = None) -> Link | None:
+        """The link carrying ``vm``: its pinned NIC while that is up, else the team's active."""
+        hv = hv or self.hypervisors[vm.host]
+        if vm.nic is not None and vm.nic < len(hv.uplinks):
+            leaf, ifx = hv.uplinks[vm.nic]
+            link = self.leafs[leaf].links[ifx]
+            if link.oper_up and link.admin_up:
+                return link
+        return self.active_link(hv)
+
     def endpoint(self, vm: VirtualMachine) -> Endpoint | None:
-        link = self.active_link(self.hypervisors[vm.host])
+        link = self.vm_link(vm)
         if link is None:
             return None
         return Endpoint(vm.mac, vm.ip, vm.ip6, vm.vlan, link.leaf, link.ifindex, vm.name, vm.host)
@@ -287,19 +331,41 @@ class SflowModel:
     def link_hypervisors(self, link: Link) -> list[Hypervisor]:
         return [hv for hv in self.hypervisors.values() if self.active_link(hv) is link]
 
+    def talkers_by_link(self) -> dict[tuple[str, int], list[VirtualMachine]]:
+        """(leaf, ifindex) → the VMs whose traffic enters the fabric there."""
+        out: dict[tuple[str, int], list[VirtualMachine]] = {}
+        for vm in self.vms.values():
+            hv = self.hypervisors.get(vm.host)
+            link = self.vm_link(vm, hv) if hv is not None else None
+            if link is not None:
+                out.setdefault((link.leaf, link.ifindex), []).append(vm)
+        return out
+
     def host_cpu_load(self, hv: Hypervisor, vms: list[VirtualMachine] | None = None) -> float:
         """Effective busy percent: own work + scenario extra + the VMs' vCPU time."""
         vms = self.vms_on(hv.name) if vms is None else vms
         vm_cores = sum(vm.cpu_load / 100.0 * vm.vcpus for vm in vms)
-        return min(100.0, hv.base_cpu_load + hv.extra_cpu_load + 100.0 * vm_cores / hv.cpu_num)
+        timed = sum(x[1] for x in hv.timed_load)
+        return min(
+            100.0, hv.base_cpu_load + hv.extra_cpu_load + timed + 100.0 * vm_cores / hv.cpu_num
+        )
 
     def host_tx_bps(self, hv: Hypervisor, vms: list[VirtualMachine] | None = None) -> float:
-        vms = self.vms_on(hv.name) if vms is None else vms
-        return hv.base_net_bps + hv.extra_tx_bps + sum(vm.net_bps for vm in vms)
+        return self._host_own_tx(hv) + sum(vm.net_bps for vm in self._vms(hv, vms))
 
     def host_rx_bps(self, hv: Hypervisor, vms: list[VirtualMachine] | None = None) -> float:
-        vms = self.vms_on(hv.name) if vms is None else vms
-        return hv.base_net_bps + hv.extra_rx_bps + sum(vm.net_bps for vm in vms)
+        return self._host_own_rx(hv) + sum(vm.net_bps for vm in self._vms(hv, vms))
+
+    def _vms(self, hv: Hypervisor, vms: list[VirtualMachine] | None) -> list[VirtualMachine]:
+        return self.vms_on(hv.name) if vms is None else vms
+
+    @staticmethod
+    def _host_own_tx(hv: Hypervisor) -> float:
+        return hv.base_net_bps + hv.extra_tx_bps + sum(x[2] for x in hv.timed_load)
+
+    @staticmethod
+    def _host_own_rx(hv: Hypervisor) -> float:
+        return hv.base_net_bps + hv.extra_rx_bps + sum(x[3] for x in hv.timed_load)
 
     # ---- time
 
@@ -363,17 +429,28 @@ class SflowModel:
         hv.bytes_in += rx
         hv.pkts_out += tx / AVG_FRAME
         hv.pkts_in += rx / AVG_FRAME
+        # Where the bytes go: the host's own traffic on the active NIC, each VM's on its own.
+        loads: list[tuple[Link | None, float, float]] = [
+            (self.active_link(hv), self._host_own_tx(hv), self._host_own_rx(hv))
+        ]
+        loads += [(self.vm_link(vm, hv), vm.net_bps, vm.net_bps) for vm in vms]
+        for link, tx_bps, rx_bps in loads:
+            if link is None:
+                continue
+            # Host transmit is the leaf port's ingress.
+            link.in_bps += tx_bps
+            link.out_bps += rx_bps
+            nic = hv.nic(hv.uplinks.index((link.leaf, link.ifindex)))
+            nic[0] += rx_bps / 8.0 * dt
+            nic[1] += tx_bps / 8.0 * dt
+            nic[2] += rx_bps / 8.0 * dt / AVG_FRAME
+            nic[3] += tx_bps / 8.0 * dt / AVG_FRAME
         hv.interrupts += (500.0 * hv.cpu_num + (tx + rx) / AVG_FRAME / 10.0) * dt
         hv.contexts += (2000.0 * hv.cpu_num * (0.2 + load / 100.0)) * dt
         hv.disk_reads += 50.0 * dt
         hv.disk_writes += 120.0 * dt
         hv.page_in += 10.0 * dt
         hv.page_out += 30.0 * dt
-        link = self.active_link(hv)
-        if link is not None:
-            # Host transmit is the leaf port's ingress.
-            link.in_bps += tx * 8.0 / dt
-            link.out_bps += rx * 8.0 / dt
 
     def _integrate_leaf(self, leaf: Leaf, dt: float) -> None:
         host_links = [lk for lk in leaf.links.values() if not lk.fabric]
@@ -472,6 +549,7 @@ class SflowModel:
 
                 def move() -> None:
                     vm.host = dst.name
+                    vm.nic = None
 
                 self._moves_around([vm], move)
                 self._emit("vm_moved", {"vm": vm_name, "from": src.name, "to": dst.name,
@@ -553,6 +631,33 @@ class SflowModel:
             self._sync()
             self._link(leaf, ifindex).storm_pps = 0.0
             self._emit("storm_stopped", {"leaf": leaf, "ifindex": ifindex})
+
+    def pin_vm(self, vm_name: str, nic: int | None) -> None:
+        """Pin a VM's virtual port to NIC ``nic`` of its host (None: follow the active NIC).
+        Re-pinning back and forth is the single-VM NIC-teaming flap."""
+        with self.lock:
+            self._sync()
+            vm = self.vms[vm_name]
+
+            def change() -> None:
+                vm.nic = nic
+
+            self._moves_around([vm], change)
+
+    def add_load(self, hv_name: str, duration_s: float, *, cpu: float = 0.0,
+                 tx_bps: float = 0.0, rx_bps: float = 0.0) -> None:  # fmt: skip
+        """Extra CPU percent and host traffic on ``hv_name`` for ``duration_s``."""
+        with self.lock:
+            self._sync()
+            hv = self.hypervisors[hv_name]
+            entry = (self.now + duration_s, cpu, tx_bps, rx_bps)
+            hv.timed_load.append(entry)
+
+            def expire() -> None:
+                if entry in hv.timed_load:
+                    hv.timed_load.remove(entry)
+
+            self.schedule(entry[0], expire)
 
     def set_cpu_load(self, hv_name: str, percent: float) -> None:
         with self.lock:
@@ -688,7 +793,23 @@ class HypervisorAgent(Agent):
             hv = self.model.hypervisors[self.hv_name]
             vms = sorted(self.model.vms_on(hv.name), key=lambda v: v.index)
             out: list[enc.Sample] = [self._host_sample(hv, vms, now)]
+            out.extend(self._nic_samples(hv))
             out.extend(self._vm_sample(hv, vm) for vm in vms)
+        return out
+
+    def _nic_samples(self, hv: Hypervisor) -> list[enc.Sample]:
+        """hsflowd's 0:ifIndex counters of each physical NIC; a NIC whose leaf port is down
+        reports oper-down and its counters stand still."""
+        out: list[enc.Sample] = []
+        for i, (leaf, ifx) in enumerate(hv.uplinks):
+            link = self.model.leafs[leaf].links[ifx]
+            in_oct, out_oct, in_pk, out_pk = hv.nic(i)
+            ifc = enc.IfCounters(
+                if_index=2 + i, if_type=6, if_speed=link.speed, if_direction=1,
+                if_status=link.if_status, if_in_octets=_u(in_oct), if_in_ucast_pkts=_u(in_pk),
+                if_out_octets=_u(out_oct), if_out_ucast_pkts=_u(out_pk),
+            )  # fmt: skip
+            out.append(enc.CounterSample(enc.SOURCE_IFINDEX, 2 + i, [ifc]))
         return out
 
     def _host_sample(self, hv: Hypervisor, vms: list[VirtualMachine],
@@ -797,10 +918,15 @@ class SwitchAgent(Agent):
         self.max_samples_per_port = max_samples_per_port
         self.rng = random.Random(f"{leaf_name}/{seed}")
         self._samplers: dict[int, _SamplerState] = {}
+        # Who talks where, refreshed once per call: per-sample scans would be O(VMs) each.
+        self._talkers: dict[tuple[str, int], list[VirtualMachine]] = {}
+        self._all_vms: list[VirtualMachine] = []
 
     def samples(self, now: float) -> list[enc.Sample]:
         with self.model.lock:
             leaf = self.model.leafs[self.leaf_name]
+            self._talkers = self.model.talkers_by_link()
+            self._all_vms = list(self.model.vms.values())
             out: list[enc.Sample] = self._flow_samples(leaf)
             if self.poll_due(now):
                 out.extend(self._counter_samples(leaf))
@@ -864,7 +990,7 @@ class SwitchAgent(Agent):
 
     def _unicast_frame(self, leaf: Leaf, lk: Link) -> tuple[bytes, int, tuple[int, int]]:
         model = self.model
-        talkers = [vm for hv in model.link_hypervisors(lk) for vm in model.vms_on(hv.name)]
+        talkers = self._talkers.get((leaf.name, lk.ifindex), [])
         if not talkers:
             hvs = model.link_hypervisors(lk)
             if not hvs:
@@ -876,8 +1002,11 @@ class SwitchAgent(Agent):
                                     dst_port=3260, vlan=10, frame_size=1400)  # fmt: skip
             return frame, 10, (enc.IF_FORMAT_SINGLE, FABRIC_UPLINKS[0])
         src = self.rng.choice(talkers)
-        peers = [vm for vm in model.vms.values() if vm is not src]
-        dst: VirtualMachine | None = self.rng.choice(peers) if peers else None
+        dst: VirtualMachine | None = None
+        if len(self._all_vms) > 1:
+            dst = self.rng.choice(self._all_vms)
+            while dst is src:
+                dst = self.rng.choice(self._all_vms)
         v6 = self.rng.random() < 0.2
         if dst is None:
             # A lone VM talks to the outside world, routed through the ACI gateway.
@@ -907,7 +1036,7 @@ class SwitchAgent(Agent):
     def _storm_frame(self, leaf: Leaf, lk: Link) -> tuple[bytes, int, tuple[int, int]]:
         # A loop replays the same broadcasts endlessly: ARP requests from endpoints of the
         # looped VLAN, arriving on the port that closes the loop.
-        vms = sorted(self.model.vms.values(), key=lambda v: v.index)
+        vms = self._all_vms
         vlan = VLANS[0]
         if vms:
             src = self.rng.choice(vms)
@@ -1007,14 +1136,14 @@ class SflowAgentFleet:
         self.collector = collector
         self.speed = speed
         self.flow_tick_s = flow_tick_s
+        self.interval_s = interval_s
+        self.sampling_rate = sampling_rate
+        self.seed = seed
         self._clock = clock
-        self.agents: list[Agent] = [
-            SwitchAgent(model, name, interval_s, sampling_rate=sampling_rate, seed=seed)
-            for name in sorted(model.leafs)
-        ]
-        self.agents += [
-            HypervisorAgent(model, name, interval_s) for name in sorted(model.hypervisors)
-        ]
+        self.agents: list[Agent] = []
+        self._leaf_agents: set[str] = set()
+        self._hv_agents: set[str] = set()
+        self._sync_agents()
         family = socket.AF_INET6 if ":" in collector[0] else socket.AF_INET
         self._sock = socket.socket(family, socket.SOCK_DGRAM)
         self._thread: threading.Thread | None = None
@@ -1030,9 +1159,33 @@ class SflowAgentFleet:
             return self._clock()
         return self._t0_sim + (time.monotonic() - self._t0_mono) * self.speed
 
+    def _sync_agents(self) -> None:
+        """One agent per leaf and hypervisor, including those added while running (a bridge
+        to the fabric simulator adds hypervisors when VMs land on new ports)."""
+        model = self.model
+        with model.lock:
+            for name in sorted(set(model.leafs) - self._leaf_agents):
+                self.agents.append(
+                    SwitchAgent(
+                        model,
+                        name,
+                        self.interval_s,
+                        sampling_rate=self.sampling_rate,
+                        seed=self.seed,
+                    )
+                )
+                self._leaf_agents.add(name)
+            for name in sorted(set(model.hypervisors) - self._hv_agents):
+                self.agents.append(HypervisorAgent(model, name, self.interval_s))
+                self._hv_agents.add(name)  # fmt: skip
+
     def collect(self, now: float) -> list[bytes]:
         """Advance the model to ``now`` and return the datagrams due, without sending."""
         self.model.advance_to(now)
+        if len(self.model.hypervisors) != len(self._hv_agents) or len(self.model.leafs) != len(
+            self._leaf_agents
+        ):
+            self._sync_agents()
         out: list[bytes] = []
         for agent in self.agents:
             out.extend(agent.datagrams(now))
