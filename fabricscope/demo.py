@@ -69,6 +69,9 @@ class Demo:
         duration_s: float | None = None,
         out: TextIO = sys.stdout,
         speed: float = 1.0,
+        scenarios: str = "all",
+        repeat_s: float = 30.0,
+        sflow_interval_s: float = 10.0,
     ) -> None:
         self.settings = settings
         self.state_dir = state_dir
@@ -79,6 +82,9 @@ class Demo:
         self.duration_s = duration_s
         self.out = out
         self.speed = speed
+        self.scenarios = scenarios
+        self.repeat_s = repeat_s
+        self.sflow_interval_s = sflow_interval_s
         self.children: list[Child] = []
         self.local_influx: object | None = None
         self._stop = threading.Event()
@@ -109,7 +115,15 @@ class Demo:
         speed = str(self.speed)
         children = [
             Child(
-                "apic-sim",
+                "collector",
+                [*cli, "sflow", "listen", "--listen", f"127.0.0.1:{self.sflow_port}"],
+                f"udp://127.0.0.1:{self.sflow_port} (sFlow collector)",
+                ready=log_contains("listening udp"),
+            ),
+            # One process simulates the fabric behind its APIC *and* the fabric's sFlow agents,
+            # so both views follow the same scenarios (simulators/bridge.py).
+            Child(
+                "fabric-sim",
                 [
                     *cli,
                     "sim",
@@ -121,55 +135,29 @@ class Demo:
                     "--endpoints",
                     "200",
                     "--scenarios",
-                    "all",
+                    self.scenarios,
                     "--repeat",
-                    "30",
+                    str(self.repeat_s),
                     "--speed",
                     speed,
                     "--username",
                     "admin",
                     "--password",
                     "demo",
+                    "--sflow",
+                    f"127.0.0.1:{self.sflow_port}",
+                    "--sflow-interval",
+                    str(self.sflow_interval_s),
                 ],
-                f"{apic_url} (simulated APIC: REST + websocket)",
+                f"{apic_url} (simulated APIC: REST + websocket) + sFlow agents of its "
+                "hypervisors and leafs",
                 ready=lambda c: port_open("127.0.0.1", self.apic_port),
-            ),
-            Child(
-                "collector",
-                [*cli, "sflow", "listen", "--listen", f"127.0.0.1:{self.sflow_port}"],
-                f"udp://127.0.0.1:{self.sflow_port} (sFlow collector)",
-                ready=log_contains("listening udp"),
             ),
             Child(
                 "poller",
                 [*cli, "apic", "poll", "--apic-urls", apic_url, "--username", "admin"],
                 f"{apic_url} → InfluxDB (APIC endpoint poller)",
                 env={"FABRICSCOPE_APIC_PASSWORD": "demo"},
-            ),
-            Child(
-                "sflow-sim",
-                [
-                    *cli,
-                    "sim",
-                    "sflow",
-                    "--collector",
-                    f"127.0.0.1:{self.sflow_port}",
-                    "--hypervisors",
-                    "4",
-                    "--vms",
-                    "8",
-                    "--leafs",
-                    "2",
-                    "--interval",
-                    "5",
-                    "--speed",
-                    speed,
-                    "--scenario",
-                    "vm_migration",
-                    "--repeat",
-                    "60",
-                ],
-                "hypervisors + leafs sending sFlow (simulated)",
             ),
         ]
         if has_command("fabricscope.commands.analyze"):
@@ -248,7 +236,7 @@ class Demo:
 
     def shutdown(self) -> None:
         self.say("stopping …")
-        order = ["sflow-sim", "apic-sim", "collector", "poller", "analyzers", "api"]
+        order = ["fabric-sim", "collector", "poller", "analyzers", "api"]
         for name in order:
             for child in self.children:
                 if child.name == name and child.proc is not None and child.proc.poll() is None:

@@ -39,6 +39,7 @@ from influx.sink import LineSink
 
 log = logging.getLogger(__name__)
 
+IF_EVENT_CLASS = "ethpmPhysIf"
 CONFIG_CLASSES = (
     "fabricNode",
     "tunnelIf",
@@ -72,6 +73,9 @@ class PollerConfig:
     stats_interval_s: float = 10.0
     interface_interval_s: float = 60.0
     interface_max_ports: int = 200
+    # Oper-state changes of leaf ports as they happen (an ethpmPhysIf subscription), so a port
+    # that goes down and comes back between two interface polls still leaves its trace.
+    interface_events: bool = True
     flush_interval_s: float = 0.5
     use_event_time: bool = True  # modTs of events as the analysis clock (falls back to now)
     config_classes: tuple[str, ...] = CONFIG_CLASSES
@@ -92,6 +96,7 @@ class PollerStats:
     rereads: int = 0
     audit_mismatches: int = 0
     interface_errors: int = 0
+    interface_events: int = 0
     last_failure: str = ""
 
 
@@ -231,6 +236,13 @@ class ApicPoller:
                 raise
         for cls in EPM_CLASSES:
             await self.subs.subscribe(cls)
+        if self.cfg.interface_events:
+            try:
+                await self.subs.subscribe(IF_EVENT_CLASS)
+            except ApicError as exc:
+                if exc.status != 400:
+                    raise
+                log.info("no %s subscription on this APIC: %s", IF_EVENT_CLASS, exc.text)
         self.state = "building" if self._initial else "resyncing"
         t0 = time.monotonic()
         await self._build()
@@ -339,12 +351,28 @@ class ApicPoller:
             if rec.node not in self.tables.node_pod:
                 self.tables.node_pod[rec.node] = rec.pod
             self.tracker.process(rec, ts)
+        elif cls == IF_EVENT_CLASS:
+            self._interface_event(received, attrs)
         elif cls == "fabricExplicitGEp":
             return  # pairs change rarely; picked up by the next resync
         else:
             if attrs.get("status") == "modified":
                 return  # partial; names/ids never change in place, a resync refreshes them
             self.tables.add(cls, attrs)
+
+    def _interface_event(self, received: float, attrs: dict[str, Any]) -> None:
+        st = attrs.get("operSt")
+        dn = attrs.get("dn", "")
+        node, port = _node_of(dn), _port_of(dn)
+        if not isinstance(st, str) or not st or node is None or not port:
+            return  # a change of some other attribute (usage, bundle …): not a state change
+        fields: dict[str, Any] = {"oper_st": st, "oper_up": st == "up"}
+        if attrs.get("operSpeed"):
+            fields["speed"] = attrs["operSpeed"]
+        line = interface_line(self.cfg.fabric, node, port, fields, self._event_ts(attrs, received))
+        if line:
+            self.stats.interface_events += 1
+            self._pending_lines.append(line)
 
     # ------------------------------------------------------------------ outputs
     def _emit(self, outputs: list[Output]) -> None:
@@ -395,6 +423,7 @@ class ApicPoller:
             "ws_frames": self.subs.frames,
             "ws_bad_frames": self.subs.bad_frames,
             "rapid_suppressed": self.tracker.suppressed,
+            "interface_events": s.interface_events,
             "last_failure": s.last_failure[:500] or None,
         }
 
@@ -579,6 +608,17 @@ def _objs(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     from collector.apic.client import _objects
 
     return _objects(data)
+
+
+def _node_of(dn: str) -> int | None:
+    i = dn.find("/node-")
+    if i < 0:
+        return None
+    j = dn.find("/", i + 6)
+    try:
+        return int(dn[i + 6 : j if j > 0 else None])
+    except ValueError:
+        return None
 
 
 def _port_of(dn: str) -> str:

@@ -2,7 +2,8 @@
 
 Flags mirror the settings (FABRICSCOPE_INFLUX_*, _FABRIC). `--once` runs every analyzer once and
 exits (tests, demo, cron); otherwise APScheduler runs each analyzer on its own interval until
-SIGINT/SIGTERM, then the writer is flushed and closed.
+SIGINT/SIGTERM, then the writer is flushed and closed. Every run also writes the analyzer's health
+to `fabricscope_stats` (process=analyzers) through the same writer.
 """
 
 from __future__ import annotations
@@ -45,7 +46,10 @@ def build_analyzers(
     from influx.query import InfluxQuery
 
     q = InfluxQuery(
-        settings.influx_url, settings.influx_token.get_secret_value(), settings.influx_bucket
+        settings.influx_url,
+        settings.influx_token.get_secret_value(),
+        settings.influx_bucket,
+        org=settings.influx_org,  # InfluxDB 2.x deletes superseded findings via /api/v2/delete
     )
     move = MoveCauseAnalyzer(
         q, sink, MoveCauseConfig(fabric=settings.fabric, reanalyse_window_s=args.reanalyse_window)

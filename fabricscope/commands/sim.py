@@ -100,6 +100,22 @@ def register_apic(sim_sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=600,
         help="aaaLogin refreshTimeoutSeconds (default 600)",
     )
+    p.add_argument(
+        "--sflow",
+        type=_host_port,
+        metavar="HOST:PORT",
+        help="also run the fabric's sFlow agents (hypervisors + leafs), sending to this "
+        "collector; they follow the same scenarios",
+    )
+    p.add_argument(
+        "--sflow-interval",
+        type=float,
+        default=10.0,
+        help="sFlow counter polling interval in simulated seconds (default 10)",
+    )
+    p.add_argument(
+        "--sampling-rate", type=_positive, default=1000, help="sFlow 1-in-N packet sampling"
+    )
     p.set_defaults(handler=run_apic)
 
 
@@ -108,14 +124,18 @@ class ApicSimulation:
     fabric: object
     cluster: object
     urls: list[str]
+    sflow_fleet: object | None = None
 
     def stop(self) -> None:
         from simulators.apic_server import ApicCluster
         from simulators.fabric import SimulatedFabric
+        from simulators.sflow_agents import SflowAgentFleet
 
         assert isinstance(self.cluster, ApicCluster)
         assert isinstance(self.fabric, SimulatedFabric)
         self.fabric.scenarios.stop_repeating()
+        if isinstance(self.sflow_fleet, SflowAgentFleet):
+            self.sflow_fleet.close()
         self.fabric.clock.stop_ticker()
         self.cluster.stop()
 
@@ -135,11 +155,17 @@ def start_apic_simulation(
     username: str = "admin",
     password: str = "password",
     refresh_timeout: int = 600,
+    sflow: tuple[str, int] | None = None,
+    sflow_interval: float = 10.0,
+    sampling_rate: int = 1000,
 ) -> ApicSimulation:
-    """Build the fabric, start the APIC(s) and the live clock; returns a handle with ``stop``."""
+    """Build the fabric, start the APIC(s) and the live clock — and, with ``sflow``, the
+    fabric's sFlow agents following the same scenarios; returns a handle with ``stop``."""
     from simulators.apic_server import ApicCluster
+    from simulators.bridge import BridgeConfig, bridge_fabric
     from simulators.clock import SimClock
     from simulators.fabric import SimulatedFabric
+    from simulators.sflow_agents import SflowAgentFleet
 
     clock = SimClock(start=time.time(), speed=speed)  # live demo: timestamps are "now"
     fab = SimulatedFabric.build(leafs=leafs, endpoints=endpoints, seed=seed, pods=pods, clock=clock)
@@ -147,11 +173,25 @@ def start_apic_simulation(
         fab, size=cluster, username=username, password=password, refresh_timeout=refresh_timeout
     )
     apics.start(host, [port + i if port else 0 for i in range(cluster)])
+    fleet = None
+    if sflow is not None:
+        # Bridged before the clock runs: the agents see every scenario step from the first.
+        model, _ = bridge_fabric(fab, BridgeConfig(seed=seed))
+        fleet = SflowAgentFleet(
+            model, sflow, sflow_interval, speed, sampling_rate=sampling_rate, clock=clock.now,
+            seed=seed,
+        )  # fmt: skip
+        log.info(
+            "sFlow agents: %d leafs, %d hypervisors, %d VMs → %s:%d (interval %gs)",
+            len(model.leafs), len(model.hypervisors), len(model.vms), *sflow, sflow_interval,
+        )  # fmt: skip
     clock.start_ticker()
+    if fleet is not None:
+        fleet.start()
     names = [n.strip() for n in scenarios.split(",") if n.strip()]
     if repeat > 0 and names and names != ["none"]:
         fab.scenarios.schedule_repeating(names, repeat)
-    return ApicSimulation(fab, apics, apics.urls)
+    return ApicSimulation(fab, apics, apics.urls, fleet)
 
 
 def run_apic(args: argparse.Namespace) -> int:
@@ -170,6 +210,9 @@ def run_apic(args: argparse.Namespace) -> int:
         username=args.username,
         password=args.password,
         refresh_timeout=args.refresh_timeout,
+        sflow=args.sflow,
+        sflow_interval=args.sflow_interval,
+        sampling_rate=args.sampling_rate,
     )
     counts = sim.fabric.counts()  # type: ignore[attr-defined]
     log.info("fabric: %s", counts)

@@ -36,7 +36,7 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 SCHEMA = HERE / "compose-spec.json"
 
 FABRICSCOPE_SERVICES = ("collector", "poller", "analyzers", "api")
-DEMO_SERVICES = ("apic-sim", "sflow-sim")
+DEMO_SERVICES = ("fabric-sim",)
 SPOOL = "/var/lib/fabricscope/spool"
 SECRET_WORDS = ("TOKEN", "PASSWORD", "SECRET", "API_KEY")
 
@@ -213,12 +213,14 @@ def test_demo_override_merged_validates(validator: jsonschema.protocols.Validato
     merged = load_project(BASE, DEMO)
     assert set(DEMO_SERVICES) <= set(merged["services"])
     poller = merged["services"]["poller"]
-    assert poller["environment"]["FABRICSCOPE_APIC_URLS"] == "http://apic-sim:8443"
+    assert poller["environment"]["FABRICSCOPE_APIC_URLS"] == "http://fabric-sim:8443"
     # merged, not replaced: the base environment and dependencies survive the override
     assert poller["environment"]["FABRICSCOPE_INFLUX_URL"] == "http://influxdb:8086"
-    assert set(poller["depends_on"]) == {"influxdb", "apic-sim"}
-    sim = merged["services"]["sflow-sim"]
-    assert any("collector:6343" in str(part) for part in sim["command"])
+    assert set(poller["depends_on"]) == {"influxdb", "fabric-sim"}
+    sim = merged["services"]["fabric-sim"]
+    # The fabric's sFlow agents send to the collector service, as switches would to :6343.
+    assert sim["command"][sim["command"].index("--sflow") + 1] == "collector:6343"
+    assert sim["depends_on"]["collector"]["condition"] == "service_healthy"
     assert merged["services"]["collector"]["environment"]["FABRICSCOPE_SFLOW_ALLOW"] == ""
 
 
@@ -578,7 +580,7 @@ def test_collector_health_check_detects_the_bound_udp_port(project: dict[str, An
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux /proc")
 @pytest.mark.parametrize(
     ("service", "argv"),
-    [("poller", ["apic", "poll"]), ("analyzers", ["analyze"]), ("sflow-sim", ["sim", "sflow"])],
+    [("poller", ["apic", "poll"]), ("analyzers", ["analyze"])],
 )
 def test_process_health_checks_find_their_process(
     demo_project: dict[str, Any], service: str, argv: list[str]

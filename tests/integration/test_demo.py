@@ -39,8 +39,6 @@ def test_demo_brings_up_the_stack_and_data_arrives(tmp_path, influxdb, influx_db
             str(free_port()),
             "--api-listen",
             f"127.0.0.1:{api_port}",
-            "--speed",
-            "5",
         ],
         env=env,
         stdout=out_path.open("w"),
@@ -68,11 +66,11 @@ def test_demo_brings_up_the_stack_and_data_arrives(tmp_path, influxdb, influx_db
         proc.wait(120)
     assert wanted <= seen, f"missing {wanted - seen}; demo said:\n{output}"
     # It told the user what runs where.
-    for name in ("InfluxDB", "apic-sim", "collector", "poller", "sflow-sim"):
+    for name in ("InfluxDB", "fabric-sim", "collector", "poller"):
         assert name in output
     final = out_path.read_text()
     assert "stopped collector" in final and "stopped poller" in final
     assert proc.returncode == 0, final
     # Nothing was left running: every child of the demo exited with it.
     logs = tmp_path / "state" / "logs"
-    assert {p.stem for p in logs.glob("*.log")} >= {"collector", "poller", "apic-sim", "sflow-sim"}
+    assert {p.stem for p in logs.glob("*.log")} >= {"collector", "poller", "fabric-sim"}

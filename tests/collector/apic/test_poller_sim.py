@@ -181,8 +181,22 @@ async def test_link_failover(fab, sim):
         records = await h.scenario("link_failover")
         await check_moves_equal_truth(h, records)
         assert any(r.kind == "interface_down" for r in records)
-        await h.wait_for(lambda: any(x.startswith("apic_interface,") for x in h.sink.lines), 5)
-        assert any(x.startswith("apic_interface,") for x in h.sink.lines)
+        down = next(r for r in records if r.kind == "interface_down")
+        up = next(r for r in records if r.kind == "interface_up")
+        series = f"apic_interface,fabric=fabric1,interface={down.from_interface},"
+        series += f"node={down.from_nodes[0]} "
+
+        def states() -> list[tuple[str, int]]:
+            return [
+                (x.split(" ")[1], int(x.split(" ")[2])) for x in h.sink.lines if x.startswith(series)
+            ]
+
+        # The ethpmPhysIf subscription: the port's down and up, each at its own time.
+        await h.wait_for(lambda: len(states()) >= 2, 5)
+        got = states()
+        assert ('oper_st="down",oper_up=false' in got[0][0]) and got[0][1] == int(down.time * 1e9)
+        assert ('oper_st="up",oper_up=true' in got[1][0]) and got[1][1] == int(up.time * 1e9)
+        assert h.poller.stats.interface_events >= 2
 
 
 async def test_nic_teaming_flap_is_rogue(fab, sim):
