@@ -15,7 +15,9 @@ around it (−`before_s` … +`after_s`) and names a cause only when the data sh
 
 Findings are written at the move's own timestamp with tags fabric, addr, cause, so a re-run
 overwrites the same point. When late data changes the cause, the series changes too: the old
-finding is deleted first, so each move has exactly one finding.
+finding is deleted first, so each move has exactly one finding — except on InfluxDB 3, which
+cannot delete single points (`reads.delete_move_finding`); those are counted as
+`stale_findings_kept`. Each run's counts feed the analyzer's `fabricscope_stats` (`self.stats`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from analyzers.stats import AnalyzerStats
 from influx import reads
 from influx.line_protocol import encode_line
 from influx.query import InfluxQuery
@@ -112,6 +115,13 @@ class MoveCauseAnalyzer:
         self.sink = sink
         self.cfg = cfg or MoveCauseConfig()
         self.clock = clock
+        self.stats = AnalyzerStats(
+            self.name,
+            self.cfg.fabric,
+            work=dict.fromkeys(
+                ("moves_analysed", "findings_written", "findings_deleted", "stale_findings_kept"), 0
+            ),
+        )
         # Findings written but maybe not yet visible in InfluxDB (the writer batches): without
         # this a quick re-run could miss the old cause and leave two findings for one move.
         self._written: dict[tuple[str, int], Finding] = {}
@@ -136,7 +146,10 @@ class MoveCauseAnalyzer:
             if prev is not None and prev.cause != finding.cause:
                 stale.add(prev.cause)
             for cause in stale:
-                reads.delete_move_finding(self.q, cfg.fabric, m.addr, cause, m.time_ns)
+                if reads.delete_move_finding(self.q, cfg.fabric, m.addr, cause, m.time_ns):
+                    self.stats.count("findings_deleted")
+                else:
+                    self._kept_stale(m, cause)
             same = [
                 f for f in existing.get(key, [])
                 if f.cause == finding.cause and f.evidence == finding.evidence
@@ -153,8 +166,21 @@ class MoveCauseAnalyzer:
             del self._written[k]
         if lines:
             self.sink.write_lines(lines)
+        self.stats.count("moves_analysed", len(mv))
+        self.stats.count("findings_written", len(lines))
         log.debug("move_cause: %d moves, %d findings written", len(mv), len(lines))
         return findings
+
+    def _kept_stale(self, m: reads.Move, cause: str) -> None:
+        """The server cannot delete single points (InfluxDB 3): the superseded finding stays."""
+        if not self.stats.work["stale_findings_kept"]:
+            log.warning(
+                "move_cause: this InfluxDB cannot delete a superseded finding (InfluxDB 3 has no "
+                "point delete); %s at %d keeps its old cause %r next to the new one — counted in "
+                "fabricscope_stats stale_findings_kept, not logged again",
+                m.addr, m.time_ns, cause,
+            )  # fmt: skip
+        self.stats.count("stale_findings_kept")
 
     def analyse(self, m: reads.Move) -> Finding:
         """The best-supported cause of one move; ties keep the order loop, link, VM, flap."""

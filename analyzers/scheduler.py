@@ -3,39 +3,78 @@
 `AsyncIOScheduler` with coalesce=True (a backlog of missed runs becomes one run), max_instances=1
 (a slow run never overlaps itself) and misfire_grace_time=30 s. It must be started inside the
 running event loop. Analyzers are synchronous (blocking InfluxQL over HTTP), so each job runs
-its analyzer in a worker thread and the loop stays responsive.
+its analyzer in a worker thread and the loop stays responsive. After every run, successful or
+not, the analyzer's health point is written (analyzers/stats.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from analyzers.stats import AnalyzerStats
+from influx.sink import LineSink
+
 log = logging.getLogger(__name__)
+NS = 1_000_000_000
 
 JOB_DEFAULTS: dict[str, Any] = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
 
 
 class Analyzer(Protocol):
     name: str
+    sink: LineSink  # where findings go; the run's health point goes the same way
+    stats: AnalyzerStats
+    clock: Callable[[], float]  # epoch seconds: "now" for the run and for its health point
 
     def run_once(self, now_ns: int | None = None) -> Any: ...
 
 
-async def run_analyzer(analyzer: Analyzer) -> bool:
+async def run_analyzer(analyzer: Analyzer, interval_s: float | None = None) -> bool:
     """One run in a thread; errors are logged, never raised into the scheduler (the next run
-    simply tries again). Returns whether it succeeded."""
+    simply tries again). Then the run's health (runs, failures, duration, the analyzer's work
+    counters) goes to `fabricscope_stats` through the analyzer's own sink. Returns whether the
+    run succeeded."""
+    started = time.perf_counter()
+    error: Exception | None = None
     try:
         await asyncio.to_thread(analyzer.run_once)
-    except Exception:  # noqa: BLE001 - a failed run must not stop the schedule
+    except Exception as exc:  # noqa: BLE001 - a failed run must not stop the schedule
         log.exception("analyzer %s failed", analyzer.name)
-        return False
-    return True
+        error = exc
+    analyzer.stats.record(error is None, time.perf_counter() - started, error)
+    try:
+        line = analyzer.stats.line(
+            int(analyzer.clock() * NS), interval_s, writer_counters(analyzer.sink)
+        )
+        if line:
+            analyzer.sink.write_lines([line])
+    except Exception:  # noqa: BLE001 - losing one health point must not stop the schedule either
+        log.exception("analyzer %s: could not write its stats", analyzer.name)
+    return error is None
+
+
+def writer_counters(sink: object) -> dict[str, int | float]:
+    """The numeric counters of a sink that keeps them — the batching writer's points written,
+    spooled and dropped, queue depth… — so the analyzer process's writer is watched like the
+    collector's. Every analyzer's point carries the same process-wide values, as of its run."""
+    stats = getattr(sink, "stats", None)
+    if not callable(stats):
+        return {}
+    values = stats()
+    if not isinstance(values, dict):
+        return {}
+    return {
+        k: v
+        for k, v in values.items()
+        if isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool)
+    }
 
 
 def build_scheduler(
@@ -51,7 +90,7 @@ def build_scheduler(
         sched.add_job(
             run_analyzer,
             "interval",
-            args=[analyzer],
+            args=[analyzer, interval_s],
             seconds=interval_s,
             id=analyzer.name,
             name=analyzer.name,

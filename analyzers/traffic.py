@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from analyzers.stats import AnalyzerStats
 from influx import reads
 from influx.line_protocol import encode_line
 from influx.query import InfluxQuery
@@ -61,6 +62,9 @@ class TrafficAnalyzer:
         self.sink = sink
         self.cfg = cfg or TrafficConfig()
         self.clock = clock
+        self.stats = AnalyzerStats(
+            self.name, self.cfg.fabric, work=dict.fromkeys(("flow_rows", "rows_written"), 0)
+        )
 
     def interval_for(self, now_ns: int) -> tuple[int, int]:
         """[start, end) of the last interval that ended at least `lag_s` before now."""
@@ -123,5 +127,7 @@ class TrafficAnalyzer:
             if line:
                 lines.append(line)
         self.sink.write_lines(lines)
+        self.stats.count("flow_rows", len(rows))
+        self.stats.count("rows_written", len(lines))
         log.debug("traffic: %d flow rows → %d lines, interval end %d", len(rows), len(lines), end)
         return lines

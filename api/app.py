@@ -13,12 +13,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.deps import require_api_key
+from api.deps import LoginRequired, require_api_key, require_ui_login
 from api.queries import ApiQueries
-from api.routes import endpoints, events, health, sflow, ui
+from api.routes import endpoints, events, health, login, sflow, ui
 from fabricscope.settings import Settings
 from influx.query import InfluxQuery, InfluxQueryError
 
@@ -77,10 +77,17 @@ def create_app(settings: Settings, query: InfluxQuery | None = None) -> FastAPI:
         log.error("InfluxDB rejected a query: %s", exc)
         return JSONResponse({"detail": f"InfluxDB query failed: {exc}"}, status_code=502)
 
+    @app.exception_handler(LoginRequired)
+    async def login_required(_request: Request, exc: LoginRequired) -> RedirectResponse:
+        return RedirectResponse(exc.location, status_code=303)
+
+    # Auth policy in one place: health is open (load balancers), JSON wants the key (header or
+    # UI session cookie), UI pages send a browser to the login page, which itself is open.
     auth = [Depends(require_api_key)]
     app.include_router(health.router, prefix="/api/v1")
     for r in (endpoints.router, events.router, sflow.router):
         app.include_router(r, prefix="/api/v1", dependencies=auth)
-    app.include_router(ui.router, dependencies=auth)
+    app.include_router(ui.router, dependencies=[Depends(require_ui_login)])
+    app.include_router(login.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app

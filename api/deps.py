@@ -1,4 +1,5 @@
-"""Request dependencies (stage: api): API-key auth, shared list parameters, the query object.
+"""Request dependencies (stage: api): API-key auth (rules in api/auth.py), shared list
+parameters, the query object.
 
 Validation errors are raised as `RequestValidationError` so every bad parameter — whether caught
 by FastAPI's own typing or by our parsers (times, durations) — gets the same 422 body shape.
@@ -6,13 +7,13 @@ by FastAPI's own typing or by our parsers (times, durations) — gets the same 4
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 
+from api.auth import authorized, login_url
 from api.queries import ApiQueries, Window
 from influx.query import time_range
 
@@ -34,18 +35,30 @@ def require_api_key(
     request: Request,
     x_api_key: Annotated[str | None, Header(description="API key (FABRICSCOPE_API_KEY)")] = None,
 ) -> None:
-    """401 unless X-API-Key equals the configured key (no key configured: open)."""
-    expected: str = request.app.state.api_key
-    if not expected:
-        return
-    # compare_digest on bytes: constant time, and no TypeError on non-ASCII header values.
-    given = (x_api_key or "").encode("utf-8", "surrogateescape")
-    if not x_api_key or not secrets.compare_digest(given, expected.encode("utf-8")):
+    """401 unless X-API-Key equals the configured key or the request carries a valid UI session
+    cookie (no key configured: open). The header parameter is declared so OpenAPI shows it."""
+    del x_api_key  # read by `authorized` from the request, together with the cookie
+    if not authorized(request):
         raise HTTPException(
             status_code=401,
             detail="missing or invalid X-API-Key header",
             headers={"WWW-Authenticate": "ApiKey"},
         )
+
+
+class LoginRequired(Exception):
+    """A UI page was asked for without credentials: answered with a redirect to the login page
+    (api/app.py installs the handler)."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
+def require_ui_login(request: Request) -> None:
+    """UI pages: like `require_api_key`, but a browser gets the login page instead of a 401."""
+    if not authorized(request):
+        raise LoginRequired(login_url(request))
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,11 @@
     python grafana/build_dashboards.py          # rewrite the JSON files
     python grafana/build_dashboards.py --check  # exit 1 when a committed file differs
 
-pipeline-health.json is hand-written and not generated here. Every panel uses the provisioned
-InfluxDB datasource (uid ``fabricscope-influxdb``) with raw InfluxQL; measurement, tag and field
-names are the ones in docs/measurements.md and collector/apic/points.py (APIC) and
-analyzers/move_cause.py (``move_analysis``). tests/deploy/test_dashboard_queries.py runs every
-query against a real InfluxDB seeded by the real collector path.
+Every panel uses the provisioned InfluxDB datasource (uid ``fabricscope-influxdb``) with raw
+InfluxQL; measurement, tag and field names are the ones in docs/measurements.md and
+collector/apic/points.py (APIC), analyzers/move_cause.py (``move_analysis``) and
+analyzers/stats.py (the analyzers' ``fabricscope_stats``). tests/deploy/test_dashboard_queries.py
+runs every query against a real InfluxDB seeded by the real collector path.
 """
 
 from __future__ import annotations
@@ -1280,6 +1280,241 @@ def flows() -> Json:
     )
 
 
+# ------------------------------------------------------------------ pipeline health
+STATS = '"fabricscope_stats"'
+NO_AGENT = '"agent" = ' + "''"  # process-level rows, not the collector's per-agent ones
+COLLECTOR = '"process" = ' + "'collector'" + ' AND "instance" =~ /^$instance$/'
+ANY_PROCESS = '"process" =~ /^$process$/ AND "instance" =~ /^$instance$/'
+ANALYZERS = '"process" = ' + "'analyzers'"
+BY_ANALYZER = f'{GT}, "analyzer", "fabric"'
+OK_FAILED = [
+    {
+        "type": "value",
+        "options": {
+            "true": {"text": "ok", "color": "green"},
+            "1": {"text": "ok", "color": "green"},
+            "false": {"text": "failed", "color": "red"},
+            "0": {"text": "failed", "color": "red"},
+        },
+    }
+]
+
+
+def pipeline_health() -> Json:
+    """fabricscope's own counters (fabricscope_stats, docs/measurements.md): collector input and
+    loss, every writer's output, and each analyzer's runs."""
+
+    def collector_rate(title: str, field: str, alias: str, desc: str, red: bool) -> Json:
+        return stat(
+            title,
+            [
+                target(
+                    f"SELECT {rate(field, alias)} FROM {STATS} WHERE $timeFilter AND {COLLECTOR} "
+                    f'AND {NO_AGENT} {GT}, "instance" fill(null)'
+                )
+            ],
+            desc=desc,
+            unit="cps",
+            red_at=1 if red else None,
+        )
+
+    datagrams = collector_rate(
+        "sFlow datagrams /s",
+        "datagrams",
+        "datagrams",
+        "Datagrams received by the collector (all instances, latest interval).",
+        False,
+    )
+    lost = collector_rate(
+        "Lost datagrams /s",
+        "lost_datagrams",
+        "lost",
+        "Gaps in the agents' datagram sequence numbers: datagrams sent but never received "
+        "(network or socket-buffer loss).",
+        True,
+    )
+    decode = collector_rate(
+        "Decode errors /s",
+        "decode_errors",
+        "decode_errors",
+        "Datagrams the decoder rejected (malformed or truncated).",
+        True,
+    )
+    dropped = stat(
+        "Points dropped /s",
+        [
+            target(
+                f"SELECT {rate('points_dropped', 'dropped')} FROM {STATS} WHERE $timeFilter AND "
+                f'{ANY_PROCESS} AND {NO_AGENT} {GT}, "process", "instance" fill(null)'
+            )
+        ],
+        desc="Points no process could write or keep (queue and spool full, rejected lines).",
+        unit="cps",
+        red_at=1,
+    )
+    coll_in = timeseries(
+        "Collector: datagrams and samples /s",
+        [
+            target(
+                f"SELECT {rate('datagrams')}, {rate('samples')} FROM {STATS} WHERE $timeFilter "
+                f'AND {COLLECTOR} AND {NO_AGENT} {GT}, "instance" fill(null)',
+                alias="$col $tag_instance",
+            )
+        ],
+        desc="Received sFlow datagrams and the samples inside them, per collector instance.",
+        unit="cps",
+    )
+    coll_err = timeseries(
+        "Collector: decode errors and lost datagrams /s",
+        [
+            target(
+                f"SELECT {rate('decode_errors')}, {rate('lost_datagrams')} FROM {STATS} WHERE "
+                f'$timeFilter AND {COLLECTOR} AND {NO_AGENT} {GT}, "instance" fill(null)',
+                alias="$col $tag_instance",
+            )
+        ],
+        desc="Decoder rejects and sequence-number gaps, per collector instance. Non-zero loss "
+        "usually means a full socket buffer or a lossy path from the agents.",
+        unit="cps",
+    )
+    per_agent = timeseries(
+        "Lost datagrams by agent /s",
+        [
+            target(
+                f"SELECT {rate('lost_datagrams', 'lost')} FROM {STATS} WHERE $timeFilter AND "
+                f'{COLLECTOR} AND "agent" =~ /^$agent$/ AND "agent" != ' + "'' "
+                f'{GT}, "agent", "instance" fill(null)',
+                alias="$tag_agent ($tag_instance)",
+            )
+        ],
+        desc="Sequence gaps per sFlow agent: tells which switch or host (or which path) loses "
+        "datagrams.",
+        unit="cps",
+    )
+    written = timeseries(
+        "Writer: points written / spooled / dropped /s",
+        [
+            target(
+                f"SELECT {rate('points_written', 'written')}, "
+                f"{rate('points_spooled', 'spooled')}, {rate('points_dropped', 'dropped')} "
+                f"FROM {STATS} WHERE $timeFilter AND {ANY_PROCESS} AND {NO_AGENT} "
+                f'{GT}, "process", "instance" fill(null)',
+                alias="$col $tag_process/$tag_instance",
+            )
+        ],
+        desc="What each process's InfluxDB writer did with its points: written, put in the disk "
+        "spool (InfluxDB slow or down), or dropped.",
+        unit="cps",
+    )
+    queue = timeseries(
+        "Writer: queue depth",
+        [
+            target(
+                f'SELECT max("queue_depth") AS "queue_depth" FROM {STATS} WHERE $timeFilter AND '
+                f'{ANY_PROCESS} AND {NO_AGENT} {GT}, "process", "instance" fill(null)',
+                alias="$tag_process/$tag_instance",
+            )
+        ],
+        desc="Lines waiting in each writer's in-memory queue. A queue that keeps growing means "
+        "InfluxDB cannot keep up.",
+    )
+    per_analyzer = "$tag_analyzer ($tag_fabric)"
+    an_ok = stat(
+        "Analyzers: last run",
+        [
+            target(
+                f'SELECT last("last_success") AS "ok" FROM {STATS} WHERE $timeFilter AND '
+                f"{ANALYZERS} {BY_ANALYZER} fill(none)",
+                alias=per_analyzer,
+            )
+        ],
+        desc="Whether each analyzer's latest run succeeded (analyzer=move_cause, traffic). "
+        "A failed run is retried at the next interval; its error is in the last_error field "
+        "and the analyzer's log.",
+        mappings=OK_FAILED,
+    )
+    an_failures = stat(
+        "Analyzers: failed runs",
+        [
+            target(
+                f'SELECT last("failures") AS "failures" FROM {STATS} WHERE $timeFilter AND '
+                f"{ANALYZERS} {BY_ANALYZER} fill(none)",
+                alias=per_analyzer,
+            )
+        ],
+        desc="Failed runs of each analyzer since its process started (InfluxDB unreachable or "
+        "refusing queries, or a bug).",
+        red_at=1,
+    )
+    an_duration = timeseries(
+        "Analyzers: run duration",
+        [
+            target(
+                f'SELECT max("last_duration_ms") AS "duration" FROM {STATS} WHERE $timeFilter '
+                f"AND {ANALYZERS} {BY_ANALYZER} fill(none)",
+                alias=per_analyzer,
+            )
+        ],
+        desc="How long each analyzer run took. A run close to its interval means the next one "
+        "is skipped (runs never overlap).",
+        unit="ms",
+        draw="points",
+    )
+    an_work = timeseries(
+        "Analyzers: work per interval",
+        [
+            target(
+                'SELECT non_negative_difference(max("runs")) AS "runs", '
+                'non_negative_difference(max("failures")) AS "failures", '
+                'non_negative_difference(max("moves_analysed")) AS "moves analysed", '
+                'non_negative_difference(max("findings_written")) AS "findings written", '
+                'non_negative_difference(max("rows_written")) AS "traffic rows written" '
+                f"FROM {STATS} WHERE $timeFilter AND {ANALYZERS} {BY_ANALYZER} fill(none)",
+                alias="$col · " + per_analyzer,
+            )
+        ],
+        desc="Per interval: analyzer runs and failures, moves examined and findings written by "
+        "move_cause (a finding is rewritten only when it changed), traffic_epg/traffic_endpoint "
+        "points written by traffic.",
+        draw="bars",
+    )
+    return dashboard(
+        "fabricscope-pipeline-health",
+        "fabricscope / Pipeline health",
+        "fabricscope's own counters (measurement fabricscope_stats): is sFlow arriving, is it "
+        "decoded, is every point written, do the analyzers run?",
+        ["sflow", "pipeline"],
+        [
+            (datagrams, 6, 4),
+            (lost, 6, 4),
+            (decode, 6, 4),
+            (dropped, 6, 4),
+            (coll_in, 12, 8),
+            (coll_err, 12, 8),
+            (per_agent, 24, 8),
+            (written, 12, 8),
+            (queue, 12, 8),
+            (an_ok, 6, 8),
+            (an_failures, 6, 8),
+            (an_duration, 12, 8),
+            (an_work, 24, 8),
+        ],
+        variables=[
+            variable("process", f'SHOW TAG VALUES FROM {STATS} WITH KEY = "process"'),
+            variable(
+                "instance",
+                f'SHOW TAG VALUES FROM {STATS} WITH KEY = "instance" '
+                'WHERE "process" =~ /^$process$/',
+            ),
+            variable(
+                "agent",
+                f'SHOW TAG VALUES FROM {STATS} WITH KEY = "agent" WHERE "process" = '
+                + "'collector'",
+            ),
+        ],
+    )
+
+
 BUILDERS = {
     "fabric-overview.json": fabric_overview,
     "endpoint-moves.json": endpoint_moves,
@@ -1287,6 +1522,7 @@ BUILDERS = {
     "interfaces.json": interfaces,
     "hosts.json": hosts,
     "flows.json": flows,
+    "pipeline-health.json": pipeline_health,
 }
 
 

@@ -34,24 +34,35 @@ def auth_headers(token: str) -> dict[str, str]:
     return {"Authorization": f"Token {token}"} if token else {}
 
 
-def _major_from_version(version: str) -> int | None:
+def major_from_version(version: str) -> int | None:
+    """`1.8.10`, `v2.7.10`, `3.0.1` → 1, 2, 3; None when the text does not say (`unknown`)."""
     v = version.strip().lstrip("vV")
     if v[:2] in ("1.", "2.", "3."):
         return int(v[0])
     return None
 
 
-def server_info(url: str, *, timeout: float = 5.0) -> ServerInfo:
-    """Ask `/ping` (and `/api/v2/setup` when needed); raises httpx.HTTPError when unreachable."""
+def server_info(
+    url: str, *, timeout: float = 5.0, token: str = "", client: httpx.Client | None = None
+) -> ServerInfo:
+    """Ask `/ping` (and `/api/v2/setup` when needed); raises httpx.HTTPError when unreachable.
+
+    `token` is sent because InfluxDB 3 authenticates `/ping` unless told not to: without it the
+    answer carries no version and a 3.x server would pass for 1.x. `client`: reuse a client
+    (its own headers and transport) instead of opening one."""
     url = url.rstrip("/")
-    with httpx.Client(timeout=timeout) as http:
-        resp = http.get(f"{url}/ping")
+    http = client if client is not None else httpx.Client(timeout=timeout)
+    try:
+        resp = http.get(f"{url}/ping", headers=auth_headers(token))
         version = resp.headers.get("X-Influxdb-Version", "unknown")
         build = resp.headers.get("X-Influxdb-Build", "")
-        major = _major_from_version(version)
+        major = major_from_version(version)
         if major is None:
             setup = http.get(f"{url}/api/v2/setup")
             major = 2 if setup.status_code == 200 else 1
+    finally:
+        if client is None:
+            http.close()
     return ServerInfo(major, version, build)
 
 
@@ -67,7 +78,7 @@ def ensure_bucket(
     """Create the bucket (2.x) or database (1.x) when missing. Raises AdminError on refusal,
     httpx.HTTPError when the server is unreachable."""
     url = url.rstrip("/")
-    info = server_info(url, timeout=timeout)
+    info = server_info(url, timeout=timeout, token=token)
     if info.major == 1:
         from influx.query import quote_ident  # one owner of InfluxQL quoting
 

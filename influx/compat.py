@@ -18,6 +18,10 @@ major  write (influxdb-client)                 InfluxQL ``/query``
        ignored by the server
 =====  ======================================  ===============================================
 
+Deleting points differs too (``influx.reads.delete_move_finding``, version from ``/ping`` via
+``InfluxQuery.server_major``): 1.x InfluxQL ``DELETE`` on ``/query``; 2.x ``POST /api/v2/delete``
+with org, bucket and the token; 3.x cannot delete single points at all.
+
 The token never appears in ``repr()`` of the returned objects, so logging them is safe.
 """
 

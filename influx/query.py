@@ -73,6 +73,16 @@ def regex_literal(value: str, *, match: str = "contains") -> str:
     return f"/{body}/"
 
 
+def delete_predicate(measurement: str, tags: Mapping[str, str]) -> str:
+    """The predicate of an InfluxDB 2.x `/api/v2/delete` request: `_measurement` and each tag
+    equal to a value, joined with AND. 2.x parses it with the InfluxQL scanner and accepts a tag
+    value only as a double-quoted identifier (a '…' string is refused), so every key and value
+    is written with `quote_ident`: `"` and `\\` escaped, a newline as `\\n`."""
+    parts = [f"{quote_ident('_measurement')}={quote_ident(measurement)}"]
+    parts += [f"{quote_ident(k)}={quote_ident(v)}" for k, v in tags.items()]
+    return " AND ".join(parts)
+
+
 # -- time --------------------------------------------------------------------------------------
 
 _UNITS = {
@@ -154,6 +164,13 @@ def to_ns(dt: datetime) -> int:
     return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 
+def rfc3339_nano(time_ns: int) -> str:
+    """Epoch nanoseconds → `2026-01-02T03:04:05.123456789Z` (Go's RFC3339Nano, which 2.x's delete
+    API parses; datetime alone would lose the last three digits)."""
+    sec, frac = divmod(int(time_ns), 1_000_000_000)
+    return datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
+
+
 def time_literal(dt: datetime) -> str:
     """An InfluxQL time literal: integer nanoseconds (unambiguous, no quoting issues)."""
     return f"{to_ns(dt)}"
@@ -230,9 +247,13 @@ def parse_response(payload: Mapping[str, Any]) -> list[Series]:
 
 
 class InfluxQuery:
-    """InfluxQL on `POST /query` with sync (`query`) and async (`aquery`) variants.
+    """InfluxQL on `POST /query` with sync (`query`) and async (`aquery`) variants, plus the one
+    thing InfluxQL cannot do on every server: delete points (`delete_v2` for InfluxDB 2.x).
 
     `token`: 1.x without auth: anything; 1.x with auth: `user:password`; 2.x/3.x: an API token.
+    `org` and `bucket` (default: `database`) address 2.x's delete API. `server_major`: the
+    server's major version when known, else asked from `/ping` on first need. `transport`: an
+    httpx transport for the sync client (tests).
     Times come back as epoch nanoseconds by default (`epoch="ns"`); `epoch=None` gives RFC 3339.
     """
 
@@ -244,16 +265,31 @@ class InfluxQuery:
         *,
         timeout_s: float = 30.0,
         retention_policy: str | None = None,
+        org: str = "",
+        bucket: str | None = None,
+        server_major: int | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.database = database
         self.retention_policy = retention_policy
         self.timeout_s = timeout_s
+        self.org = org
+        self.bucket = bucket if bucket is not None else database
+        self._major = server_major
+        self._transport = transport
         self._headers = {"Accept": "application/json"}
         if token:
             self._headers["Authorization"] = f"Token {token}"
         self._client: httpx.Client | None = None
         self._aclient: httpx.AsyncClient | None = None
+
+    def _sync(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(
+                timeout=self.timeout_s, headers=self._headers, transport=self._transport
+            )
+        return self._client
 
     def _form(
         self, influxql: str, params: Mapping[str, Any] | None, epoch: str | None
@@ -287,13 +323,51 @@ class InfluxQuery:
     def query(
         self, influxql: str, *, params: Mapping[str, Any] | None = None, epoch: str | None = "ns"
     ) -> list[Series]:
-        if self._client is None:
-            self._client = httpx.Client(timeout=self.timeout_s, headers=self._headers)
         try:
-            resp = self._client.post(f"{self.url}/query", data=self._form(influxql, params, epoch))
+            resp = self._sync().post(f"{self.url}/query", data=self._form(influxql, params, epoch))
         except httpx.HTTPError as exc:
             raise InfluxQueryError(f"InfluxDB unreachable: {type(exc).__name__}") from None
         return self._result(resp)
+
+    def server_major(self) -> int:
+        """1, 2 or 3: as given to the constructor, else asked once (`/ping`) and remembered.
+        An unreachable server raises InfluxQueryError and is asked again next time."""
+        if self._major is None:
+            from influx.admin import server_info  # admin is setup-time code; import on first use
+
+            try:
+                # The client already carries the token: 3.x authenticates /ping.
+                self._major = server_info(self.url, client=self._sync()).major
+            except httpx.HTTPError as exc:
+                raise InfluxQueryError(f"InfluxDB unreachable: {type(exc).__name__}") from None
+        return self._major
+
+    def delete_v2(self, start_ns: int, stop_ns: int, predicate: str) -> None:
+        """InfluxDB 2.x `POST /api/v2/delete`: remove the points of `bucket` with a time in
+        [start_ns, stop_ns] (both inclusive) whose series match `predicate` (see
+        `delete_predicate`). Needs a token with write permission on the bucket."""
+        if not self.org:
+            raise InfluxQueryError("InfluxDB 2.x delete needs the org (FABRICSCOPE_INFLUX_ORG)")
+        body = {"start": rfc3339_nano(start_ns), "stop": rfc3339_nano(stop_ns),
+                "predicate": predicate}  # fmt: skip
+        try:
+            resp = self._sync().post(
+                f"{self.url}/api/v2/delete",
+                params={"org": self.org, "bucket": self.bucket},
+                json=body,
+            )
+        except httpx.HTTPError as exc:
+            raise InfluxQueryError(f"InfluxDB unreachable: {type(exc).__name__}") from None
+        if not resp.is_success:
+            try:
+                payload = resp.json()
+                msg = payload.get("message") if isinstance(payload, dict) else None
+            except ValueError:
+                msg = None
+            raise InfluxQueryError(
+                f"HTTP {resp.status_code} from /api/v2/delete: {msg or resp.text[:200]}",
+                resp.status_code,
+            )
 
     async def aquery(
         self, influxql: str, *, params: Mapping[str, Any] | None = None, epoch: str | None = "ns"

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from influx.query import InfluxQuery, quote_ident, regex_literal
+from influx.query import InfluxQuery, delete_predicate, quote_ident, regex_literal
 
 # A ceiling on any one read: the analyzers work on bounded windows and must not pull a whole
 # database into memory when something upstream misbehaves (e.g. a flapping endpoint storm).
@@ -549,12 +549,30 @@ def move_analysis(
     return out
 
 
-def delete_move_finding(q: InfluxQuery, fabric: str, addr: str, cause: str, time_ns: int) -> None:
+def delete_move_finding(q: InfluxQuery, fabric: str, addr: str, cause: str, time_ns: int) -> bool:
     """Remove one finding (the series changes when its `cause` tag changes: the old one must go
-    or a re-analysed move would show two causes). InfluxDB 1.x / 3.x InfluxQL `DELETE`."""
+    or a re-analysed move would show two causes). True when deleted, False when the server
+    cannot delete single points.
+
+    - 1.x: InfluxQL `DELETE` on `/query`, values as bind parameters.
+    - 2.x: the v2 delete API. (2.x's `/query` does run DELETE, but only through the database's
+      default DBRP mapping; the delete API names the bucket itself and is the documented way.)
+    - 3.x: no point-level delete at all (its InfluxQL is read-only, there is no
+      `/api/v2/delete`; only whole tables or databases can be deleted): nothing is sent.
+    """
+    major = q.server_major()
+    if major == 3:
+        return False
+    if major == 2:
+        predicate = delete_predicate(
+            "move_analysis", {"fabric": fabric, "addr": addr, "cause": cause}
+        )
+        q.delete_v2(int(time_ns), int(time_ns), predicate)
+        return True
     q.query(
         f"DELETE FROM {quote_ident('move_analysis')} WHERE {quote_ident('fabric')} = $fabric "
         f"AND {quote_ident('addr')} = $addr AND {quote_ident('cause')} = $cause "
         f"AND time >= {int(time_ns)} AND time <= {int(time_ns)}",
         params={"fabric": fabric, "addr": addr, "cause": cause},
     )
+    return True

@@ -21,8 +21,17 @@ from influx.query import InfluxQueryError, time_range
 router = APIRouter(tags=["health"])
 
 PROCESSES = ("collector", "poller", "analyzers")
-# Processes report every 10 s; three missed reports means it is stuck or gone.
+# Processes report every 10 s; three missed reports means it is stuck or gone. Analyzers report
+# once per run instead and say how often they run (`interval_s`): three missed runs, then.
 STALE_AFTER_S = 30.0
+MISSED_REPORTS = 3
+
+
+def stale_after(row: dict[str, Any]) -> float:
+    interval = row.get("interval_s")
+    if isinstance(interval, int | float) and not isinstance(interval, bool) and interval > 0:
+        return max(STALE_AFTER_S, MISSED_REPORTS * float(interval))
+    return STALE_AFTER_S
 
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})
@@ -50,7 +59,7 @@ async def health(queries: QueriesDep) -> Any:
         age = now - datetime.fromisoformat(ts).timestamp() if ts else None
         row.pop("process", None)
         procs[name] = ProcessHealth(
-            status="ok" if age is not None and age <= STALE_AFTER_S else "stale",
+            status="ok" if age is not None and age <= stale_after(row) else "stale",
             last_report=ts,
             age_s=round(age, 1) if age is not None else None,
             **row,

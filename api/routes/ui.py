@@ -1,6 +1,7 @@
 """Server-rendered web UI (Jinja2, no build step): search, endpoint detail, moves, anomalies, hosts.
 
-Pages call the same `ApiQueries` as the JSON routes, so UI and API always agree.
+Pages call the same `ApiQueries` as the JSON routes, so UI and API always agree. With an API key
+configured, api/app.py guards these routes with `require_ui_login` (login page: routes/login.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,16 @@ from api.routes.endpoints import normalize_addr
 from api.routes.events import AnomalyKind
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
+
+
+def _auth_context(request: Request) -> dict[str, Any]:
+    """Every page knows whether a key is configured (to offer "Log out")."""
+    return {"auth_enabled": bool(request.app.state.api_key)}
+
+
+templates = Jinja2Templates(
+    directory=Path(__file__).parent.parent / "templates", context_processors=[_auth_context]
+)
 
 
 def _when(value: object) -> str:

@@ -1,4 +1,5 @@
-"""Scheduler: jobs and their defaults; `fabricscope analyze --once` end to end."""
+"""Scheduler: jobs and their defaults, run health reporting; `fabricscope analyze --once` end
+to end."""
 
 from __future__ import annotations
 
@@ -7,16 +8,23 @@ import time
 
 import httpx
 
-from analyzers.scheduler import build_scheduler, run_all_once, run_forever
+from analyzers.scheduler import build_scheduler, run_all_once, run_analyzer, run_forever
+from analyzers.stats import AnalyzerStats
 from fabricscope.cli import main
 from influx.line_protocol import encode_line
+from influx.sink import ListSink
 
 
 class Counting:
+    """The smallest thing the scheduler runs: counts calls, may fail, reports through a sink."""
+
     def __init__(self, name: str, fail: bool = False) -> None:
         self.name = name
         self.calls = 0
         self.fail = fail
+        self.sink = ListSink()
+        self.stats = AnalyzerStats(name, "fab9")
+        self.clock = time.time
 
     def run_once(self, now_ns: int | None = None) -> None:
         self.calls += 1
@@ -52,10 +60,33 @@ async def test_run_forever_runs_jobs_and_survives_failures():
     stop.set()
     await task
     assert ok.calls == 1 and bad.calls == 1
+    # Each run reported its health with the job's interval, failed or not.
+    [good_line] = ok.sink.lines
+    assert good_line.startswith("fabricscope_stats,analyzer=ok,fabric=fab9,instance=")
+    assert ",process=analyzers " in good_line
+    assert "points_written" not in good_line  # a ListSink keeps no writer counters
+    assert "runs=1i,failures=0i,last_success=true," in good_line
+    assert "interval_s=3600.0" in good_line
+    [bad_line] = bad.sink.lines
+    assert "runs=1i,failures=1i,last_success=false," in bad_line
+    assert 'last_error="RuntimeError: boom"' in bad_line
 
 
 async def test_run_all_once_counts_failures():
-    assert await run_all_once([Counting("a"), Counting("b", fail=True)]) == 1
+    a, b = Counting("a"), Counting("b", fail=True)
+    assert await run_all_once([a, b]) == 1
+    assert (a.stats.runs, a.stats.failures, b.stats.runs, b.stats.failures) == (1, 0, 1, 1)
+    assert "interval_s" not in a.sink.lines[0]  # --once: not on a schedule
+
+
+async def test_a_broken_sink_does_not_stop_the_schedule():
+    class Broken:
+        def write_lines(self, lines):
+            raise OSError("disk full")
+
+    a = Counting("a")
+    a.sink = Broken()  # type: ignore[assignment]
+    assert await run_analyzer(a) is True and a.stats.runs == 1
 
 
 def test_cli_once_writes_findings(influxdb, influx_db, tmp_path, monkeypatch):
@@ -92,3 +123,11 @@ def test_cli_once_writes_findings(influxdb, influx_db, tmp_path, monkeypatch):
         'SELECT "confidence", "evidence" FROM "move_analysis" GROUP BY "addr", "cause"', influx_db
     )
     assert len(rows) == 1 and rows[0][0] == t
+    # Both analyzers reported their run through the process's writer.
+    res = influxdb.query(
+        'SELECT last("runs"), last("failures"), last("last_success") FROM "fabricscope_stats" '
+        'WHERE "process" = \'analyzers\' GROUP BY "analyzer", "fabric"',
+        influx_db,
+    )["results"][0]
+    got = {(s["tags"]["analyzer"], s["tags"]["fabric"]): s["values"][0][1:] for s in res["series"]}
+    assert got == {("move_cause", "fab9"): [1, 0, True], ("traffic", "fab9"): [1, 0, True]}

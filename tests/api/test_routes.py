@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
 
 from fabricscope.influxdb_local import free_port
-from tests.api.conftest import API_KEY, IP1, IP2, MAC, Seeded, make_client
+from tests.api.conftest import API_KEY, IP1, IP2, MAC, S, Seeded, make_client, write_lines
 
 
 def test_health_reports_each_process(client: TestClient) -> None:
@@ -23,6 +24,23 @@ def test_health_reports_each_process(client: TestClient) -> None:
     assert procs["poller"]["status"] == "ok"
     assert procs["analyzers"]["status"] == "stale"
     assert body["status"] == "degraded"
+
+
+def test_health_judges_analyzers_by_their_own_interval(client: TestClient, seeded: Seeded) -> None:
+    """Analyzers report once per run (every 60 s by default), not every 10 s: three missed runs
+    make them stale, not three missed 10 s reports."""
+    row = (
+        "fabricscope_stats,analyzer=move_cause,fabric=fabric1,process=analyzers "
+        "runs={runs}i,failures=0i,last_success=true,last_duration_ms=12.5,interval_s=60.0 {t}"
+    )
+    now = time.time_ns()
+    write_lines(seeded.url, seeded.db, [row.format(runs=4, t=now - 200 * S)])
+    procs = client.get("/api/v1/health").json()["processes"]
+    assert procs["analyzers"]["status"] == "stale" and procs["analyzers"]["runs"] == 4
+    write_lines(seeded.url, seeded.db, [row.format(runs=5, t=now - 90 * S)])
+    procs = client.get("/api/v1/health").json()["processes"]
+    assert procs["analyzers"]["status"] == "ok", procs["analyzers"]
+    assert procs["analyzers"]["runs"] == 5 and procs["analyzers"]["analyzer"] == "move_cause"
 
 
 def test_endpoint_search_by_mac_any_spelling(client: TestClient) -> None:
@@ -170,9 +188,12 @@ def keyed(seeded: Seeded):
     ],
 )
 def test_api_key_required(keyed: TestClient, headers: dict[str, str | bytes]) -> None:
-    for path in ("/api/v1/moves", "/api/v1/endpoints?q=10.1.1.5", "/ui/moves"):
+    for path in ("/api/v1/moves", "/api/v1/endpoints?q=10.1.1.5"):
         r = keyed.get(path, headers=headers)
         assert r.status_code == 401, (path, r.status_code)
+    # A browser cannot send the header: UI pages send it to the login page (tests/api/test_auth.py).
+    r = keyed.get("/ui/moves", headers=headers, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/ui/login?next=")
 
 
 def test_api_key_accepted_and_health_open(keyed: TestClient) -> None:

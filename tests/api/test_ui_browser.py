@@ -2,7 +2,9 @@
 
 The app runs under uvicorn on a free loopback port against seeded InfluxDB data; the browser
 searches an endpoint prefix, opens the result and must see the move with its analysed cause.
-A screenshot goes to test-artifacts/ui-endpoint.png for a human look.
+A screenshot goes to test-artifacts/ui-endpoint.png for a human look. A second run has
+FABRICSCOPE_API_KEY set: the browser is sent to the login form, is refused a wrong key, logs in
+with the right one and then does the same search (test-artifacts/ui-login.png).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from api.app import create_app
 from fabricscope.influxdb_local import free_port
 from fabricscope.settings import Settings
 from influx.query import InfluxQuery
-from tests.api.conftest import MAC, Seeded
+from tests.api.conftest import API_KEY, MAC, Seeded
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -35,9 +37,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None, reason="no chromium")]
 
 
-@pytest.fixture
-def server(seeded: Seeded) -> Iterator[str]:
-    settings = Settings(influx_url=seeded.url, influx_bucket=seeded.db)
+def _serve(seeded: Seeded, api_key: str = "") -> Iterator[str]:
+    settings = Settings(influx_url=seeded.url, influx_bucket=seeded.db, api_key=api_key)  # type: ignore[arg-type]
     app = create_app(settings, InfluxQuery(seeded.url, database=seeded.db, timeout_s=5))
     port = free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -50,6 +51,16 @@ def server(seeded: Seeded) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     t.join(10)
+
+
+@pytest.fixture
+def server(seeded: Seeded) -> Iterator[str]:
+    yield from _serve(seeded)
+
+
+@pytest.fixture
+def keyed_server(seeded: Seeded) -> Iterator[str]:
+    yield from _serve(seeded, API_KEY)
 
 
 class Page:
@@ -159,3 +170,58 @@ def test_search_open_endpoint_and_see_move_cause(server: str, page: Page) -> Non
         page.call("Page.navigate", url=server + path)
         page.wait_for(f"location.pathname === '{path}'")
         assert needle in page.eval("document.body.innerText"), path
+
+
+def test_login_with_api_key_then_search_and_open_endpoint(keyed_server: str, page: Page) -> None:
+    page.call("Page.enable")
+    page.call("Page.navigate", url=keyed_server + "/ui/moves?since=-24h")
+    # No session: the browser lands on the login form, remembering the page it asked for.
+    page.wait_for("location.pathname === '/ui/login' && !!document.getElementById('key')")
+    assert page.eval("new URLSearchParams(location.search).get('next')") == "/ui/moves?since=-24h"
+    assert page.eval("document.querySelector('nav')") is None  # nothing to browse yet
+    shot = page.call("Page.captureScreenshot", format="png")
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "ui-login.png").write_bytes(base64.b64decode(shot["data"]))
+
+    def submit(key: str) -> None:
+        page.eval(
+            f"document.getElementById('key').value = {json.dumps(key)}; "
+            "document.getElementById('login').click(); true"
+        )
+
+    submit("not-the-key")
+    page.wait_for("!!document.getElementById('login-error')")
+    assert page.eval("document.getElementById('login-error').textContent") == "Wrong API key."
+    assert page.eval("document.cookie") == ""
+
+    submit(API_KEY)
+    page.wait_for("location.pathname === '/ui/moves' && !!document.querySelector('table')")
+    assert "link_failover" in page.eval("document.body.innerText")
+    # HttpOnly: the session is invisible to scripts, yet the page's own fetches carry it.
+    assert "fabricscope_session" not in page.eval("document.cookie")
+    status = page.call(
+        "Runtime.evaluate",
+        expression="fetch('/api/v1/moves?fabric=fabric1').then(r => r.status)",
+        awaitPromise=True,
+        returnByValue=True,
+    )["result"]["value"]
+    assert status == 200
+
+    page.call("Page.navigate", url=keyed_server + "/")
+    page.wait_for("!!document.getElementById('q')")
+    page.eval(
+        "document.getElementById('q').value = '00:50:56'; "
+        "document.getElementById('search').click(); true"
+    )
+    page.wait_for("location.search.includes('q=') && !!document.querySelector('a.addr')")
+    assert page.eval("document.querySelector('a.addr').textContent") == MAC
+    page.eval("document.querySelector('a.addr').click(); true")
+    page.wait_for(
+        "location.pathname.startsWith('/ui/endpoints/') && !!document.getElementById('now')"
+    )
+    assert page.eval("document.querySelector('li.move .cause-name').textContent") == "link_failover"
+
+    page.eval("document.getElementById('logout').click(); true")
+    page.wait_for("location.pathname === '/ui/login'")
+    page.call("Page.navigate", url=keyed_server + "/ui/hosts")
+    page.wait_for("location.pathname === '/ui/login' && !!document.getElementById('key')")

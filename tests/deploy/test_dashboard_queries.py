@@ -9,7 +9,8 @@ Seeds (all through the product's own code, nothing hand-typed in line protocol):
   a VM (sflow_virt_*) and a NIC that is oper-down.
 - APIC: tracker outputs (NodeChange / Move / Anomaly) through `collector.apic.points`
   (`encode_outputs`, `interface_line`, `stats_line`).
-- Analyzers: the real `MoveCauseAnalyzer` and `TrafficAnalyzer` run on the seeded database.
+- Analyzers: the real `MoveCauseAnalyzer` and `TrafficAnalyzer` run on the seeded database by
+  the scheduler's `run_analyzer`, which adds their `fabricscope_stats` health points.
 
 Then `grafana/query_check.run_dashboard_queries` expands Grafana's macros and variables and runs
 every variable, annotation and panel query: none may fail, none may come back empty.
@@ -17,6 +18,7 @@ every variable, annotation and panel query: none may fail, none may come back em
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import os
@@ -74,6 +76,7 @@ def test_generated_dashboards_are_the_expected_set() -> None:
         "interfaces.json",
         "hosts.json",
         "flows.json",
+        "pipeline-health.json",
     }
     d = json.loads((GRAFANA / "dashboards" / "endpoint-moves.json").read_text())
     annos = {a["name"]: a for a in d["annotations"]["list"]}
@@ -288,22 +291,29 @@ def seeded(influxdb, influx_db) -> tuple[int, int]:
         assert w.flush(30)
 
     from analyzers.move_cause import MoveCauseAnalyzer, MoveCauseConfig
+    from analyzers.scheduler import run_analyzer
     from analyzers.traffic import TrafficAnalyzer, TrafficConfig
     from influx.query import InfluxQuery
-    from influx.sink import ListSink
 
+    # As `fabricscope analyze` runs them: through the scheduler's run_analyzer into a batching
+    # writer, which also carries each run's fabricscope_stats point (process=analyzers, with the
+    # writer's own counters). Two runs each, 20 s apart, so the per-interval panels have a
+    # difference to show.
     q = InfluxQuery(influxdb.url, "", influx_db)
-    sink = ListSink()
-    findings = MoveCauseAnalyzer(q, sink, MoveCauseConfig(fabric=FABRIC)).run_once(t0 + 60 * NS)
-    assert len(findings) == 3, findings
-    ta = TrafficAnalyzer(q, sink, TrafficConfig(fabric=FABRIC))
-    traffic_end = ta.interval_for(t0 + 80 * NS)[1]  # [t0, t0 + 60 s): all seeded flows
-    traffic = ta.run_once(t0 + 80 * NS)
-    assert any(x.startswith("traffic_epg,") for x in traffic), traffic
+    now = [t0 + 60 * NS]
+    clock = lambda: now[0] / NS  # noqa: E731
     with BatchingWriter(influxdb.url, "", "-", influx_db, flush_interval_s=0.1) as w:
-        w.write_lines(sink.lines)
-        assert w.flush(30)
-    return t0, max(last, traffic_end)  # first and last timestamp written
+        mc = MoveCauseAnalyzer(q, w, MoveCauseConfig(fabric=FABRIC), clock=clock)
+        ta = TrafficAnalyzer(q, w, TrafficConfig(fabric=FABRIC), clock=clock)
+        for step in (0, 20):
+            now[0] = t0 + (60 + step) * NS  # traffic: [t0, t0 + 60 s) holds all seeded flows
+            assert asyncio.run(run_analyzer(mc, 60.0)) and asyncio.run(run_analyzer(ta, 60.0))
+            assert w.flush(30)
+    # Three moves, one finding each; the second run finds them stored and writes nothing.
+    assert (mc.stats.work["moves_analysed"], mc.stats.work["findings_written"]) == (6, 3)
+    assert ta.stats.work["rows_written"] > 0
+    assert mc.stats.failures == ta.stats.failures == 0
+    return t0, max(last, now[0])  # first and last timestamp written
 
 
 def test_every_dashboard_query_returns_data(influxdb, influx_db, seeded) -> None:
@@ -316,6 +326,9 @@ def test_every_dashboard_query_returns_data(influxdb, influx_db, seeded) -> None
         "interfaces.json:agent": "$__all",
         "interfaces.json:ifindex": "$__all",
         "flows.json:agent": "$__all",  # flows come from 3 agents, the drop sample from a 4th
+        # The dashboard's default (All): collector, poller and analyzers rows all in view.
+        "pipeline-health.json:process": "$__all",
+        "pipeline-health.json:instance": "$__all",
     }
     results = query_check.run_dashboard_queries(influxdb.url, influx_db, time_range, variables)
     if os.environ.get("FABRICSCOPE_DASHTEST_VERBOSE"):

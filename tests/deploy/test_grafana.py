@@ -213,8 +213,16 @@ STATS_FIELDS = {
     "points_spooled",
     "points_dropped",
     "queue_depth",
+    # the analyzers' own rows (analyzers/stats.py)
+    "runs",
+    "failures",
+    "last_success",
+    "last_duration_ms",
+    "moves_analysed",
+    "findings_written",
+    "rows_written",
 }
-STATS_TAGS = {"process", "instance", "agent"}
+STATS_TAGS = {"process", "instance", "agent", "analyzer", "fabric"}
 
 
 def test_pipeline_health_uses_the_fabricscope_stats_schema() -> None:

@@ -188,7 +188,9 @@ async def test_link_failover(fab, sim):
 
         def states() -> list[tuple[str, int]]:
             return [
-                (x.split(" ")[1], int(x.split(" ")[2])) for x in h.sink.lines if x.startswith(series)
+                (x.split(" ")[1], int(x.split(" ")[2]))
+                for x in h.sink.lines
+                if x.startswith(series)
             ]
 
         # The ethpmPhysIf subscription: the port's down and up, each at its own time.
