@@ -183,7 +183,8 @@ class MoveCauseAnalyzer:
         self.stats.count("stale_findings_kept")
 
     def analyse(self, m: reads.Move) -> Finding:
-        """The best-supported cause of one move; ties keep the order loop, link, VM, flap."""
+        """The best-supported cause of one move: a loop when its evidence holds, else the most
+        confident of link, VM, flap (ties keep that order)."""
         candidates = [
             c
             for c in (self._loop(m), self._link_failover(m), self._vm_migration(m), self._flap(m))
@@ -196,6 +197,11 @@ class MoveCauseAnalyzer:
                 f"{_port(*m.to_loc)} between {self.cfg.before_s:.0f}s before and "
                 f"{self.cfg.after_s:.0f}s after the move",
             )  # fmt: skip
+        loop = next((c for c in candidates if c.cause == "loop"), None)
+        if loop is not None:
+            # A loop makes every endpoint of the BD flap between the looped ports (and the
+            # poller flags them rapid/rogue): when the loop evidence holds, it is the cause.
+            return loop
         best = max(candidates, key=lambda c: c.confidence)  # max keeps the first of equals
         return best
 
@@ -204,6 +210,11 @@ class MoveCauseAnalyzer:
         return m.time_ns - int(self.cfg.before_s * NS), m.time_ns + int(self.cfg.after_s * NS)
 
     def _link_failover(self, m: reads.Move) -> Finding | None:
+        """The stronger of the leaf-side (APIC) and the host-side (sFlow) evidence."""
+        found = [f for f in (self._link_leaf_side(m), self._link_host_side(m)) if f is not None]
+        return max(found, key=lambda f: f.confidence) if found else None
+
+    def _link_leaf_side(self, m: reads.Move) -> Finding | None:
         lo, hi = self._window(m)
         if m.from_node and m.from_interface:
             samples = reads.interface_samples(
@@ -232,8 +243,12 @@ class MoveCauseAnalyzer:
                     f"(no earlier 'up' sample in the window); the endpoint moved to "
                     f"{_port(*m.to_loc)}",
                 )  # fmt: skip
-        # Host side: a hypervisor/server NIC that went down while the host kept the MAC is a
-        # teaming failover onto the other uplink, seen only in the host's own sFlow counters.
+        return None
+
+    def _link_host_side(self, m: reads.Move) -> Finding | None:
+        # A hypervisor/server NIC that went down while the host kept the MAC is a teaming
+        # failover onto the other uplink, seen in the host's own sFlow counters.
+        lo, hi = self._window(m)
         mac = m.mac
         if not mac:
             return None
