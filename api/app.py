@@ -17,9 +17,9 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.deps import LoginRequired, require_api_key, require_ui_login
-from api.queries import ApiQueries
 from api.routes import endpoints, events, health, login, sflow, ui
 from fabricscope.settings import Settings
+from influx.api_queries import ApiQueries
 from influx.query import InfluxQuery, InfluxQueryError
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from fastapi import Depends, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 
 from api.auth import authorized, login_url
-from api.queries import ApiQueries, Window
+from influx.api_queries import ApiQueries, Window
 from influx.query import time_range
 
 MAX_LIMIT = 1000

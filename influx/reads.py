@@ -1,4 +1,4 @@
-"""Query stage: typed reads shared by the analyzers and the API.
+"""Query stage: the analyzers' typed reads (the API's JSON-ready reads are `influx/api_queries.py`).
 
 Every function here takes an `InfluxQuery`, builds its InfluxQL with the helpers of
 `influx.query` (identifiers quoted, values passed as bind parameters, MAC matching through

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 
 from api.deps import PageDep, QueriesDep, WindowDep, invalid
-from api.queries import SEARCH_MAX_ADDRS, classify_search, mac_to_apic
 from api.schemas import EndpointSearch, HistoryItem, Paged
+from influx.api_queries import SEARCH_MAX_ADDRS, classify_search, mac_to_apic
 
 router = APIRouter(tags=["endpoints"])
 

@@ -14,8 +14,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import QueriesDep
-from api.queries import Window
 from api.schemas import Health, ProcessHealth
+from influx.api_queries import Window
 from influx.query import InfluxQueryError, time_range
 
 router = APIRouter(tags=["health"])

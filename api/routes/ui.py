@@ -15,9 +15,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from api.deps import QueriesDep, make_window
-from api.queries import classify_search
 from api.routes.endpoints import normalize_addr
 from api.routes.events import AnomalyKind
+from influx.api_queries import classify_search
 
 router = APIRouter(include_in_schema=False)
 

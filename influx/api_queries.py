@@ -1,4 +1,8 @@
-"""Read queries of the HTTP API (stage: api → influx/query → InfluxDB).
+"""Query stage: the HTTP API's reads (api → influx/api_queries → influx/query → InfluxDB).
+
+All InfluxQL lives in `influx/`: the analyzers read through `influx/reads.py` (typed records on
+exact nanosecond times), the API through this module (JSON-ready rows, paging, searches); both
+build statements with the one quoting layer of `influx/query.py`.
 
 Every statement is built only with the helpers of `influx/query.py`: user-supplied values go
 through `quote_str` / `regex_literal`, identifiers through `quote_ident`, times through
