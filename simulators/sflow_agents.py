@@ -51,7 +51,11 @@ GIB = 1024 * MIB
 # Share of busy CPU time per Linux CPU state (must sum to 1): user includes guest time.
 CPU_SPLIT = (("user", 0.70), ("system", 0.20), ("sintr", 0.05), ("intr", 0.02),
              ("nice", 0.01), ("steal", 0.02))  # fmt: skip
-WIO_OF_IDLE = 0.01  # iowait is carved out of idle time, so "active" still equals the load
+WIO_OF_IDLE = 0.01
+DROP_PORT_LOOPBACK_FILTER = 268  # sflow_drop.h reason codes
+DROP_EGRESS_VLAN_FILTER = (
+    301  # iowait is carved out of idle time, so "active" still equals the load
+)
 
 
 # --------------------------------------------------------------------------- model
@@ -895,6 +899,7 @@ class _SamplerState:
     last_storm: float = 0.0
     credit: float = 0.0
     drops: int = 0
+    discards: int = 0  # packets discarded on this port (what the discard samples stand for)
 
 
 class SwitchAgent(Agent):
@@ -928,9 +933,39 @@ class SwitchAgent(Agent):
             self._talkers = self.model.talkers_by_link()
             self._all_vms = list(self.model.vms.values())
             out: list[enc.Sample] = self._flow_samples(leaf)
+            out.extend(self._discard_samples(leaf))
             if self.poll_due(now):
                 out.extend(self._counter_samples(leaf))
         return out
+
+    def _discard_samples(self, leaf: Leaf) -> list[enc.Sample]:
+        """0:5 dropped-packet samples, as a switch with drop monitoring sends them: a looped
+        port's broadcasts that would go back out where they came in (port_loopback_filter),
+        and now and then a frame for a VLAN the egress port does not carry."""
+        out: list[enc.Sample] = []
+        for ifx in sorted(leaf.links):
+            lk = leaf.links[ifx]
+            st = self._samplers.get(ifx)
+            if st is None or lk.fabric:
+                continue
+            if lk.storm_pps and lk.oper_up:
+                for _ in range(min(5, max(1, int(lk.storm_pps / self.sampling_rate / 4)))):
+                    frame, _, _ = self._storm_frame(leaf, lk)
+                    st.discards += self.sampling_rate
+                    out.append(self._discard(ifx, 0, DROP_PORT_LOOPBACK_FILTER, frame, st))
+            elif lk.oper_up and self.rng.random() < 0.02:
+                frame, _, out_if = self._unicast_frame(leaf, lk)
+                st.discards += self.sampling_rate
+                out.append(self._discard(ifx, out_if[1], DROP_EGRESS_VLAN_FILTER, frame, st))
+        return out
+
+    def _discard(
+        self, ifx: int, out_if: int, reason: int, frame: bytes, st: _SamplerState
+    ) -> enc.DiscardSample:
+        return enc.DiscardSample(
+            source_index=ifx, reason=reason, input=ifx, output=out_if, drops=st.discards,
+            records=[enc.sampled_header_from_frame(frame)],
+        )  # fmt: skip
 
     def _counter_samples(self, leaf: Leaf) -> list[enc.Sample]:
         out: list[enc.Sample] = []

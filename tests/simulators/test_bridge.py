@@ -214,6 +214,15 @@ def test_l2_loop_is_a_broadcast_storm_on_both_looped_ports(world: World) -> None
         if isinstance(s.records[0], rec.SampledHeader) and s.records[0].arp_op is not None
     ]
     assert storm_samples
+    # The leafs report the looped broadcasts they discard (0:5, reason port_loopback_filter).
+    looped = {(w.model.leafs[leaf].agent, ifx) for leaf, ifx in ports}
+    discards = [
+        (dg.agent, s.source_id_index)
+        for dg in dgs
+        for s in dg.samples
+        if isinstance(s, rec.DiscardSample) and s.reason == 268
+    ]
+    assert discards and set(discards) <= looped
     w.run(run.ends_at - w.now + 2.0)
     for leaf, ifx in ports:
         assert w.model.leafs[leaf].links[ifx].storm_pps == 0.0
