@@ -161,7 +161,14 @@ class Demo:
             ),
         ]
         if has_command("fabricscope.commands.analyze"):
-            children.append(Child("analyzers", [*cli, "analyze"], "scheduled move analyzers"))
+            # Short periods so a move's cause shows up within seconds of its evidence.
+            children.append(
+                Child(
+                    "analyzers",
+                    [*cli, "analyze", "--move-interval", "15", "--traffic-interval", "30"],
+                    "move-cause (every 15 s) and traffic (every 30 s) analyzers",
+                )
+            )
         if has_command("fabricscope.commands.serve"):
             host, _, port = self.api_listen.rpartition(":")
             children.append(

@@ -1,0 +1,41 @@
+"""Every move a scenario makes gets its true cause — on the real stack, in real time.
+
+The same harness as `benchmarks/confusion_moves.py` (which reports the full confusion table),
+for a shorter run: the fabric + APIC + sFlow simulators, `fabricscope sflow listen` and
+`fabricscope apic poll` as processes writing to the real InfluxDB, then the real analyzer. The
+ground truth is what the scenario engine recorded, never what the analyzer found.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .loading import load
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+CAUSES = ("vm_migration", "link_failover", "nic_teaming_flap", "loop")
+
+
+def test_each_scenarios_moves_get_the_true_cause(tmp_path, influxdb, influx_db):
+    bench = load("benchmarks/confusion_moves.py")
+    table, counts = bench.run(
+        influx_url=influxdb.url,
+        database=influx_db,
+        duration_s=100.0,
+        repeat_s=25.0,
+        scenarios="vm_migration,link_failover,nic_teaming_flap,l2_loop",
+        workdir=tmp_path,
+        log=print,
+    )
+    print(bench.render(table), counts)
+    assert counts["true_moves"] > 0 and counts["findings"] > 0
+    for cause in CAUSES:
+        row = {found: n for (true, found), n in table.items() if true == cause}
+        total = sum(row.values())
+        assert total > 0, f"no {cause} move was made: {counts}"
+        # Each move was seen by the poller and analysed; nearly all get the true cause.
+        assert row.get(bench.MISSED, 0) == 0 and row.get(bench.NO_FINDING, 0) == 0, row
+        assert row.get(cause, 0) >= 0.9 * total, (cause, row)
+    # No finding names a cause for a move that no scenario made.
+    assert not [k for k in table if k[0] == bench.NO_TRUTH], bench.render(table)
