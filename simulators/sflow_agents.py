@@ -238,7 +238,7 @@ class SflowModel:
     def add_hypervisor(self, hv: Hypervisor) -> Hypervisor:
         with self.lock:
             for leaf, ifx in hv.uplinks:
-                self.leafs[leaf].links.setdefault(ifx, Link(leaf, ifx))
+                self.ensure_link(leaf, ifx)
             hv.boot_time = hv.boot_time or self.now
             self.hypervisors[hv.name] = hv
         return hv
@@ -254,7 +254,7 @@ class SflowModel:
             hv = self.hypervisors[hv_name]
             if (leaf, ifindex) in hv.uplinks:
                 return hv.uplinks.index((leaf, ifindex))
-            self.leafs[leaf].links.setdefault(ifindex, Link(leaf, ifindex))
+            self.ensure_link(leaf, ifindex)
             hv.uplinks.append((leaf, ifindex))
             n = len(hv.uplinks)
             if len(hv.nic_macs) < n:

@@ -209,6 +209,12 @@ _NODE_DN = re.compile(r"topology/pod-(\d+)/node-(\d+)")
 _TENANT_RN = re.compile(r"uni/tn-([^/]+)/")
 
 
+def node_of_dn(dn: str) -> int | None:
+    """The node id of any per-node DN (``topology/pod-P/node-N/…``); None for other DNs."""
+    m = _NODE_DN.match(dn)
+    return int(m.group(2)) if m else None
+
+
 def _name_from_dn(dn: str) -> str:
     """``uni/tn-T/ap-A/epg-E`` -> ``T/A/E``: names are only unique with their parents."""
     parts = dn.split("/")[1:]

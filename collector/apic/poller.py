@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from collector.apic.client import ApicClient, ApicError
-from collector.apic.models import EPM_CLASSES, FabricTables, parse_epm
+from collector.apic.models import EPM_CLASSES, FabricTables, node_of_dn, parse_epm
 from collector.apic.notify import Notifier
 from collector.apic.points import encode_outputs, interface_line, stats_line
 from collector.apic.subscriptions import SubscriptionLost, Subscriptions
@@ -363,7 +363,7 @@ class ApicPoller:
     def _interface_event(self, received: float, attrs: dict[str, Any]) -> None:
         st = attrs.get("operSt")
         dn = attrs.get("dn", "")
-        node, port = _node_of(dn), _port_of(dn)
+        node, port = node_of_dn(dn), _port_of(dn)
         if not isinstance(st, str) or not st or node is None or not port:
             return  # a change of some other attribute (usage, bundle …): not a state change
         fields: dict[str, Any] = {"oper_st": st, "oper_up": st == "up"}
@@ -608,17 +608,6 @@ def _objs(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     from collector.apic.client import _objects
 
     return _objects(data)
-
-
-def _node_of(dn: str) -> int | None:
-    i = dn.find("/node-")
-    if i < 0:
-        return None
-    j = dn.find("/", i + 6)
-    try:
-        return int(dn[i + 6 : j if j > 0 else None])
-    except ValueError:
-        return None
 
 
 def _port_of(dn: str) -> str:
