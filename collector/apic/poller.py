@@ -25,11 +25,15 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from collector.apic import port_counters
+from collector.apic import topology as adj
 from collector.apic.client import ApicClient, ApicError
+from collector.apic.faults import CLASS as FAULT_CLASS
+from collector.apic.faults import DEFAULT_CODES, LoopFaults
 from collector.apic.models import EPM_CLASSES, FabricTables, node_of_dn, parse_epm
 from collector.apic.notify import Notifier
 from collector.apic.points import encode_outputs, interface_line, stats_line
@@ -80,6 +84,12 @@ class PollerConfig:
     use_event_time: bool = True  # modTs of events as the analysis clock (falls back to now)
     config_classes: tuple[str, ...] = CONFIG_CLASSES
     max_reread: int = 2
+    # Leaf-port LLDP/CDP neighbours → apic_adjacency (topology.py), re-stated this often.
+    adjacency: bool = True
+    adjacency_interval_s: float = 300.0
+    # Loop-related faults (MCP, EP loop protection) → apic_fault (faults.py).
+    loop_faults: bool = True
+    loop_fault_codes: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CODES))
 
 
 @dataclass
@@ -134,6 +144,8 @@ class ApicPoller:
         self._audit_prev: dict[str, int] = {}
         self._newest_seen = ""
         self._count_base: int | None = None
+        self.adjacency = adj.AdjacencyBook(self.cfg.fabric)
+        self.loop_faults = LoopFaults(self.cfg.fabric, self.tables, dict(self.cfg.loop_fault_codes))
 
     # ------------------------------------------------------------------ clock
     def now(self) -> float:
@@ -243,6 +255,16 @@ class ApicPoller:
                 if exc.status != 400:
                     raise
                 log.info("no %s subscription on this APIC: %s", IF_EVENT_CLASS, exc.text)
+        topo: list[tuple[str, str]] = [(c, "") for c in adj.CLASSES if self.cfg.adjacency]
+        if self.cfg.loop_faults:
+            topo.append((FAULT_CLASS, self.loop_faults.filter))
+        for cls, extra in topo:
+            try:
+                await self.subs.subscribe(cls, extra)
+            except ApicError as exc:
+                if exc.status != 400:
+                    raise
+                log.info("no %s subscription on this APIC: %s", cls, exc.text)
         self.state = "building" if self._initial else "resyncing"
         t0 = time.monotonic()
         await self._build()
@@ -289,6 +311,10 @@ class ApicPoller:
         except ApicError as exc:
             if exc.status != 400:
                 raise
+        if self.cfg.adjacency:
+            self._pending_lines += await self.adjacency.build(self.client, self.now())
+        if self.cfg.loop_faults:
+            self._pending_lines += await self.loop_faults.build(self.client, self.now())
         tr = self.tracker
         tr.begin_snapshot(initial=self._initial)
         for cls in EPM_CLASSES:
@@ -353,6 +379,11 @@ class ApicPoller:
             self.tracker.process(rec, ts)
         elif cls == IF_EVENT_CLASS:
             self._interface_event(received, attrs)
+        elif cls in adj.CLASSES:
+            ts = self._event_ts(attrs, received)
+            self._pending_lines += self.adjacency.handle(cls, attrs, ts)
+        elif cls == FAULT_CLASS:
+            self._pending_lines += self.loop_faults.handle(attrs, self.now())
         elif cls == "fabricExplicitGEp":
             return  # pairs change rarely; picked up by the next resync
         else:
@@ -424,6 +455,10 @@ class ApicPoller:
             "ws_bad_frames": self.subs.bad_frames,
             "rapid_suppressed": self.tracker.suppressed,
             "interface_events": s.interface_events,
+            "adjacencies": len(self.adjacency.current),
+            "adjacency_points": self.adjacency.points,
+            "loop_faults_active": self.loop_faults.active_count(),
+            "fault_points": self.loop_faults.points,
             "last_failure": s.last_failure[:500] or None,
         }
 
@@ -448,6 +483,7 @@ class ApicPoller:
         next_stats = mono() + cfg.stats_interval_s
         next_if = mono() + cfg.interface_interval_s
         next_failback = mono() + cfg.failback_s
+        next_adj = mono() + cfg.adjacency_interval_s
         while True:
             await asyncio.sleep(0.2)
             subs.check_alive()
@@ -476,6 +512,9 @@ class ApicPoller:
                 if now >= next_if:
                     await self._poll_interfaces()
                     next_if = mono() + cfg.interface_interval_s
+                if now >= next_adj and cfg.adjacency:
+                    self._pending_lines += self.adjacency.restate(self.now())
+                    next_adj = now + cfg.adjacency_interval_s
                 if now >= next_failback and client._index != 0 and len(client.urls) > 1:
                     next_failback = now + cfg.failback_s
                     if await self._preferred_up():
@@ -552,13 +591,12 @@ class ApicPoller:
             return False
 
     async def _poll_interfaces(self) -> None:
-        """Oper state and counters of leaf ports that had endpoint events (bounded)."""
-        if not self._ports:
-            return
+        """Oper state and counters of leaf ports that had endpoint events (bounded), plus every
+        port with an LLDP/CDP neighbour."""
         recent = sorted(self._ports.items(), key=lambda kv: -kv[1])[: self.cfg.interface_max_ports]
         self._ports.clear()
         by_node: dict[int, set[str]] = {}
-        for (node, ifid), _ in recent:
+        for node, ifid in {k for k, _ in recent} | self.adjacency.ports():
             by_node.setdefault(node, set()).add(ifid)
         ts = self.now()
         lines: list[str] = []
@@ -577,14 +615,20 @@ class ApicPoller:
                             oper_up=st == "up",
                             speed=a.get("operSpeed") or None,
                         )
-                for cls, prefix in (("eqptIngrTotal5min", "in"), ("eqptEgrTotal5min", "out")):
+                for cls, prefix in (
+                    ("eqptIngrTotal5min", "in"),
+                    ("eqptEgrTotal5min", "out"),
+                    *((c, "") for c in port_counters.CLASSES),
+                ):
                     try:
                         data = await self.client.request("GET", f"{base}/{cls}.json")
                     except ApicError:
                         continue
                     for _, a in _objs(data):
                         p = _port_of(a.get("dn", ""))
-                        if p in per_port:
+                        if p in per_port and not prefix:  # flood / multicast / unicast
+                            per_port[p].update(port_counters.ingress_fields(cls, a))
+                        elif p in per_port:
                             for k in ("bytesCum", "pktsCum", "bytesRate", "pktsRate"):
                                 if k in a:
                                     v = _num(a[k])
