@@ -6,8 +6,9 @@ learned back and forth between two interfaces faster than the detection multipli
 The fault codes could not be confirmed from a public source, so a fault is taken as
 loop-related when its code is in ``codes`` (default: the simulator's ``F2533`` MCP and
 ``F3012`` EP loop) **or** its ``cause`` names a loop (``mcp-loop-detected``,
-``ep-loop-detected`` …). Only those are read and subscribed (a filtered faultInst query: a real
-fabric holds thousands of unrelated faults).
+``ep-loop-detected`` …). The poller subscribes to and build-reads ``faultInst`` and keeps only
+those; every ``adjacency_interval_s`` a filtered read (:func:`query_filter`) reconciles faults
+that changed or vanished while no subscription was looking.
 
 Every change is one ``apic_fault`` point (docs/measurements.md) stamped with the fault's
 ``lastTransition`` (or ``created``): raised, each lifecycle step (``soaking``,
@@ -22,11 +23,14 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from collector.apic.client import ApicClient, ApicError
 from collector.apic.models import FabricTables, node_of_dn
 from influx.line_protocol import FieldValue, encode_line
+
+if TYPE_CHECKING:
+    from collector.apic.poller import ApicPoller
 
 log = logging.getLogger(__name__)
 
@@ -168,4 +172,24 @@ class LoopFaults:
         )
 
 
-__all__ = ["DEFAULT_CODES", "LoopFaults", "event_ts", "kind_of", "query_filter"]
+def register(poller: ApicPoller) -> LoopFaults | None:
+    """Plug the loop faults into the poller (``add_class``/``add_periodic``/``add_stats``)."""
+    cfg = poller.cfg
+    if not cfg.loop_faults:
+        return None
+    lf = LoopFaults(cfg.fabric, poller.tables, dict(cfg.loop_fault_codes))
+
+    def handle(attrs: dict[str, Any], _ts: float, _snapshot: bool) -> None:
+        # The fault's own lastTransition stamps the point, not the frame's modTs.
+        poller.write_lines(lf.handle(attrs, poller.now()))
+
+    async def reconcile() -> None:
+        poller.write_lines(await lf.build(poller.client, poller.now()))
+
+    poller.add_class(CLASS, handle)
+    poller.add_periodic("loop_faults", cfg.adjacency_interval_s, reconcile)
+    poller.add_stats(lambda: {"loop_faults_active": lf.active_count(), "fault_points": lf.points})
+    return lf
+
+
+__all__ = ["DEFAULT_CODES", "LoopFaults", "event_ts", "kind_of", "query_filter", "register"]

@@ -9,7 +9,11 @@ a looping broadcast storm visible on a leaf port. Field names: docs/measurements
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collector.apic.poller import ApicPoller
 
 PKTS = "eqptIngrPkts5min"
 BYTES = "eqptIngrBytes5min"
@@ -52,4 +56,10 @@ def _float(v: Any) -> float | None:
         return None
 
 
-__all__ = ["BYTES", "CLASSES", "PKTS", "ingress_fields"]
+def register(poller: ApicPoller) -> None:
+    """Read both classes on the poller's interface poll (one node-scoped query each)."""
+    for cls in CLASSES:
+        poller.interfaces.mappers.append((cls, partial(ingress_fields, cls)))
+
+
+__all__ = ["BYTES", "CLASSES", "PKTS", "ingress_fields", "register"]

@@ -8,8 +8,13 @@ if-[eth1/5]/adj-1``: ``devId``, ``sysName``, ``portId``; the management address 
 ``cdpMgmtAddr``). :class:`AdjacencyBook` keeps the current neighbour of every (node, port,
 protocol) and turns it into ``apic_adjacency`` points (docs/measurements.md):
 
-* at build (a class read of both tables), on every change (subscription events), and
-* re-stated every ``adjacency_interval_s`` so a query over any short window sees the topology.
+* at build (the poller's build reads the classes), on every change (subscription events), and
+* every ``adjacency_interval_s`` a full read (catches what changed while no subscription was
+  looking) and a re-statement of every neighbour, so a query over any 10-minute window sees
+  the topology.
+
+:func:`register` plugs it into the poller (``add_class``/``add_periodic``/``add_stats``) and pins
+every port with a neighbour into the interface poll.
 
 A neighbour that goes away is written once with ``present=false``. Pure parsing lives in
 :func:`parse_adjacency`; the book does no I/O except :meth:`AdjacencyBook.build`.
@@ -20,10 +25,13 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from collector.apic.client import ApicClient, ApicError
 from influx.line_protocol import FieldValue, encode_line
+
+if TYPE_CHECKING:
+    from collector.apic.poller import ApicPoller
 
 log = logging.getLogger(__name__)
 
@@ -245,6 +253,37 @@ class AdjacencyBook:
         return {(node, port) for node, port, _ in self.current if port.startswith("eth")}
 
 
+def register(poller: ApicPoller) -> AdjacencyBook | None:
+    """Plug the adjacency into the poller: subscribe to and build-read the three classes,
+    reconcile + re-state every ``adjacency_interval_s``, poll the counters of every port with
+    a neighbour, report ``adjacencies``/``adjacency_points`` in ``fabricscope_stats``."""
+    cfg = poller.cfg
+    if not cfg.adjacency:
+        return None
+    book = AdjacencyBook(cfg.fabric)
+
+    def handler_for(cls: str) -> Any:
+        def handle(attrs: dict[str, Any], ts: float, _snapshot: bool) -> None:
+            poller.write_lines(book.handle(cls, attrs, ts))
+            poller.interfaces.pinned = book.ports()
+
+        return handle
+
+    async def reconcile() -> None:
+        # A full read catches what changed while no subscription was looking (a neighbour
+        # that left during a resync), then every neighbour is re-stated.
+        ts = poller.now()
+        lines = await book.build(poller.client, ts)
+        poller.write_lines(lines + book.restate(ts))
+        poller.interfaces.pinned = book.ports()
+
+    for cls in CLASSES:
+        poller.add_class(cls, handler_for(cls))
+    poller.add_periodic("adjacency", cfg.adjacency_interval_s, reconcile)
+    poller.add_stats(lambda: {"adjacencies": len(book.current), "adjacency_points": book.points})
+    return book
+
+
 __all__ = [
     "CLASSES",
     "AdjacencyBook",
@@ -253,4 +292,5 @@ __all__ = [
     "key_of",
     "mac_upper",
     "parse_adjacency",
+    "register",
 ]
