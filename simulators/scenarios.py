@@ -29,6 +29,23 @@ silent_host         a host stops talking: local entries age after 900 s, XR afte
                     (``aged``)
 =================== ===========================================================================
 
+``l2_loop`` also floods both looped ports (``eqptIngrPkts5min`` flood counters, 20 000 pps) and
+MCP raises ``F2533`` on the port its PDU came back in, 2 s after the loop starts; both clear when
+the loop ends (``loop_faults.py``). Selectable by name but not in the ``all`` rotation
+(:data:`EXTRA_SCENARIOS`):
+
+=========================== ===================================================================
+pc_failover                 a port-channel's members go down; its endpoints are relearned on the
+                            same ``poN`` of the vPC peer (``interface_down`` ×2, ``move`` cause
+                            link_failover); members come back after 30 s
+broadcast_storm             a host floods broadcasts into its access port for 30 s (``storm``);
+                            nothing moves
+concurrent_loop_pc_failover ``l2_loop`` in one BD and, 3 s in, ``pc_failover`` of a port-channel
+                            whose endpoints are all in other BDs
+concurrent_migration_storm  ``broadcast_storm`` in one BD and, 5 s in, ``vm_migration`` of an
+                            endpoint of another BD between two leafs other than the storm's
+=========================== ===================================================================
+
 Python API::
 
     records = fab.run_scenario("vm_migration")          # run to completion (manual clock:
