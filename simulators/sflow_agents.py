@@ -820,23 +820,87 @@ class Agent:
 
 
 class HypervisorAgent(Agent):
-    """hsflowd with mod_kvm: one 0:4 host sample (2:1) and one 0:4 sample per VM (3:N)."""
+    """hsflowd with mod_kvm: one 0:4 host sample (2:1) and one 0:4 sample per VM (3:N), the
+    NICs' 0:ifIndex counters, and — as Open vSwitch's sFlow does on a KVM host — 1-in-N flow
+    samples of the packets crossing each NIC (802.1Q sampled header + extended_switch)."""
 
-    def __init__(self, model: SflowModel, hv_name: str, interval_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        model: SflowModel,
+        hv_name: str,
+        interval_s: float = 30.0,
+        *,
+        sampling_rate: int = 1000,
+        max_samples_per_nic: int = 200,
+        seed: int = 0,
+    ) -> None:
         hv = model.hypervisors[hv_name]
         # hsflowd's default sub-agent id is 100000 (see the testdata captures).
         super().__init__(model, hv.agent, hv.boot_time, interval_s, sub_agent_id=100000)
         self.hv_name = hv_name
+        self.sampling_rate = sampling_rate
+        self.max_samples_per_nic = max_samples_per_nic
+        self.rng = random.Random(f"{hv_name}/{seed}")
+        self._samplers: dict[int, _SamplerState] = {}
 
     def samples(self, now: float) -> list[enc.Sample]:
-        if not self.poll_due(now):
-            return []
         with self.model.lock:
             hv = self.model.hypervisors[self.hv_name]
-            vms = sorted(self.model.vms_on(hv.name), key=lambda v: v.index)
-            out: list[enc.Sample] = [self._host_sample(hv, vms, now)]
-            out.extend(self._nic_samples(hv))
-            out.extend(self._vm_sample(hv, vm) for vm in vms)
+            out: list[enc.Sample] = self._flow_samples(hv) if self.sampling_rate else []
+            if self.poll_due(now):
+                vms = sorted(self.model.vms_on(hv.name), key=lambda v: v.index)
+                out.append(self._host_sample(hv, vms, now))
+                out.extend(self._nic_samples(hv))
+                out.extend(self._vm_sample(hv, vm) for vm in vms)
+        return out
+
+    def _flow_samples(self, hv: Hypervisor) -> list[enc.Sample]:
+        """Sample each NIC's transmitted packets (broadcasts included) 1-in-``sampling_rate``:
+        the frames of the VMs pinned to that NIC, the host's own traffic, a storm's ARP."""
+        model = self.model
+        out: list[enc.Sample] = []
+        vms = model.vms_on(hv.name)
+        all_vms = list(model.vms.values())
+        for i, (leaf, ifx) in enumerate(hv.uplinks):
+            c = hv.nic(i)
+            # What the host sends out of the NIC (the leaf port's ingress): its VMs' frames and
+            # any broadcast storm through it.
+            pkts, bcast = c[3] + c[5], c[5]
+            st = self._samplers.setdefault(i, _SamplerState(pkts, bcast))
+            delta, storm = pkts - st.last_pkts, bcast - st.last_storm
+            base_pool = st.last_pkts
+            st.last_pkts, st.last_storm = pkts, bcast
+            if delta <= 0:
+                continue
+            st.credit += delta / self.sampling_rate
+            n = int(st.credit)
+            st.credit -= n
+            if n > self.max_samples_per_nic:
+                st.drops += n - self.max_samples_per_nic
+                n = self.max_samples_per_nic
+            link = model.leafs[leaf].links[ifx]
+            on_nic = [vm for vm in vms if model.vm_link(vm, hv) is link]
+            nic_if = 2 + i
+            for k in range(n):
+                pool = _u(base_pool + delta * (k + 1) / n)
+                if self.rng.random() < storm / delta:
+                    frame, vlan = _arp_frame(self.rng, on_nic or vms, all_vms)
+                    inp, outp = 0, nic_if  # flooded out of the uplink by the host's bridge
+                elif on_nic:
+                    src = self.rng.choice(on_nic)
+                    frame, _dst = _vm_frame(self.rng, src, all_vms)
+                    vlan, inp, outp = src.vlan, 100 + src.index, nic_if  # vNIC → uplink
+                else:
+                    frame = _host_frame(self.rng, hv, i)
+                    vlan, inp, outp = 10, 1, nic_if
+                records: list[enc.Encodable] = [
+                    enc.sampled_header_from_frame(frame),
+                    enc.ExtendedSwitch(src_vlan=vlan, dst_vlan=vlan),
+                ]
+                out.append(enc.FlowSample(
+                    source_index=nic_if, sampling_rate=self.sampling_rate, sample_pool=pool,
+                    drops=st.drops, input=inp, output=outp, records=records,
+                ))  # fmt: skip
         return out
 
     def _nic_samples(self, hv: Hypervisor) -> list[enc.Sample]:
@@ -1069,39 +1133,10 @@ class SwitchAgent(Agent):
             hvs = model.link_hypervisors(lk)
             if not hvs:
                 return self._storm_frame(leaf, lk)
-            hv = hvs[0]
-            # Host's own traffic (storage/management) to a fixed service address.
-            frame = enc.build_frame(hv.nic_macs[0], ACI_GATEWAY_MAC, hv.ip, "10.0.255.10",
-                                    protocol="tcp", src_port=self.rng.randint(32768, 60999),
-                                    dst_port=3260, vlan=10, frame_size=1400)  # fmt: skip
+            frame = _host_frame(self.rng, hvs[0], 0)
             return frame, 10, (enc.IF_FORMAT_SINGLE, FABRIC_UPLINKS[0])
         src = self.rng.choice(talkers)
-        dst: VirtualMachine | None = None
-        if len(self._all_vms) > 1:
-            dst = self.rng.choice(self._all_vms)
-            while dst is src:
-                dst = self.rng.choice(self._all_vms)
-        v6 = self.rng.random() < 0.2
-        if dst is None:
-            # A lone VM talks to the outside world, routed through the ACI gateway.
-            dst_mac = ACI_GATEWAY_MAC
-            src_ip, dst_ip = (src.ip6, "2001:db8:ffff::10") if v6 else (src.ip, "198.51.100.10")
-        else:
-            dst_mac = ACI_GATEWAY_MAC if dst.vlan != src.vlan else dst.mac
-            src_ip, dst_ip = (src.ip6, dst.ip6) if v6 else (src.ip, dst.ip)
-        r = self.rng.random()
-        if r < 0.75:
-            proto, dport, size = "tcp", self.rng.choice((443, 443, 80, 3306, 5432)), 1500
-        elif r < 0.95:
-            proto, dport, size = "udp", self.rng.choice((53, 123, 4789, 8472)), 200
-        else:
-            proto, dport, size = "icmp", 1, 98
-        size = self.rng.choice((size, size, 64 if proto == "tcp" else size))
-        frame = enc.build_frame(
-            src.mac, dst_mac, src_ip, dst_ip, protocol=proto,
-            src_port=self.rng.randint(32768, 60999), dst_port=dport, vlan=src.vlan,
-            frame_size=size, ttl=64, ident=self.rng.getrandbits(16),
-        )  # fmt: skip
+        frame, dst = _vm_frame(self.rng, src, self._all_vms)
         ep = model.endpoint(dst) if dst is not None else None
         same_leaf = ep is not None and ep.leaf == leaf.name
         out_if = ep.ifindex if same_leaf and ep is not None else FABRIC_UPLINKS[0]
@@ -1110,18 +1145,65 @@ class SwitchAgent(Agent):
     def _storm_frame(self, leaf: Leaf, lk: Link) -> tuple[bytes, int, tuple[int, int]]:
         # A loop replays the same broadcasts endlessly: ARP requests from endpoints of the
         # looped VLAN, arriving on the port that closes the loop.
-        vms = self._all_vms
-        vlan = VLANS[0]
-        if vms:
-            src = self.rng.choice(vms)
-            vlan = src.vlan
-            peers = [vm for vm in vms if vm.vlan == vlan and vm is not src] or [src]
-            target = self.rng.choice(peers)
-            frame = enc.build_arp_frame(src.mac, src.ip, target.ip, vlan=vlan)
-        else:
-            frame = enc.build_arp_frame("02:00:00:00:00:01", "10.100.0.1", "10.100.0.2", vlan=vlan)
+        frame, vlan = _arp_frame(self.rng, self._all_vms, self._all_vms)
         flood = sum(1 for other in leaf.links.values() if other is not lk and other.oper_up)
         return frame, vlan, (enc.IF_FORMAT_MULTIPLE, flood)
+
+
+# ------------------------------------------------------------------------ frames
+
+
+def _host_frame(rng: random.Random, hv: Hypervisor, nic: int) -> bytes:
+    """The host's own traffic (storage/management) to a fixed service address."""
+    return enc.build_frame(hv.nic_macs[min(nic, len(hv.nic_macs) - 1)], ACI_GATEWAY_MAC, hv.ip,
+                           "10.0.255.10", protocol="tcp", src_port=rng.randint(32768, 60999),
+                           dst_port=3260, vlan=10, frame_size=1400)  # fmt: skip
+
+
+def _vm_frame(
+    rng: random.Random, src: VirtualMachine, all_vms: list[VirtualMachine]
+) -> tuple[bytes, VirtualMachine | None]:
+    """One frame ``src`` sends: to another VM (bridged in its VLAN, else routed through the
+    ACI gateway MAC) or, alone, to the outside world. Returns the frame and its peer VM."""
+    dst: VirtualMachine | None = None
+    if len(all_vms) > 1:
+        dst = rng.choice(all_vms)
+        while dst is src:
+            dst = rng.choice(all_vms)
+    v6 = rng.random() < 0.2
+    if dst is None:
+        dst_mac = ACI_GATEWAY_MAC
+        src_ip, dst_ip = (src.ip6, "2001:db8:ffff::10") if v6 else (src.ip, "198.51.100.10")
+    else:
+        dst_mac = ACI_GATEWAY_MAC if dst.vlan != src.vlan else dst.mac
+        src_ip, dst_ip = (src.ip6, dst.ip6) if v6 else (src.ip, dst.ip)
+    r = rng.random()
+    if r < 0.75:
+        proto, dport, size = "tcp", rng.choice((443, 443, 80, 3306, 5432)), 1500
+    elif r < 0.95:
+        proto, dport, size = "udp", rng.choice((53, 123, 4789, 8472)), 200
+    else:
+        proto, dport, size = "icmp", 1, 98
+    size = rng.choice((size, size, 64 if proto == "tcp" else size))
+    frame = enc.build_frame(
+        src.mac, dst_mac, src_ip, dst_ip, protocol=proto,
+        src_port=rng.randint(32768, 60999), dst_port=dport, vlan=src.vlan,
+        frame_size=size, ttl=64, ident=rng.getrandbits(16),
+    )  # fmt: skip
+    return frame, dst
+
+
+def _arp_frame(
+    rng: random.Random, sources: list[VirtualMachine], all_vms: list[VirtualMachine]
+) -> tuple[bytes, int]:
+    """An ARP request broadcast from one of ``sources`` for a peer in its VLAN."""
+    if not sources:
+        vlan = VLANS[0]
+        return enc.build_arp_frame("02:00:00:00:00:01", "10.100.0.1", "10.100.0.2", vlan=vlan), vlan
+    src = rng.choice(sources)
+    peers = [vm for vm in all_vms if vm.vlan == src.vlan and vm is not src] or [src]
+    target = rng.choice(peers)
+    return enc.build_arp_frame(src.mac, src.ip, target.ip, vlan=src.vlan), src.vlan
 
 
 # --------------------------------------------------------------------------- scenarios
@@ -1252,7 +1334,15 @@ class SflowAgentFleet:
                     )
                 )
             for name in sorted(set(model.hypervisors) - self._hv_agents):
-                self.agents.append(HypervisorAgent(model, name, self.interval_s))
+                self.agents.append(
+                    HypervisorAgent(
+                        model,
+                        name,
+                        self.interval_s,
+                        sampling_rate=self.sampling_rate,
+                        seed=self.seed,
+                    )
+                )
                 self._hv_agents.add(name)  # fmt: skip
 
     def collect(self, now: float) -> list[bytes]:

@@ -104,6 +104,20 @@ def test_every_endpoint_is_a_vm_where_the_fabric_learned_it() -> None:
     assert not {lf.agent for lf in aci} & agents
     assert {lf.agent for lf in external} <= agents
     assert not flow_samples([dg for dg in dgs if dg.agent in {lf.agent for lf in aci}])
+    # Hosts sample what they send (Open vSwitch sFlow): each sampled frame on NIC n comes from a
+    # VM pinned to that NIC (or the host itself), with the VM's VLAN.
+    checked = 0
+    for hv in w.model.hypervisors.values():
+        for s in flow_samples(dgs, hv.agent):
+            hdr = s.records[0]
+            assert isinstance(hdr, rec.SampledHeader)
+            nic = s.source_id_index - 2
+            link = w.model.leafs[hv.uplinks[nic][0]].links[hv.uplinks[nic][1]]
+            on_nic = {vm.mac for vm in w.model.vms_on(hv.name) if w.model.vm_link(vm) is link}
+            src = hdr.src_mac.hex(":") if hdr.src_mac else ""
+            assert src in on_nic or src in hv.nic_macs, (hv.name, nic, src)
+            checked += 1
+    assert checked > 50
 
 
 def test_vm_migration_moves_the_vm_between_hypervisor_lists_with_load(world: World) -> None:
