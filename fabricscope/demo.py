@@ -150,7 +150,7 @@ class Demo:
                     str(self.sflow_interval_s),
                 ],
                 f"{apic_url} (simulated APIC: REST + websocket) + sFlow agents of its "
-                "hypervisors and leafs",
+                "hypervisors and external switches",
                 ready=lambda c: port_open("127.0.0.1", self.apic_port),
             ),
             Child(
