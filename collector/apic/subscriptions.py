@@ -89,6 +89,9 @@ class Subscriptions:
                 ping_timeout=self.ping_timeout_s,
                 max_size=64 * 1024 * 1024,
                 max_queue=64,
+                # No permessage-deflate: inflating every small frame costs more CPU than the
+                # bytes it saves between an APIC and its poller (a third of the event path).
+                compression=None,
                 open_timeout=10,
                 close_timeout=2,
             )
