@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -32,7 +32,7 @@ STALE_AFTER_S = 30.0
 MISSED_REPORTS = 3
 
 
-def judge(row: dict[str, Any], age: float | None) -> str:
+def judge(row: dict[str, Any], age: float | None) -> Literal["ok", "degraded", "stale"]:
     if age is None or age > stale_after(row):
         return "stale"
     return "degraded" if row.get("healthy") is False else "ok"
