@@ -220,7 +220,8 @@ def parse_epm(cls: str, attrs: dict[str, Any], ts: float | None = None) -> EpmRe
         leaf = dn[i + 7 :] if i > 0 else "/"
         if "/" not in leaf:
             # The common shape, fast: a cached prefix and a plain leaf (mac-X or ip-[X]).
-            pre = _prefix(dn[:i])
+            head = dn[:i]
+            pre = _PREFIXES.get(head) or _prefix(head)
             if pre is None:
                 return None
             if leaf.startswith("mac-") and len(leaf) == 21 and _MAC17.fullmatch(leaf, 4):
@@ -234,6 +235,7 @@ def parse_epm(cls: str, attrs: dict[str, Any], ts: float | None = None) -> EpmRe
                 return None  # a MAC is keyed by its BD; without one it cannot be tracked
             flags_raw = attrs.get("flags")
             if_id = attrs.get("ifId") or None
+            pc = attrs.get("pcTag")
             return EpmRecord(
                 node,
                 pod,
@@ -243,7 +245,7 @@ def parse_epm(cls: str, attrs: dict[str, Any], ts: float | None = None) -> EpmRe
                 attrs.get("status") or "created",
                 parse_flags(flags_raw) if isinstance(flags_raw, str) else None,
                 sys.intern(if_id) if isinstance(if_id, str) else if_id,
-                _pctag(attrs.get("pcTag")),
+                (_INTS.get(pc) if isinstance(pc, str) else None) or _pctag(pc),
                 encap,
                 bd,
                 vrf,

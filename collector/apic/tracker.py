@@ -324,6 +324,26 @@ class Tracker:
         if self._held:
             self.suppressed += 1
         e = ep.nodes.get(rec.node)
+        flags = rec.flags
+        if (
+            e is None
+            and self._in_snapshot
+            and flags is not None
+            and not flags & F_LOCAL
+            and not rec.is_rs
+            and rec.status != "deleted"
+        ):
+            # The bulk of a build: a remote (XR) entry first seen. Point it at the shared state
+            # object for its values without making one of its own.
+            k = (True, flags, rec.if_id or "", rec.pc_tag or 0, rec.encap or "", rec.bd, self._gen)
+            e = self._pool.get(k)
+            if e is None:
+                e = NodeEntry()
+                e.present, e.flags, e.if_id, e.pc_tag, e.encap, e.bd, e.gen = k
+                e = self._share(e)
+            ep.nodes[rec.node] = e
+            self._changed(key, ep, rec.node, e, "created", ts)
+            return
         if rec.status == "deleted":
             if e is not None:
                 self._delete(key, ep, rec.node, e, ts, rs=rec.is_rs, rw_mac=rec.rw_mac)

@@ -145,6 +145,11 @@ async def test_backlog_past_bound_is_reported_and_resynced_once(fab, sim):
         await asyncio.sleep(0.6)  # the running drain returns; the next one waits at the gate
         await asyncio.to_thread(churn, fab, 40, 5)
         assert await h.wait_for(lambda: h.poller.subs.overflowed, 10)
+        # Let the burst finish arriving (and be dropped) before the consumer runs again.
+        seen = -1
+        while h.poller.subs.frames != seen:
+            seen = h.poller.subs.frames
+            await asyncio.sleep(0.5)
         gate.set()
         assert await h.wait_for(lambda: h.poller.stats.backlog_resyncs == 1, 20)
         assert await h.wait_for(lambda: h.poller.state == "streaming", 20)
