@@ -460,13 +460,14 @@ class Tracker:
         self, key: tuple[int, str], ep: Endpoint, node: int, e: NodeEntry, status: str, ts: float
     ) -> None:
         self.changes += 1
+        is_ip = _is_ip(key[1])
         if status == "created":
             self.entries += 1
-            if not _is_ip(key[1]):
+            if not is_ip:
                 self.present_macs += 1
         elif status == "deleted":
             self.entries -= 1
-            if not _is_ip(key[1]):
+            if not is_ip:
                 self.present_macs -= 1
         if self._silent:
             return
@@ -479,7 +480,7 @@ class Tracker:
                 node,
                 key[0],
                 key[1],
-                _is_ip(key[1]),
+                is_ip,
                 status,
                 e.flags,
                 e.if_id,
@@ -489,7 +490,6 @@ class Tracker:
                 e.rw_mac,
             )
         )
-        is_ip = _is_ip(key[1])
         if is_ip and cfg.analyze_duplicate_ip and e.rw_mac and e.present and e.flags & F_LOCAL:
             self._note_binding(key, ep, e.rw_mac, ts)
         if cfg.analyze_stale:
@@ -911,7 +911,7 @@ class Tracker:
 
 
 def _is_ip(addr: str) -> bool:
-    return not (len(addr) == 17 and addr.count(":") == 5)
+    return len(addr) != 17 or addr[2] != ":" or addr.count(":") != 5
 
 
 def _node_str(r: int) -> str:
