@@ -90,7 +90,7 @@ class EndpointSearch(BaseModel):
 
 class ProcessHealth(BaseModel):
     model_config = ConfigDict(extra="allow")
-    status: Literal["ok", "stale", "absent"]
+    status: Literal["ok", "degraded", "stale", "absent"]
     last_report: str | None = None
     age_s: float | None = None
 

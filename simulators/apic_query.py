@@ -22,6 +22,7 @@ matches (:meth:`QueryEngine.event_matches`).
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -252,6 +253,12 @@ class MoClass:
     def children(self, item: Item) -> Iterable[tuple[MoClass, Item]]:
         return ()
 
+    def time_key(self, prop: str) -> Callable[[Item], float] | None:
+        """A cheap numeric key for a timestamp property (None: not available), so "the newest
+        few" (``order-by=<cls>.modTs|desc&page-size=1``) is a scan, not a sort of every object
+        rendered. "never" (an unmodified object's modTs) orders as the oldest, as on the APIC."""
+        return None
+
 
 class StaticClass(MoClass):
     def __init__(self, fab: SimulatedFabric, name: str, parents: tuple[str, ...] = ()) -> None:
@@ -335,6 +342,13 @@ class EpmClass(MoClass):
         if name == "dn":
             return e.dn()
         return self.attrs(e).get(name)
+
+    def time_key(self, prop: str) -> Callable[[Item], float] | None:
+        if prop == "createTs":
+            return lambda e: float(e.create_ts)
+        if prop == "modTs":
+            return lambda e: 0.0 if e.mod_ts == e.create_ts else float(e.mod_ts)
+        return None
 
     def lookup(self, dn: str) -> Item | None:
         m = _EPM_DN.match(dn)
@@ -886,6 +900,9 @@ class QueryEngine:
     ) -> list[tuple[MoClass, Item]]:
         """Stable sort on one property; numeric when the values are numbers (pcTag, bytesRate),
         else lexical.  Objects of other classes (mixed subtree results) sort last."""
+        if oprop == "dn" and all(c.name == ocls for c, _ in rows):
+            # Paged builds order by dn: one plain string key per object, no tuples.
+            return sorted(rows, key=lambda r: r[0].dn(r[1]), reverse=desc)
         vals = [c.prop(it, oprop) if c.name == ocls else None for c, it in rows]
         sample = next((v for v in vals if v is not None), None)
         numeric = sample is not None and oprop != "dn" and _num(sample) is not None
@@ -913,7 +930,36 @@ class QueryEngine:
             return 0
         return base.count(spec.scope_nodes)
 
+    def _top(self, spec: QuerySpec) -> QueryResult | None:
+        """``order-by`` one timestamp of a self class query, first page(s) only: heapq over the
+        raw values instead of rendering and sorting every object."""
+        if (
+            spec.kind != "class"
+            or spec.query_target != "self"
+            or spec.filter is not None
+            or len(spec.order_by) != 1
+            or spec.page_size is None
+            or spec.rsp_include
+        ):
+            return None
+        ocls, oprop, desc = spec.order_by[0]
+        base = self.reg.get(spec.cls)
+        if base is None or ocls != spec.cls:
+            return None
+        key = base.time_key(oprop)
+        want = ((spec.page or 0) + 1) * spec.page_size
+        if key is None or want > 1000:
+            return None
+        pick = heapq.nlargest if desc else heapq.nsmallest
+        top = pick(want, base.scan(spec.scope_nodes), key=key)
+        rows = top[(spec.page or 0) * spec.page_size :]
+        total = base.count(spec.scope_nodes)
+        return QueryResult(total, [self.render(base, it, spec) for it in rows])
+
     def run(self, spec: QuerySpec) -> QueryResult:
+        top = self._top(spec)
+        if top is not None:
+            return top
         if "count" in spec.rsp_include:
             total = self.total_only(spec)
             if total is None:

@@ -106,11 +106,23 @@ def envelope(imdata: list[Any], total: int | None = None, **extra: str) -> dict[
     return body
 
 
+try:  # a 4M-object build is mostly JSON encoding on this side: orjson is ~5x faster
+    import orjson
+
+    def _dumps(body: Any) -> bytes | str:
+        return orjson.dumps(body)
+
+except ImportError:  # pragma: no cover - optional speed-up
+
+    def _dumps(body: Any) -> bytes | str:
+        return json.dumps(body, separators=(",", ":"))
+
+
 def json_response(
     body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
     return Response(
-        json.dumps(body, separators=(",", ":")),
+        _dumps(body),
         status_code=status,
         media_type="application/json",
         headers=headers,

@@ -2,13 +2,18 @@
 
 Open without an API key (load balancers and `fabricscope demo` poll it). Answers 503 when
 InfluxDB cannot be queried, so a health check fails exactly when the API cannot serve data.
+
+A process is ``stale`` when its reports stop, ``degraded`` when its last report says
+``healthy=false`` (the poller: not streaming — connecting, building, resyncing after a blind or
+dead event stream, backing off — or its event backlog overflowed; it writes a report at every
+state change, so this shows within seconds), else ``ok``.
 """
 
 from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -25,6 +30,12 @@ PROCESSES = ("collector", "poller", "analyzers")
 # once per run instead and say how often they run (`interval_s`): three missed runs, then.
 STALE_AFTER_S = 30.0
 MISSED_REPORTS = 3
+
+
+def judge(row: dict[str, Any], age: float | None) -> Literal["ok", "degraded", "stale"]:
+    if age is None or age > stale_after(row):
+        return "stale"
+    return "degraded" if row.get("healthy") is False else "ok"
 
 
 def stale_after(row: dict[str, Any]) -> float:
@@ -59,7 +70,7 @@ async def health(queries: QueriesDep) -> Any:
         age = now - datetime.fromisoformat(ts).timestamp() if ts else None
         row.pop("process", None)
         procs[name] = ProcessHealth(
-            status="ok" if age is not None and age <= stale_after(row) else "stale",
+            status=judge(row, age),
             last_report=ts,
             age_s=round(age, 1) if age is not None else None,
             **row,

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from collector.apic.client import ApicClient, ApicError, objects_of
+from collector.apic.client import ApicClient, ApicError
 from collector.apic.models import EPM_CLASSES, FabricTables, parse_epm
 from collector.apic.tracker import Tracker
 
@@ -185,11 +185,15 @@ class Builder:
                 totals.setdefault(item.key, set()).add(item.total)
                 now = self.now()
                 n = 0
-                for c, attrs in objects_of(self.client.decode_body(200, "", item.body, "")):
-                    rec = parse_epm(c, attrs)
-                    if rec is not None:
-                        tr.apply_snapshot(rec, now)
-                    n += 1
+                data = self.client.decode_body(200, "", item.body, "")
+                for mo in data.get("imdata") or ():
+                    for c, body in mo.items():  # {class: {"attributes": {...}}}
+                        attrs = body.get("attributes") if isinstance(body, dict) else None
+                        if isinstance(attrs, dict):
+                            rec = parse_epm(c, attrs)
+                            if rec is not None:
+                                tr.apply_snapshot(rec, now)
+                            n += 1
                 st.objects += n
                 del item.body
                 self.emit()

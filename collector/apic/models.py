@@ -178,11 +178,81 @@ def _pctag(value: Any) -> int | None:
         return 0
 
 
+_PREFIX_RE = re.compile(
+    r"^topology/pod-(\d+)/node-(\d+)/sys/"
+    r"(?:ctx-\[vxlan-(\d+)\]/|inst-overlay-1/)"
+    r"(?:bd-\[vxlan-(\d+)\]/)?"
+    r"(?:vx?lan-\[(vx?lan-\d+)\]/)?$"
+)
+_MAC17 = re.compile(r"[0-9A-Fa-f:]{17}")
+# DN prefix (up to /db-ep) → (pod, node, vrf, bd, encap): a fabric has one per node × BD × encap,
+# shared by thousands of entries, so the build parses each once.
+_PREFIXES: dict[str, tuple[int, int, int, int, str | None] | None] = {}
+
+
+def _prefix(text: str) -> tuple[int, int, int, int, str | None] | None:
+    hit = _PREFIXES.get(text, False)
+    if hit is not False:
+        return hit  # type: ignore[return-value]
+    m = _PREFIX_RE.match(text + "/")
+    val = None
+    if m is not None:
+        pod, node, vrf, bd, encap = m.groups()
+        val = (
+            intern_int(pod),
+            intern_int(node),
+            intern_int(vrf) if vrf else 0,
+            intern_int(bd) if bd else 0,
+            sys.intern(encap) if encap else None,
+        )
+    if len(_PREFIXES) < 1_000_000:
+        _PREFIXES[text] = val
+    return val
+
+
 def parse_epm(cls: str, attrs: dict[str, Any], ts: float | None = None) -> EpmRecord | None:
     """Normalise one epm object; None for DNs we cannot key (never raises on odd input)."""
     dn = attrs.get("dn")
     if not isinstance(dn, str):
         return None
+    if cls != "epmRsMacEpToIpEpAtt":
+        i = dn.find("/db-ep/")
+        leaf = dn[i + 7 :] if i > 0 else "/"
+        if "/" not in leaf:
+            # The common shape, fast: a cached prefix and a plain leaf (mac-X or ip-[X]).
+            head = dn[:i]
+            pre = _PREFIXES.get(head) or _prefix(head)
+            if pre is None:
+                return None
+            if leaf.startswith("mac-") and len(leaf) == 21 and _MAC17.fullmatch(leaf, 4):
+                addr, is_ip = leaf[4:].upper(), False
+            elif leaf.startswith("ip-[") and leaf.endswith("]") and len(leaf) > 5:
+                addr, is_ip = _norm_ip(leaf[4:-1]), True
+            else:
+                return None
+            pod, node, vrf, bd, encap = pre
+            if not is_ip and not bd:
+                return None  # a MAC is keyed by its BD; without one it cannot be tracked
+            flags_raw = attrs.get("flags")
+            if_id = attrs.get("ifId") or None
+            pc = attrs.get("pcTag")
+            return EpmRecord(
+                node,
+                pod,
+                vrf if is_ip else bd,
+                addr,
+                is_ip,
+                attrs.get("status") or "created",
+                parse_flags(flags_raw) if isinstance(flags_raw, str) else None,
+                sys.intern(if_id) if isinstance(if_id, str) else if_id,
+                (_INTS.get(pc) if isinstance(pc, str) else None) or _pctag(pc),
+                encap,
+                bd,
+                vrf,
+                False,
+                None,
+                ts,
+            )
     m = _EPM_DN.match(dn)
     if m is None:
         return None

@@ -96,7 +96,7 @@ class PollerConfig:
     max_reread: int = 2
     build_concurrency: int = 4  # node-scoped epm queries in flight during a build
     build_prefetch: int = 8  # raw pages fetched ahead of the parser
-    max_queue_mib: int = 128  # event backlog bound (raw frames); past it: one deliberate resync
+    max_queue_mib: float = 128.0  # event backlog bound (raw frames); past it: one deliberate resync
     # Leaf-port LLDP/CDP neighbours → apic_adjacency (topology.py), reconciled and re-stated
     # this often; loop-related faults (MCP, EP loop protection) → apic_fault (faults.py).
     adjacency: bool = True
@@ -155,7 +155,7 @@ class ApicPoller:
         self.subs = Subscriptions(
             client,
             refresh_timeout_s=cfg.refresh_timeout_s,
-            max_queue_bytes=cfg.max_queue_mib * 1024 * 1024,
+            max_queue_bytes=int(cfg.max_queue_mib * 1024 * 1024),
         )
         self.notifier = notifier
         self.on_output = on_output
@@ -411,8 +411,8 @@ class ApicPoller:
         subs = self.subs
         self.stats.backlog_resyncs += 1
         self.stats.last_failure = (
-            f"event backlog over {self.cfg.max_queue_mib} MiB: {subs.dropped} frames dropped; "
-            "resyncing"
+            f"event backlog over {self.cfg.max_queue_mib:g} MiB: {subs.dropped} frames dropped "
+            "in all; resyncing"
         )
         log.warning("APIC %s", self.stats.last_failure)
         subs.reset_queue()  # also clears the overflow: new events queue from here on
@@ -537,6 +537,7 @@ class ApicPoller:
             "failovers": c.failovers,
             "retries_503": c.retries_503,
             "rereads": s.rereads,
+            "subscription_refreshes": subs.refreshes,
             "ws_frames": subs.frames,
             "ws_bad_frames": subs.bad_frames,
             "rapid_suppressed": self.tracker.suppressed,

@@ -126,9 +126,25 @@ Output = NodeChange | Move | Anomaly
 
 
 class NodeEntry:
-    """One epm object on one node. ``present`` is False for an Rs seen before its epmIpEp."""
+    """One epm object on one node. ``present`` is False for an Rs seen before its epmIpEp.
 
-    __slots__ = ("present", "flags", "if_id", "pc_tag", "encap", "bd", "rw_mac", "gen", "rs_gen")
+    ``shared``: one instance stands for many identical remote (XR) entries — 96 % of a large
+    fabric's rows differ only in their endpoint — so a build stores a dict slot per remote entry
+    instead of an object. Shared entries are never mutated: :meth:`Tracker._own` copies first.
+    """
+
+    __slots__ = (
+        "present",
+        "flags",
+        "if_id",
+        "pc_tag",
+        "encap",
+        "bd",
+        "rw_mac",
+        "gen",
+        "rs_gen",
+        "shared",
+    )
 
     def __init__(self) -> None:
         self.present = False
@@ -140,6 +156,15 @@ class NodeEntry:
         self.rw_mac = ""
         self.gen = 0
         self.rs_gen = 0
+        self.shared = False
+
+    def copy(self) -> NodeEntry:
+        c = NodeEntry()
+        c.present, c.flags, c.if_id, c.pc_tag, c.encap = (
+            self.present, self.flags, self.if_id, self.pc_tag, self.encap,
+        )  # fmt: skip
+        c.bd, c.rw_mac, c.gen, c.rs_gen = self.bd, self.rw_mac, self.gen, self.rs_gen
+        return c
 
 
 class Endpoint:
@@ -183,6 +208,37 @@ class Endpoint:
         self.watch = 0  # bitmask of scheduled rechecks
 
 
+class _MoveWindow:
+    """Moves of one BD within the loop window, with per-address counts kept as moves enter and
+    leave (``flapping``: addresses at or above the threshold)."""
+
+    __slots__ = ("dq", "counts", "flapping")
+
+    def __init__(self) -> None:
+        self.dq: deque[tuple[float, str]] = deque()
+        self.counts: dict[str, int] = {}
+        self.flapping = 0
+
+    def add(self, ts: float, addr: str, threshold: int) -> None:
+        self.dq.append((ts, addr))
+        c = self.counts.get(addr, 0) + 1
+        self.counts[addr] = c
+        if c == threshold:
+            self.flapping += 1
+
+    def expire(self, before: float, threshold: int) -> None:
+        dq, counts = self.dq, self.counts
+        while dq and dq[0][0] < before:
+            _, addr = dq.popleft()
+            c = counts[addr] - 1
+            if c == threshold - 1:
+                self.flapping -= 1
+            if c:
+                counts[addr] = c
+            else:
+                del counts[addr]
+
+
 _W_STALE, _W_OFFSUB, _W_DUP, _W_MOVE = 1, 2, 4, 8
 MAX_MOVE_DEFERS = 5  # an IP move waits at most this many rs_wait_s for its Rs or its MAC
 
@@ -198,11 +254,12 @@ class Tracker:
         self._move_defers: dict[tuple[int, str], int] = {}  # IP moves waiting for their Rs/MAC
         self._last_dup: dict[tuple[int, str], tuple[list[str], float]] = {}  # last report per IP
         self._gen = 0
+        self._pool: dict[tuple[Any, ...], NodeEntry] = {}  # shared remote entries, this build
         self._silent = False
         self._in_snapshot = False
         self._held = False
         self._watch: list[tuple[float, int, tuple[int, str]]] = []
-        self._bd_moves: dict[int, deque[tuple[float, str]]] = {}
+        self._bd_moves: dict[int, _MoveWindow] = {}
         self._loop_until: dict[int, float] = {}
         self.events = 0  # records processed
         self.changes = 0
@@ -218,6 +275,7 @@ class Tracker:
     def begin_snapshot(self, initial: bool) -> None:
         """Start a (re)build. ``initial``: load silently, as EPT's build does."""
         self._gen += 1
+        self._pool = {}
         self._silent = initial
         self._in_snapshot = True
 
@@ -266,6 +324,26 @@ class Tracker:
         if self._held:
             self.suppressed += 1
         e = ep.nodes.get(rec.node)
+        flags = rec.flags
+        if (
+            e is None
+            and self._in_snapshot
+            and flags is not None
+            and not flags & F_LOCAL
+            and not rec.is_rs
+            and rec.status != "deleted"
+        ):
+            # The bulk of a build: a remote (XR) entry first seen. Point it at the shared state
+            # object for its values without making one of its own.
+            k = (True, flags, rec.if_id or "", rec.pc_tag or 0, rec.encap or "", rec.bd, self._gen)
+            e = self._pool.get(k)
+            if e is None:
+                e = NodeEntry()
+                e.present, e.flags, e.if_id, e.pc_tag, e.encap, e.bd, e.gen = k
+                e = self._share(e)
+            ep.nodes[rec.node] = e
+            self._changed(key, ep, rec.node, e, "created", ts)
+            return
         if rec.status == "deleted":
             if e is not None:
                 self._delete(key, ep, rec.node, e, ts, rs=rec.is_rs, rw_mac=rec.rw_mac)
@@ -277,6 +355,8 @@ class Tracker:
         if e is None:
             e = NodeEntry()
             ep.nodes[rec.node] = e
+        elif e.shared:
+            e = self._own(ep, rec.node, e)
         e.gen = self._gen
         # A partial `modified` event only carries what changed: keep the rest (EPT merges too).
         partial = rec.status == "modified" and not new
@@ -298,8 +378,30 @@ class Tracker:
                 bd,
             )
             self._changed(key, ep, rec.node, e, "created" if new else "modified", ts)
-        if flags & F_LOCAL and not flags & (F_BOUNCE | F_BOUNCE_PROXY):
-            self._local_learn(key, ep, rec.node, e, ts)
+        if flags & F_LOCAL:
+            if not flags & (F_BOUNCE | F_BOUNCE_PROXY):
+                self._local_learn(key, ep, rec.node, e, ts)
+        elif self._in_snapshot and not e.rw_mac and not e.rs_gen:
+            ep.nodes[rec.node] = self._share(e)
+
+    def _share(self, e: NodeEntry) -> NodeEntry:
+        k = (e.present, e.flags, e.if_id, e.pc_tag, e.encap, e.bd, e.gen)
+        s = self._pool.get(k)
+        if s is None:
+            if len(self._pool) >= 500_000:
+                return e
+            e.shared = True
+            s = self._pool[k] = e
+        return s
+
+    @staticmethod
+    def _own(ep: Endpoint, node: int, e: NodeEntry) -> NodeEntry:
+        """A private copy of a shared entry, put in its place, before any change to it."""
+        if not e.shared:
+            return e
+        c = e.copy()
+        ep.nodes[node] = c
+        return c
 
     def _apply_rs(
         self, key: tuple[int, str], ep: Endpoint, rec: EpmRecord, e: NodeEntry | None, ts: float
@@ -307,6 +409,7 @@ class Tracker:
         if e is None:
             e = NodeEntry()  # Rs can precede its epmIpEp (EPT subscribes Rs first)
             ep.nodes[rec.node] = e
+        e = self._own(ep, rec.node, e)
         e.rs_gen = self._gen
         mac = rec.rw_mac or ""
         if rec.bd:
@@ -330,6 +433,7 @@ class Tracker:
         rs: bool,
         rw_mac: str | None = None,
     ) -> None:
+        e = self._own(ep, node, e)
         if rs:
             if not e.rw_mac or (rw_mac and rw_mac != e.rw_mac):
                 return  # an Rs to another MAC was already replaced
@@ -356,13 +460,14 @@ class Tracker:
         self, key: tuple[int, str], ep: Endpoint, node: int, e: NodeEntry, status: str, ts: float
     ) -> None:
         self.changes += 1
+        is_ip = _is_ip(key[1])
         if status == "created":
             self.entries += 1
-            if not _is_ip(key[1]):
+            if not is_ip:
                 self.present_macs += 1
         elif status == "deleted":
             self.entries -= 1
-            if not _is_ip(key[1]):
+            if not is_ip:
                 self.present_macs -= 1
         if self._silent:
             return
@@ -375,7 +480,7 @@ class Tracker:
                 node,
                 key[0],
                 key[1],
-                _is_ip(key[1]),
+                is_ip,
                 status,
                 e.flags,
                 e.if_id,
@@ -385,7 +490,6 @@ class Tracker:
                 e.rw_mac,
             )
         )
-        is_ip = _is_ip(key[1])
         if is_ip and cfg.analyze_duplicate_ip and e.rw_mac and e.present and e.flags & F_LOCAL:
             self._note_binding(key, ep, e.rw_mac, ts)
         if cfg.analyze_stale:
@@ -565,23 +669,20 @@ class Tracker:
         bd = e.bd if _is_ip(key[1]) else key[0]
         if not bd:
             return
-        dq = self._bd_moves.get(bd)
-        if dq is None:
-            dq = self._bd_moves[bd] = deque()
-        dq.append((ts, key[1]))
-        while dq and ts - dq[0][0] > cfg.loop_window_s:
-            dq.popleft()
+        w = self._bd_moves.get(bd)
+        if w is None:
+            w = self._bd_moves[bd] = _MoveWindow()
+        # Incremental per-BD window: O(1) per move even at tens of thousands of moves/s.
+        w.add(ts, key[1], cfg.loop_min_moves)
+        w.expire(ts - cfg.loop_window_s, cfg.loop_min_moves)
         if (
             ts < self._loop_until.get(bd, 0.0)
-            or len(dq) < cfg.loop_min_endpoints * cfg.loop_min_moves
+            or len(w.dq) < cfg.loop_min_endpoints * cfg.loop_min_moves
+            or w.flapping < cfg.loop_min_endpoints
         ):
             return
-        counts: dict[str, int] = {}
-        for _, a in dq:
-            counts[a] = counts.get(a, 0) + 1
-        flapping = sorted(a for a, c in counts.items() if c >= cfg.loop_min_moves)
-        if len(flapping) < cfg.loop_min_endpoints:
-            return
+        dq = w.dq
+        flapping = sorted(a for a, c in w.counts.items() if c >= cfg.loop_min_moves)
         self._loop_until[bd] = ts + cfg.loop_hold_s
         name = self.tables.bd_name.get(bd) or f"vnid-{bd}"
         self.out.append(
@@ -810,7 +911,7 @@ class Tracker:
 
 
 def _is_ip(addr: str) -> bool:
-    return not (len(addr) == 17 and addr.count(":") == 5)
+    return len(addr) != 17 or addr[2] != ":" or addr.count(":") != 5
 
 
 def _node_str(r: int) -> str:

@@ -71,6 +71,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     poll.add_argument(
         "--refresh-timeout", type=int, default=60, help="subscription refresh-timeout asked for (s)"
     )
+    poll.add_argument(
+        "--build-concurrency",
+        type=int,
+        default=4,
+        help="node-scoped epm queries in flight during a build (default 4; mind APIC throttling)",
+    )
+    poll.add_argument(
+        "--probe-interval",
+        type=float,
+        default=15.0,
+        help="liveness probe: APIC's newest endpoint change vs the websocket, every N s (0: off)",
+    )
+    poll.add_argument(
+        "--max-queue-mib",
+        type=float,
+        default=128.0,
+        help="event backlog bound; past it the poller says so and resyncs once (default 128)",
+    )
     poll.add_argument("--rapid-threshold", type=int, default=None, help="events/min")
     poll.add_argument("--rogue-factor", type=int, default=None)
     poll.add_argument("--rogue-interval", type=float, default=None)
@@ -137,7 +155,13 @@ def run_poll(args: argparse.Namespace) -> int:
     poller = ApicPoller(
         client,
         sink,
-        PollerConfig(fabric=settings.fabric, refresh_timeout_s=args.refresh_timeout),
+        PollerConfig(
+            fabric=settings.fabric,
+            refresh_timeout_s=args.refresh_timeout,
+            build_concurrency=max(1, args.build_concurrency),
+            probe_s=max(0.0, args.probe_interval),
+            max_queue_mib=max(1.0, args.max_queue_mib),
+        ),
         tcfg,
         notifier if notifier.settings.enabled else None,
     )

@@ -76,6 +76,13 @@ def register_apic(sim_sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     p.add_argument("--leafs", type=_positive, default=4)
     p.add_argument("--endpoints", type=int, default=200)
+    p.add_argument(
+        "--partners",
+        type=int,
+        default=2,
+        help="remote leafs holding an XR entry of each endpoint (default 2; EnhancedEndpoint"
+        "Tracker's scale profile: --leafs 400 --endpoints 64500 --partners 31, ~4.18M entries)",
+    )
     p.add_argument("--pods", type=_positive, default=1)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument(
@@ -149,6 +156,7 @@ def start_apic_simulation(
     cluster: int = 1,
     leafs: int = 4,
     endpoints: int = 200,
+    partners: int = 2,
     pods: int = 1,
     seed: int = 1,
     scenarios: str = "all",
@@ -170,7 +178,9 @@ def start_apic_simulation(
     from simulators.sflow_agents import SflowAgentFleet
 
     clock = SimClock(start=time.time(), speed=speed)  # live demo: timestamps are "now"
-    fab = SimulatedFabric.build(leafs=leafs, endpoints=endpoints, seed=seed, pods=pods, clock=clock)
+    fab = SimulatedFabric.build(
+        leafs=leafs, endpoints=endpoints, seed=seed, pods=pods, clock=clock, partners=partners
+    )
     apics = ApicCluster(
         fab, size=cluster, username=username, password=password, refresh_timeout=refresh_timeout
     )
@@ -204,6 +214,7 @@ def run_apic(args: argparse.Namespace) -> int:
         cluster=args.cluster,
         leafs=args.leafs,
         endpoints=args.endpoints,
+        partners=args.partners,
         pods=args.pods,
         seed=args.seed,
         scenarios=args.scenarios,

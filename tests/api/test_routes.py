@@ -43,6 +43,25 @@ def test_health_judges_analyzers_by_their_own_interval(client: TestClient, seede
     assert procs["analyzers"]["runs"] == 5 and procs["analyzers"]["analyzer"] == "move_cause"
 
 
+def test_health_degraded_when_the_poller_says_it_is_blind(
+    client: TestClient, seeded: Seeded
+) -> None:
+    """The poller reports at every state change; a report with healthy=false (here: resyncing
+    after a silent websocket) makes it degraded at once, long before it would turn stale."""
+    row = (
+        'fabricscope_stats,fabric=fabric1,process=poller state="{state}",healthy={ok},'
+        'last_failure="event stream silent: epmMacEp changed",endpoints=10i {t}'
+    )
+    now = time.time_ns()
+    write_lines(seeded.url, seeded.db, [row.format(state="resyncing", ok="false", t=now)])
+    body = client.get("/api/v1/health").json()
+    poller = body["processes"]["poller"]
+    assert poller["status"] == "degraded" and body["status"] == "degraded"
+    assert poller["state"] == "resyncing" and "silent" in poller["last_failure"]
+    write_lines(seeded.url, seeded.db, [row.format(state="streaming", ok="true", t=now + S)])
+    assert client.get("/api/v1/health").json()["processes"]["poller"]["status"] == "ok"
+
+
 def test_endpoint_search_by_mac_any_spelling(client: TestClient) -> None:
     for q in (MAC, MAC.lower(), "0050.56aa.0001", "00-50-56-aa-00-01"):
         r = client.get("/api/v1/endpoints", params={"q": q})

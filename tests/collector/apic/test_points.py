@@ -1,0 +1,45 @@
+"""The apic_endpoint_event fast path writes exactly what the generic encoder writes."""
+
+from __future__ import annotations
+
+import pytest
+
+from collector.apic.models import addr_type, flags_text
+from collector.apic.points import _node_str, event_line
+from collector.apic.tracker import NodeChange
+from influx.line_protocol import encode_line
+
+
+def generic(fabric: str, o: NodeChange) -> str | None:
+    return encode_line(
+        "apic_endpoint_event",
+        {"fabric": fabric, "addr": o.addr, "addr_type": addr_type(o.addr, o.is_ip)},
+        {
+            "node": o.node,
+            "vnid": o.vnid,
+            "status": o.status,
+            "flags": flags_text(o.flags),
+            "interface": o.if_id or None,
+            "encap": o.encap or None,
+            "pctag": o.pc_tag,
+            "remote_node": _node_str(o.remote) if o.remote else None,
+            "rw_mac": o.rw_mac or None,
+        },
+        int(o.ts * 1e9),
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        NodeChange(1.7e9, 101, 15007704, "00:50:56:AA:BB:CC", False, "created", 3, "eth1/5",
+                   32771, "vlan-101", 0, ""),
+        NodeChange(1.7e9 + 0.123456, 102, 2916352, "10.1.1.1", True, "modified", 4, "tunnel7",
+                   0, "", (101 << 16) + 102, "00:50:56:AA:BB:CC"),
+        NodeChange(1.7e9, 103, 2916352, "fe80::1", True, "deleted", 0, "", 1, "", 0, ""),
+        NodeChange(1.7e9, 104, 1, 'we"ird\\a,b c=d', True, "created", 1 << 30, 'po"1', 5,
+                   "vlan-1", 104, ""),
+    ],
+)  # fmt: skip
+def test_event_line_matches_generic_encoder(change: NodeChange) -> None:
+    assert event_line("fab 1", change) == generic("fab 1", change)
