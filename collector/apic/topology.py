@@ -261,11 +261,21 @@ def register(poller: ApicPoller) -> AdjacencyBook | None:
     if not cfg.adjacency:
         return None
     book = AdjacencyBook(cfg.fabric)
+    ours: set[tuple[int, str]] = set()
+
+    def pin() -> None:
+        # Keep the ports other modules pinned; swap only ours.
+        nonlocal ours
+        now = book.ports()
+        if now != ours:
+            poller.interfaces.pinned.difference_update(ours - now)
+            poller.interfaces.pinned.update(now)
+            ours = now
 
     def handler_for(cls: str) -> Any:
         def handle(attrs: dict[str, Any], ts: float, _snapshot: bool) -> None:
             poller.write_lines(book.handle(cls, attrs, ts))
-            poller.interfaces.pinned = book.ports()
+            pin()
 
         return handle
 
@@ -275,7 +285,7 @@ def register(poller: ApicPoller) -> AdjacencyBook | None:
         ts = poller.now()
         lines = await book.build(poller.client, ts)
         poller.write_lines(lines + book.restate(ts))
-        poller.interfaces.pinned = book.ports()
+        pin()
 
     for cls in CLASSES:
         poller.add_class(cls, handler_for(cls))
