@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.deps import LoginRequired, require_api_key, require_ui_login
-from api.routes import endpoints, events, health, login, sflow, ui
+from api.routes import endpoints, events, health, incidents, login, sflow, ui
 from fabricscope.settings import Settings
 from influx.api_queries import ApiQueries
 from influx.query import InfluxQuery, InfluxQueryError
@@ -85,7 +85,7 @@ def create_app(settings: Settings, query: InfluxQuery | None = None) -> FastAPI:
     # UI session cookie), UI pages send a browser to the login page, which itself is open.
     auth = [Depends(require_api_key)]
     app.include_router(health.router, prefix="/api/v1")
-    for r in (endpoints.router, events.router, sflow.router):
+    for r in (endpoints.router, events.router, incidents.router, sflow.router):
         app.include_router(r, prefix="/api/v1", dependencies=auth)
     app.include_router(ui.router, dependencies=[Depends(require_ui_login)])
     app.include_router(login.router)
