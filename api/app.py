@@ -68,6 +68,7 @@ def create_app(settings: Settings, query: InfluxQuery | None = None) -> FastAPI:
     # (e.g. httpx.ASGITransport in tests, which does not send lifespan events).
     app.state.queries = ApiQueries(iq)
     app.state.api_key = settings.api_key.get_secret_value()
+    app.state.grafana_url = settings.grafana_url
 
     @app.exception_handler(InfluxQueryError)
     async def influx_error(_request: Request, exc: InfluxQueryError) -> JSONResponse:

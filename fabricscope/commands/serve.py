@@ -13,6 +13,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--influx-token", help="prefer FABRICSCOPE_INFLUX_TOKEN")
     p.add_argument("--influx-bucket", help="bucket / InfluxQL database")
     p.add_argument("--api-key", help="prefer FABRICSCOPE_API_KEY (visible in ps otherwise)")
+    p.add_argument("--grafana-url", help="Grafana base URL for the UI's dashboard links")
     p.set_defaults(handler=run_serve)
 
 
@@ -38,6 +39,7 @@ def run_serve(args: argparse.Namespace) -> int:
             influx_token=args.influx_token,
             influx_bucket=args.influx_bucket,
             api_key=args.api_key,
+            grafana_url=args.grafana_url,
         )
     )
     try:
