@@ -36,7 +36,7 @@ from influx.sink import LineSink
 
 log = logging.getLogger(__name__)
 
-CAUSES = ("link_failover", "vm_migration", "nic_teaming_flap", "loop", "unknown")
+
 NS = 1_000_000_000
 
 

@@ -19,8 +19,8 @@ from fastapi.staticfiles import StaticFiles
 from api.deps import LoginRequired, require_api_key, require_ui_login
 from api.routes import endpoints, events, health, incidents, login, sflow, ui
 from fabricscope.settings import Settings
-from influx.api_queries import ApiQueries
 from influx.query import InfluxQuery, InfluxQueryError
+from influx.reads import ApiQueries
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent

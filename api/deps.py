@@ -14,8 +14,8 @@ from fastapi import Depends, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 
 from api.auth import authorized, login_url
-from influx.api_queries import ApiQueries, Window
 from influx.query import time_range
+from influx.reads import ApiQueries, Window
 
 MAX_LIMIT = 1000
 MAX_OFFSET = 100_000

@@ -18,8 +18,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from api.charts import ChartStyle, Marker, Series, time_chart
-from influx import incident_reads as reads
 from influx.query import InfluxQuery
+from influx.reads import incidents as reads
 
 MAX_PORTS = 6
 MAX_HOSTS = 4

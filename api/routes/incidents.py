@@ -17,8 +17,8 @@ from api.deps import PageDep, invalid, make_window
 from api.routes.endpoints import paged
 from api.schemas import Incident as IncidentModel
 from api.schemas import IncidentDetail, Paged
-from influx import incident_reads as reads
 from influx.query import InfluxQuery, parse_time, to_ns
+from influx.reads import incidents as reads
 
 router = APIRouter(tags=["incidents"])
 

@@ -21,7 +21,7 @@ from api.deps import QueriesDep, make_window
 from api.routes.endpoints import normalize_addr
 from api.routes.events import AnomalyKind
 from api.routes.incidents import IncidentKind, check_id, make_span
-from influx.api_queries import classify_search
+from influx.reads import classify_search
 
 router = APIRouter(include_in_schema=False)
 

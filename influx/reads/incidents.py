@@ -1,4 +1,5 @@
-"""Query stage: the front end's incident reads (routes /api/v1/incidents…, the incident pages).
+"""Query stage: the front end's incident reads (routes /api/v1/incidents…, the incident pages),
+part of the one read layer (`influx.reads`; bind parameters through `Binds`).
 
 Reads the analyzers' `incident` and `move_analysis` points (docs/measurements.md) and, for the
 evidence charts around an incident, `apic_interface`, `apic_fault`, `sflow_if_counters`, `cpu`
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from influx.query import InfluxQuery, quote_ident
+from influx.reads._core import Binds
+from influx.reads.api import ns_to_iso
 
 INCIDENT_KINDS = ("loop", "link_failover", "vm_migration", "nic_teaming_flap", "unknown")
 MAX_MOVES = 2000  # moves listed on one incident (a loop in a big BD can move thousands)
@@ -29,7 +32,7 @@ class Span:
     until_ns: int | None
     fabric: str | None = None
 
-    def where(self, params: dict[str, Any], *extra: str) -> str:
+    def where(self, b: Binds, *extra: str) -> str:
         parts: list[str] = []
         if self.since_ns is not None:
             parts.append(f"time >= {int(self.since_ns)}")
@@ -37,21 +40,14 @@ class Span:
             parts.append(f"time < {int(self.until_ns)}")
         parts.extend(extra)
         if self.fabric is not None:
-            parts.append('"fabric" = $fabric')
-            params["fabric"] = self.fabric
+            parts.append(b.eq("fabric", self.fabric))
         return f" WHERE {' AND '.join(parts)}" if parts else ""
-
-
-def _iso(ns: Any) -> str | None:
-    from influx.api_queries import ns_to_iso
-
-    return ns_to_iso(ns)
 
 
 def _clean(row: Mapping[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in row.items() if v is not None and v != ""}
     if isinstance(out.get("time"), int):
-        out["time"] = _iso(out["time"])
+        out["time"] = ns_to_iso(out["time"])
     return out
 
 
@@ -67,16 +63,8 @@ def incident_row(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _or(key: str, values: Sequence[str], params: dict[str, Any], prefix: str) -> str:
-    terms = []
-    for i, v in enumerate(values):
-        params[f"{prefix}{i}"] = v
-        terms.append(f"{quote_ident(key)} = ${prefix}{i}")
-    return "(" + " OR ".join(terms) + ")"
-
-
-async def _select(q: InfluxQuery, stmt: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [row for s in await q.aquery(stmt, params=params) for row in s.rows()]
+async def _select(q: InfluxQuery, stmt: str, b: Binds) -> list[dict[str, Any]]:
+    return [row for s in await q.aquery(stmt, params=b.values or None) for row in s.rows()]
 
 
 # -- incidents -----------------------------------------------------------------------------------
@@ -86,24 +74,21 @@ async def incidents(
     q: InfluxQuery, span: Span, kind: str | None, limit: int, offset: int
 ) -> list[dict[str, Any]]:
     """Incidents whose start (the point's time) is in the span, newest first."""
-    params: dict[str, Any] = {}
-    extra = []
-    if kind:
-        extra.append('"kind" = $kind')
-        params["kind"] = kind
+    b = Binds()
+    extra = [b.eq("kind", kind)] if kind else []
     stmt = (
-        f"SELECT * FROM {quote_ident('incident')}{span.where(params, *extra)} "
+        f"SELECT * FROM {quote_ident('incident')}{span.where(b, *extra)} "
         f"ORDER BY time DESC LIMIT {int(limit)} OFFSET {int(offset)}"
     )
-    return [incident_row(r) for r in await _select(q, stmt, params)]
+    return [incident_row(r) for r in await _select(q, stmt, b)]
 
 
 async def incident(q: InfluxQuery, span: Span, incident_id: str) -> dict[str, Any] | None:
     """The incident with that `id` (a field: InfluxDB scans the span's incidents), or None."""
-    params: dict[str, Any] = {"id": incident_id}
-    where = span.where(params, '"id" = $id')
+    b = Binds()
+    where = span.where(b, b.eq("id", incident_id))
     stmt = f"SELECT * FROM {quote_ident('incident')}{where} ORDER BY time DESC LIMIT 1"
-    rows = await _select(q, stmt, params)
+    rows = await _select(q, stmt, b)
     return incident_row(rows[0]) if rows else None
 
 
@@ -112,10 +97,10 @@ async def incidents_by_id(q: InfluxQuery, span: Span, ids: Sequence[str]) -> lis
     rows: list[dict[str, Any]] = []
     uniq = sorted(set(ids))
     for i in range(0, len(uniq), 50):
-        params: dict[str, Any] = {}
-        cond = _or("id", uniq[i : i + 50], params, "i")
-        stmt = f"SELECT * FROM {quote_ident('incident')}{span.where(params, cond)}"
-        rows.extend(await _select(q, stmt, params))
+        b = Binds()
+        cond = b.any_of("id", uniq[i : i + 50])
+        stmt = f"SELECT * FROM {quote_ident('incident')}{span.where(b, cond)}"
+        rows.extend(await _select(q, stmt, b))
     rows.sort(key=lambda r: int(r.get("time") or 0), reverse=True)
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -130,21 +115,21 @@ async def incident_moves(
     q: InfluxQuery, fabric: str | None, incident_id: str, since_ns: int, until_ns: int
 ) -> list[dict[str, Any]]:
     """`move_analysis` points carrying `incident_id`, oldest first (the incident's timeline)."""
-    params: dict[str, Any] = {"incident_id": incident_id}
-    where = Span(since_ns, until_ns, fabric).where(params, '"incident_id" = $incident_id')
+    b = Binds()
+    where = Span(since_ns, until_ns, fabric).where(b, b.eq("incident_id", incident_id))
     stmt = (
         f"SELECT * FROM {quote_ident('move_analysis')}{where} "
         f"ORDER BY time ASC LIMIT {MAX_MOVES + 1}"
     )
-    return [_clean(r) for r in await _select(q, stmt, params)]
+    return [_clean(r) for r in await _select(q, stmt, b)]
 
 
 async def endpoint_incident_ids(q: InfluxQuery, span: Span, addr: str) -> list[str]:
     """Incident ids on the `move_analysis` findings of one endpoint."""
-    params: dict[str, Any] = {"addr": addr}
-    where = span.where(params, '"addr" = $addr')
+    b = Binds()
+    where = span.where(b, b.eq("addr", addr))
     stmt = f'SELECT "incident_id" FROM {quote_ident("move_analysis")}{where} LIMIT 5000'
-    ids = {str(r["incident_id"]) for r in await _select(q, stmt, params) if r.get("incident_id")}
+    ids = {str(r["incident_id"]) for r in await _select(q, stmt, b) if r.get("incident_id")}
     return sorted(ids)
 
 
@@ -194,31 +179,26 @@ async def port_series(
     The state each port was in when the window opens is carried in as its first point."""
     if not ports:
         return {}, {}
-    params: dict[str, Any] = {}
+    b = Binds()
     cond = (
-        "("
-        + " OR ".join(f'("node" = $n{i} AND "interface" = $p{i})' for i in range(len(ports)))
-        + ")"
+        "(" + " OR ".join(f"({b.eq('node', n)} AND {b.eq('interface', i)})" for n, i in ports) + ")"
     )
-    for i, (node, iface) in enumerate(ports):
-        params[f"n{i}"] = node
-        params[f"p{i}"] = iface
     span = Span(since_ns, until_ns, fabric)
     m = quote_ident("apic_interface")
     stmt = (
-        f'SELECT "oper_up", "in_flood_pkts_rate" FROM {m}{span.where(params, cond)} '
+        f'SELECT "oper_up", "in_flood_pkts_rate" FROM {m}{span.where(b, cond)} '
         f'GROUP BY "node", "interface" ORDER BY time ASC LIMIT {MAX_SERIES_POINTS}'
     )
-    rows = await _select(q, stmt, params)
+    rows = await _select(q, stmt, b)
     oper = _series(rows, ("node", "interface"), "oper_up")
     flood = _series(rows, ("node", "interface"), "in_flood_pkts_rate")
     before = Span(since_ns - 86400 * NS, since_ns, fabric)
-    bparams: dict[str, Any] = dict(params)
+    bb = Binds(dict(b.values))
     stmt = (
-        f'SELECT last("oper_up") AS "oper_up" FROM {m}{before.where(bparams, cond)} '
+        f'SELECT last("oper_up") AS "oper_up" FROM {m}{before.where(bb, cond)} '
         'GROUP BY "node", "interface"'
     )
-    for r in await _select(q, stmt, bparams):
+    for r in await _select(q, stmt, bb):
         v = _value(r.get("oper_up"))
         if v is None:
             continue
@@ -231,13 +211,13 @@ async def faults(
     q: InfluxQuery, fabric: str | None, since_ns: int, until_ns: int, limit: int = 200
 ) -> list[dict[str, Any]]:
     """`apic_fault` changes in the window (loop-related faults), oldest first."""
-    params: dict[str, Any] = {}
+    b = Binds()
     span = Span(since_ns, until_ns, fabric)
     stmt = (
-        f"SELECT * FROM {quote_ident('apic_fault')}{span.where(params)} "
+        f"SELECT * FROM {quote_ident('apic_fault')}{span.where(b)} "
         f"ORDER BY time ASC LIMIT {int(limit)}"
     )
-    rows = await _select(q, stmt, params)
+    rows = await _select(q, stmt, b)
     for r in rows:
         r["t"] = r["time"] / NS if isinstance(r.get("time"), int) else None
     return [{**_clean(r), "t": r["t"]} for r in rows]
@@ -269,10 +249,10 @@ async def host_series(
     iv = f"{_interval_s(since_ns, until_ns)}s"
     span = Span(since_ns, until_ns)
 
-    def where(extra: str = "") -> tuple[str, dict[str, Any]]:
-        params: dict[str, Any] = {}
-        cond = _or("host", list(hosts), params, "h")
-        return span.where(params, cond, *([extra] if extra else [])), params
+    def where(**tags: str) -> tuple[str, Binds]:
+        b = Binds()
+        extra = [b.eq(k, v) for k, v in tags.items()]
+        return span.where(b, b.any_of("host", list(hosts)), *extra), b
 
     w, p = where()
     stmt = (
@@ -280,13 +260,13 @@ async def host_series(
         f'GROUP BY time({iv}), "host", "ifindex" fill(none)'
     )
     out["nic"] = _series(await _select(q, stmt, p), ("host", "ifindex"), "up")
-    w, p = where("\"cpu\" = 'cpu-total'")
+    w, p = where(cpu="cpu-total")
     stmt = (
         f'SELECT mean("usage_active") AS "cpu" FROM {quote_ident("cpu")}{w} '
         f'GROUP BY time({iv}), "host" fill(none)'
     )
     out["cpu"] = _series(await _select(q, stmt, p), ("host",), "cpu")
-    w, p = where("\"interface\" = 'total'")
+    w, p = where(interface="total")
     stmt = (
         'SELECT non_negative_derivative(max("bytes_recv"), 1s) * 8 AS "rx", '
         'non_negative_derivative(max("bytes_sent"), 1s) * 8 AS "tx" '
