@@ -162,11 +162,11 @@ def _num(v: object) -> str:
     return str(v)
 
 
-def _path(frame: Frame, pts: Sequence[tuple[float, float]], step: bool) -> str:
+def _path(frame: Frame, pts: Sequence[tuple[float, float]], step: bool, dy: float = 0.0) -> str:
     parts: list[str] = []
     prev_y: float | None = None
     for i, (t, v) in enumerate(pts):
-        x, y = frame.x(t), frame.y(v)
+        x, y = frame.x(t), frame.y(v) + dy
         if i == 0:
             parts.append(f"M{_num(x)},{_num(y)}")
         elif step and prev_y is not None:
@@ -292,8 +292,12 @@ def time_chart(
 
     # Series.
     plot = _el(svg, "g", class_="series", clip_path=f"url(#{clip_id})")
+    # State charts: ports that share a state would hide each other on one line, so each series
+    # gets its own lane a few pixels apart (the tooltips still give the exact state).
+    lane = 3.0 if states and len(series) > 1 else 0.0
     for i, s in enumerate(series):
         color = s.color or PALETTE[i % len(PALETTE)]
+        dy = (i - (len(series) - 1) / 2) * lane
         pts = sorted((t, v) for t, v in s.points if math.isfinite(v) and start <= t <= end)
         g = _el(plot, "g", class_="serie", data_label=s.label)
         if not pts:
@@ -301,12 +305,12 @@ def time_chart(
         if s.step:
             # A state holds until the next sample: carry the last one to the right edge.
             pts = [*pts, (end, pts[-1][1])]
-        _el(g, "path", d=_path(frame, pts, s.step), fill="none", stroke=color,
+        _el(g, "path", d=_path(frame, pts, s.step, dy), fill="none", stroke=color,
             stroke_width=2 if s.step else 1.6, stroke_linejoin="round")  # fmt: skip
         real = pts[:-1] if s.step else pts
         if len(real) <= MAX_POINT_DOTS:
             for t, v in real:
-                dot = _el(g, "circle", class_="pt", cx=frame.x(t), cy=frame.y(v), r=2.4,
+                dot = _el(g, "circle", class_="pt", cx=frame.x(t), cy=frame.y(v) + dy, r=2.4,
                           fill=color, data_t=repr(float(t)), data_v=repr(float(v)))  # fmt: skip
                 shown = states.get(v, fmt_value(v, unit)) if states else fmt_value(v, unit)
                 _el(dot, "title", f"{s.label} · {time_label(t, 1)} UTC · {shown}")
@@ -328,8 +332,11 @@ def time_chart(
             stroke_dasharray="4 3" if m.kind == "fault" else None)  # fmt: skip
         anchor = "end" if x > frame.left + frame.width * 0.8 else "start"
         dx = -3 if anchor == "end" else 3
-        _el(g, "text", m.label, x=x + dx, y=frame.top + 11 + (10 if m.kind == "fault" else 0),
-            text_anchor=anchor, fill=color, font_size=10)  # fmt: skip
+        # Event labels along the top, fault labels along the bottom, with a white halo so they
+        # stay readable over the lines.
+        y = bottom - 5 if m.kind == "fault" else frame.top + 11
+        _el(g, "text", m.label, x=x + dx, y=y, text_anchor=anchor, fill=color, font_size=10,
+            stroke="#ffffff", stroke_width=3, paint_order="stroke")  # fmt: skip
 
     if not pts_all:
         _el(svg, "text", "no data in this time range", class_="nodata",

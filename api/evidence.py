@@ -34,6 +34,7 @@ class Chart:
     title: str
     svg: str
     subjects: int  # how many ports/hosts it draws
+    source: str  # measurement and field, shown under the chart
 
 
 def ports_of(inc: dict[str, Any], timeline: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -105,7 +106,7 @@ async def evidence_charts(
     hosts = hosts_of(inc, timeline)
     faults = await reads.faults(iq, fabric, since_ns, until_ns)
     span = (start_ns / reads.NS, end_ns / reads.NS)
-    event = Marker(span[0], f"{inc.get('kind', 'incident')} starts", "event")
+    event = Marker(span[0], "start", "event", str(inc.get("summary", "")))
     fault_marks = [
         Marker(
             float(f["t"]),
@@ -133,7 +134,7 @@ async def evidence_charts(
                 "port-oper",
                 "Leaf port oper state",
                 time_chart(
-                    "Leaf port oper state (apic_interface oper_up)",
+                    "Leaf port oper state",
                     port_series(oper, True),
                     markers=[event, *fault_marks],
                     states=UP_DOWN,
@@ -141,6 +142,7 @@ async def evidence_charts(
                     **common,
                 ),
                 len(ports),
+                "apic_interface oper_up",
             )
         )
         charts.append(
@@ -148,7 +150,7 @@ async def evidence_charts(
                 "port-flood",
                 "Leaf port ingress flood rate",
                 time_chart(
-                    "Ingress flood rate per leaf port (apic_interface in_flood_pkts_rate)",
+                    "Ingress flood rate per leaf port",
                     port_series(flood, False),
                     markers=[event, *fault_marks],
                     unit="pps",
@@ -156,6 +158,7 @@ async def evidence_charts(
                     **common,
                 ),
                 len(ports),
+                "apic_interface in_flood_pkts_rate (broadcast counted as flood)",
             )
         )
     if hosts:
@@ -169,7 +172,7 @@ async def evidence_charts(
                 "host-nic",
                 "Hypervisor NIC state",
                 time_chart(
-                    "Hypervisor NIC oper state (sflow_if_counters if_oper_up)",
+                    "Hypervisor NIC oper state",
                     nic,
                     markers=[event],
                     states=UP_DOWN,
@@ -177,6 +180,7 @@ async def evidence_charts(
                     **common,
                 ),
                 len(hosts),
+                "sflow_if_counters if_oper_up (lowest per interval)",
             )
         )
         cpu = [Series(k[0], s.points) for k, s in sorted(hs["cpu"].items())]
@@ -185,7 +189,7 @@ async def evidence_charts(
                 "host-cpu",
                 "Host CPU",
                 time_chart(
-                    "Host CPU busy (cpu usage_active)",
+                    "Host CPU busy",
                     cpu,
                     markers=[event],
                     unit="%",
@@ -195,6 +199,7 @@ async def evidence_charts(
                     **common,
                 ),
                 len(hosts),
+                "cpu usage_active (cpu-total)",
             )
         )
         net = [Series(f"{k[0]} in", s.points) for k, s in sorted(hs["net_rx"].items())]
@@ -204,7 +209,7 @@ async def evidence_charts(
                 "host-net",
                 "Host network",
                 time_chart(
-                    "Host network throughput (net bytes_recv / bytes_sent)",
+                    "Host network throughput",
                     net,
                     markers=[event],
                     unit="bit/s",
@@ -212,6 +217,7 @@ async def evidence_charts(
                     **common,
                 ),
                 len(hosts),
+                "net bytes_recv / bytes_sent as bit/s",
             )
         )
     return charts, faults, (t0, t1)

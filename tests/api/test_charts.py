@@ -184,3 +184,25 @@ def test_ticks_are_nice_and_cover_the_range() -> None:
     assert fmt_value(1500, "pps") == "1.5k pps"
     assert fmt_value(12.5, "%") == "12.5%"
     assert fmt_value(2.5e9, "bit/s") == "2.5G bit/s"
+
+
+def test_state_series_with_the_same_state_stay_apart() -> None:
+    both_up = [(T0 + 10, 1.0), (T0 + 50, 1.0)]
+    root = parse(
+        time_chart(
+            "Oper state",
+            [Series("a", both_up, step=True), Series("b", both_up, step=True)],
+            start=T0,
+            end=T0 + 60,
+            states={0: "down", 1: "up"},
+        )
+    )
+    ky, y0 = y_scale(root)
+    ys = [
+        {float(c.get("cy", "nan")) for c in g.findall("s:circle", NS)}
+        for g in root.findall(".//s:g[@class='serie']", NS)
+    ]
+    assert all(len(y) == 1 for y in ys)
+    ya, yb = ys[0].pop(), ys[1].pop()
+    assert ya != yb  # two lines, not one on top of the other
+    assert abs(ya - (y0 + ky)) <= 3 and abs(yb - (y0 + ky)) <= 3  # both still read "up"

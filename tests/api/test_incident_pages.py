@@ -28,7 +28,7 @@ def ui(seeded: Seeded) -> Iterator[TestClient]:
 def charts(html: str) -> dict[str, ET.Element]:
     out = {}
     for m in re.finditer(
-        r'<figure class="chart-box" id="chart-([\w-]+)"[^>]*>(.*?)</figure>', html, re.S
+        r'<figure class="chart-box" id="chart-([\w-]+)"[^>]*>(<svg.*?</svg>)', html, re.S
     ):
         out[m[1]] = ET.fromstring(m[2])
     return out
