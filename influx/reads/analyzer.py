@@ -13,7 +13,7 @@ Measurements read (docs/measurements.md): `apic_endpoint_move`, `apic_endpoint_a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -588,7 +588,7 @@ def endpoint_directory(
     return out
 
 
-# -- move_analysis (the analyzer's own output) ---------------------------------------------------
+# -- move_analysis, incident (the analyzer's own output) -----------------------------------------
 
 
 @dataclass(frozen=True)
@@ -603,6 +603,15 @@ class MoveFinding:
     from_interface: str
     to_node: str
     to_interface: str
+    incident_id: str = ""
+    places: str = ""
+    topology: str = ""
+
+
+_FINDING_FIELDS = (
+    "confidence", "evidence", "from_node", "from_interface", "to_node", "to_interface",
+    "incident_id", "places", "topology",
+)  # fmt: skip
 
 
 def move_analysis(
@@ -613,26 +622,22 @@ def move_analysis(
     *,
     addr: str | None = None,
     cause: str | None = None,
+    incident_id: str | None = None,
     limit: int = 10_000,
 ) -> list[MoveFinding]:
     """`move_analysis` findings, oldest first (GROUP BY the tags so `cause` comes back)."""
-    sel = ", ".join(
-        quote_ident(c)
-        for c in ("confidence", "evidence", "from_node", "from_interface", "to_node",
-                  "to_interface")
-    )  # fmt: skip
-    where = [f"{quote_ident('fabric')} = $fabric", span(since_ns, until_ns)]
-    params: dict[str, Any] = {"fabric": fabric}
+    b = Binds()
+    where = [b.eq("fabric", fabric), span(since_ns, until_ns)]
     if addr is not None:
-        where.append(f"{quote_ident('addr')} = $addr")
-        params["addr"] = addr
+        where.append(b.eq("addr", addr))
     if cause is not None:
-        where.append(f"{quote_ident('cause')} = $cause")
-        params["cause"] = cause
+        where.append(b.eq("cause", cause))
+    if incident_id is not None:
+        where.append(b.eq("incident_id", incident_id))
     stmt = (
-        f"SELECT {sel} FROM {quote_ident('move_analysis')} WHERE {' AND '.join(where)} "
-        f"GROUP BY {quote_ident('addr')}, {quote_ident('cause')} ORDER BY time ASC "
-        f"LIMIT {clamp(limit)}"
+        f"SELECT {cols(*_FINDING_FIELDS)} FROM {quote_ident('move_analysis')} WHERE "
+        f"{' AND '.join(where)} GROUP BY {quote_ident('addr')}, {quote_ident('cause')} "
+        f"ORDER BY time ASC LIMIT {clamp(limit, MAX_BULK_ROWS)}"
     )
     out = [
         MoveFinding(
@@ -640,37 +645,116 @@ def move_analysis(
             float(r.get("confidence") or 0.0), as_str(r.get("evidence")),
             as_str(r.get("from_node")), as_str(r.get("from_interface")),
             as_str(r.get("to_node")), as_str(r.get("to_interface")),
+            as_str(r.get("incident_id")), as_str(r.get("places")), as_str(r.get("topology")),
         )
-        for r in rows(q, stmt, params)
+        for r in rows(q, stmt, b.values)
     ]  # fmt: skip
     out.sort(key=lambda f: (f.time_ns, f.addr))
     return out
 
 
-def delete_move_finding(q: InfluxQuery, fabric: str, addr: str, cause: str, time_ns: int) -> bool:
-    """Remove one finding (the series changes when its `cause` tag changes: the old one must go
-    or a re-analysed move would show two causes). True when deleted, False when the server
-    cannot delete single points.
+@dataclass(frozen=True)
+class StoredIncident:
+    """One `incident` point as stored (docs/measurements.md)."""
 
-    - 1.x: InfluxQL `DELETE` on `/query`, values as bind parameters.
-    - 2.x: the v2 delete API. (2.x's `/query` does run DELETE, but only through the database's
-      default DBRP mapping; the delete API names the bucket itself and is the documented way.)
+    time_ns: int
+    kind: str
+    id: str
+    key: str
+    start: str
+    end: str
+    start_ns: int
+    end_ns: int
+    endpoints: int
+    moves: int
+    places: str
+    summary: str
+    evidence: str
+    confidence: float
+    addrs: str
+    peak_flood_pps: float | None
+
+
+_INCIDENT_FIELDS = (
+    "id", "key", "start", "end", "start_ns", "end_ns", "endpoints", "moves", "places", "summary",
+    "evidence", "confidence", "addrs", "peak_flood_pps",
+)  # fmt: skip
+
+
+def incidents(
+    q: InfluxQuery,
+    fabric: str,
+    since_ns: int,
+    until_ns: int,
+    *,
+    kind: str | None = None,
+    limit: int = 10_000,
+) -> list[StoredIncident]:
+    """`incident` points whose timestamp (the incident's start) is in [since, until]."""
+    b = Binds()
+    where = [b.eq("fabric", fabric), span(since_ns, until_ns)]
+    if kind is not None:
+        where.append(b.eq("kind", kind))
+    stmt = (
+        f"SELECT {cols(*_INCIDENT_FIELDS)} FROM {quote_ident('incident')} WHERE "
+        f"{' AND '.join(where)} GROUP BY {quote_ident('kind')} ORDER BY time ASC "
+        f"LIMIT {clamp(limit, MAX_BULK_ROWS)}"
+    )
+    return [
+        StoredIncident(
+            int(r["time"]), as_str(r.get("kind")), as_str(r.get("id")), as_str(r.get("key")),
+            as_str(r.get("start")), as_str(r.get("end")), opt_int(r.get("start_ns")) or 0,
+            opt_int(r.get("end_ns")) or 0, opt_int(r.get("endpoints")) or 0,
+            opt_int(r.get("moves")) or 0, as_str(r.get("places")), as_str(r.get("summary")),
+            as_str(r.get("evidence")), opt_float(r.get("confidence")) or 0.0,
+            as_str(r.get("addrs")), opt_float(r.get("peak_flood_pps")),
+        )
+        for r in rows(q, stmt, b.values)
+    ]  # fmt: skip
+
+
+# -- deleting the analyzer's superseded points -----------------------------------------------------
+
+# Statements per /query request when deleting on 1.x (one HTTP round trip for many points).
+DELETE_BATCH = 200
+
+
+def delete_points(
+    q: InfluxQuery, measurement: str, points: Sequence[tuple[Mapping[str, str], int]]
+) -> bool:
+    """Remove single points, each named by its full tag set and exact time. True when deleted,
+    False when the server cannot delete single points (nothing is sent then).
+
+    - 1.x: InfluxQL `DELETE` on `/query`, values as bind parameters, up to `DELETE_BATCH`
+      statements per request (InfluxQL runs `;`-separated statements in order).
+    - 2.x: the v2 delete API, one request per point. (2.x's `/query` does run DELETE, but only
+      through the database's default DBRP mapping; the delete API names the bucket itself.)
     - 3.x: no point-level delete at all (its InfluxQL is read-only, there is no
-      `/api/v2/delete`; only whole tables or databases can be deleted): nothing is sent.
+      `/api/v2/delete`; only whole tables or databases can be deleted).
     """
+    if not points:
+        return True
     major = q.server_major()
     if major == 3:
         return False
     if major == 2:
-        predicate = delete_predicate(
-            "move_analysis", {"fabric": fabric, "addr": addr, "cause": cause}
-        )
-        q.delete_v2(int(time_ns), int(time_ns), predicate)
+        for tags, time_ns in points:
+            q.delete_v2(int(time_ns), int(time_ns), delete_predicate(measurement, tags))
         return True
-    q.query(
-        f"DELETE FROM {quote_ident('move_analysis')} WHERE {quote_ident('fabric')} = $fabric "
-        f"AND {quote_ident('addr')} = $addr AND {quote_ident('cause')} = $cause "
-        f"AND time >= {int(time_ns)} AND time <= {int(time_ns)}",
-        params={"fabric": fabric, "addr": addr, "cause": cause},
-    )
+    for i in range(0, len(points), DELETE_BATCH):
+        b = Binds()
+        stmts = []
+        for tags, time_ns in points[i : i + DELETE_BATCH]:
+            conds = [b.eq(k, v) for k, v in tags.items()]
+            conds.append(f"time >= {int(time_ns)} AND time <= {int(time_ns)}")
+            stmts.append(f"DELETE FROM {quote_ident(measurement)} WHERE {' AND '.join(conds)}")
+        q.query("; ".join(stmts), params=b.values)
     return True
+
+
+def delete_move_finding(q: InfluxQuery, fabric: str, addr: str, cause: str, time_ns: int) -> bool:
+    """Remove one finding (the series changes when its `cause` tag changes: the old one must go
+    or a re-analysed move would show two causes); see `delete_points`."""
+    return delete_points(
+        q, "move_analysis", [({"fabric": fabric, "addr": addr, "cause": cause}, time_ns)]
+    )
