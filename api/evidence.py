@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from api.charts import ChartStyle, Marker, Series, time_chart
 from influx.query import InfluxQuery
-from influx.reads import incidents as reads
+from influx.reads import incident_pages as reads
 
 MAX_PORTS = 6
 MAX_HOSTS = 4

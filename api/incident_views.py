@@ -1,6 +1,6 @@
 """What the incident pages show (stage: api/UI), kept apart from the templates and routes:
 the landing page's "last hour", the incident list, one incident with its timeline and evidence
-charts, and the incidents an endpoint was part of. Reads go through influx/reads/incidents.py.
+charts, and the incidents an endpoint was part of. Reads go through influx/reads/incident_pages.py.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 from api.evidence import evidence_charts, grafana_endpoint_url
 from api.routes.incidents import bounds_ns, incident_with_timeline
 from influx.query import InfluxQuery
-from influx.reads import incidents as reads
+from influx.reads import incident_pages as reads
 
 LAST_HOUR_NS = 3600 * reads.NS
 # An incident that began before the hour but was still going within it belongs to the hour:

@@ -308,6 +308,23 @@ MOVE_COLS = (
     '"addr", "addr_type", "from_node", "from_interface", "from_encap", "to_node", '
     '"to_interface", "to_encap", "epg", "bd", "vrf", "count"'
 )
+INCIDENT_COLS = (
+    '"kind", "summary", "endpoints", "moves", "places", "confidence", "end", "evidence", "id"'
+)
+
+
+def incident_annotation(where: str) -> Json:
+    """Incidents as annotations at their start: kind as title, the summary as text."""
+    return annotation(
+        "Incidents",
+        f'SELECT "kind", "summary" FROM "incident" WHERE $timeFilter AND {where}',
+        color="red",
+        title="kind",
+        text="summary",
+        tags="kind",
+    )
+
+
 ANALYSIS_COLS = (
     '"addr", "cause", "confidence", "evidence", "from_node", "from_interface", '
     '"to_node", "to_interface"'
@@ -436,6 +453,19 @@ def fabric_overview() -> Json:
         reduce_sum=True,
         limit=15,
     )
+    incidents_tbl = table(
+        "Incidents",
+        [
+            target(
+                f'SELECT {INCIDENT_COLS} FROM "incident" WHERE $timeFilter AND {FABRIC} '
+                "ORDER BY time DESC LIMIT 200",
+                fmt="table",
+            )
+        ],
+        desc="incident: endpoint moves grouped by shared cause and place (analyzers/incidents.py)"
+        ", newest first. Time is the incident's start; the fabricscope UI (/ui/incidents/<id>) "
+        "charts the evidence around each one.",
+    )
     causes = bargauge(
         "Move causes",
         [
@@ -459,6 +489,7 @@ def fabric_overview() -> Json:
             (collector, 5, 4),
             (poller, 5, 4),
             (poller_lag, 4, 4),
+            (incidents_tbl, 24, 8),
             (moves_pm, 12, 8),
             (anomalies_pm, 12, 8),
             (top_movers, 8, 10),
@@ -466,6 +497,7 @@ def fabric_overview() -> Json:
             (causes, 8, 10),
         ],
         variables=[fabric_var("apic_endpoint_move")],
+        annotations=[incident_annotation(FABRIC)],
     )
 
 
@@ -572,6 +604,8 @@ def endpoint_moves() -> Json:
 # ------------------------------------------------------------------ endpoint detail
 def endpoint_detail() -> Json:
     addr = "\"addr\" = '$address'"
+    # `addrs` is the comma-separated list of the incident's endpoint MACs.
+    in_addrs = '"addrs" =~ /(^|,)$address(,|$)/'
     address = variable(
         "address",
         'SHOW TAG VALUES FROM /^apic_endpoint_(event|move|anomaly)$/ WITH KEY = "addr"',
@@ -722,6 +756,21 @@ def endpoint_detail() -> Json:
                 12,
                 8,
             ),
+            (
+                table(
+                    "Incidents",
+                    [
+                        target(
+                            f'SELECT {INCIDENT_COLS} FROM "incident" '
+                            f"WHERE $timeFilter AND {in_addrs} ORDER BY time DESC LIMIT 200",
+                            fmt="table",
+                        )
+                    ],
+                    desc="Incidents this endpoint was part of (its MAC in incident.addrs).",
+                ),
+                24,
+                6,
+            ),
         ],
         variables=[address],
         annotations=[
@@ -742,6 +791,7 @@ def endpoint_detail() -> Json:
                 text="evidence",
                 tags="cause",
             ),
+            incident_annotation(in_addrs),
             annotation(
                 "Anomalies",
                 'SELECT "kind", "detail" FROM "apic_endpoint_anomaly" '

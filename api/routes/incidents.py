@@ -18,7 +18,7 @@ from api.routes.endpoints import paged
 from api.schemas import Incident as IncidentModel
 from api.schemas import IncidentDetail, Paged
 from influx.query import InfluxQuery, parse_time, to_ns
-from influx.reads import incidents as reads
+from influx.reads import incident_pages as reads
 
 router = APIRouter(tags=["incidents"])
 
@@ -98,11 +98,16 @@ IdPath = Annotated[str, Path(min_length=1, max_length=128, description="incident
 
 
 def bounds_ns(inc: dict[str, Any]) -> tuple[int, int]:
-    """The incident's [start, end] in ns from its `start`/`end` fields (its time as fallback)."""
+    """The incident's [start, end] in ns: the analyzer's exact `start_ns`/`end_ns` fields when
+    present, else its RFC 3339 `start`/`end`, else its point time."""
     t = inc.get("time")
     fallback = to_ns(parse_time(str(t))) if t else 0
     out = []
     for key in ("start", "end"):
+        exact = inc.get(f"{key}_ns")
+        if isinstance(exact, int) and not isinstance(exact, bool):
+            out.append(exact)
+            continue
         try:
             out.append(to_ns(parse_time(str(inc[key]))))
         except (KeyError, ValueError):

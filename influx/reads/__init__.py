@@ -3,7 +3,7 @@
 - `influx.reads.analyzer`: typed records on exact nanosecond times for the analyzers — per-key
   reads and the bulk `*_in` reads (one statement per measurement per run);
 - `influx.reads.api`: `ApiQueries`, the JSON-ready reads behind each HTTP route;
-- `influx.reads.incidents`: the incidents routes' and pages' reads (`incident`, its
+- `influx.reads.incident_pages`: the incidents routes' and pages' reads (`incident`, its
   `move_analysis` timeline, and the evidence series charted around it);
 - `influx.reads._core`: bind parameters (`Binds`), WHERE helpers and row decoding they share.
 
