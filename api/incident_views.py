@@ -78,7 +78,7 @@ async def endpoint_incidents(iq: InfluxQuery, addr: str, span: reads.Span) -> li
 async def incident_page(
     iq: InfluxQuery, span: reads.Span, incident_id: str, grafana_url: str, now_ns: int
 ) -> dict[str, Any] | None:
-    inc = await incident_with_timeline(iq, span, incident_id)
+    inc = await incident_with_timeline(iq, span, incident_id, TIMELINE_SHOWN)
     if inc is None:
         return None
     decorate(inc)
@@ -94,8 +94,8 @@ async def incident_page(
     )
     return {
         "inc": inc,
-        "timeline": timeline[:TIMELINE_SHOWN],
-        "timeline_more": max(0, len(timeline) - TIMELINE_SHOWN) or inc["timeline_truncated"],
+        "timeline": timeline,
+        "timeline_more": inc["timeline_truncated"],
         "charts": charts,
         "faults": faults,
         "addrs": addrs[:ADDRS_SHOWN],

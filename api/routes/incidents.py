@@ -117,17 +117,23 @@ def bounds_ns(inc: dict[str, Any]) -> tuple[int, int]:
 
 
 async def incident_with_timeline(
-    iq: InfluxQuery, span: reads.Span, incident_id: str
+    iq: InfluxQuery, span: reads.Span, incident_id: str, max_moves: int = reads.MAX_MOVES
 ) -> dict[str, Any] | None:
+    """The incident and its first `max_moves` moves (`timeline_truncated` when there are more)."""
     inc = await reads.incident(iq, span, incident_id)
     if inc is None:
         return None
     start, end = bounds_ns(inc)
     moves = await reads.incident_moves(
-        iq, inc.get("fabric"), incident_id, start - TIMELINE_PAD_NS, end + TIMELINE_PAD_NS + 1
+        iq,
+        inc.get("fabric"),
+        incident_id,
+        start - TIMELINE_PAD_NS,
+        end + TIMELINE_PAD_NS + 1,
+        limit=max_moves + 1,
     )
-    inc["timeline"] = moves[: reads.MAX_MOVES]
-    inc["timeline_truncated"] = len(moves) > reads.MAX_MOVES
+    inc["timeline"] = moves[:max_moves]
+    inc["timeline_truncated"] = len(moves) > max_moves
     return inc
 
 

@@ -112,14 +112,18 @@ async def incidents_by_id(q: InfluxQuery, span: Span, ids: Sequence[str]) -> lis
 
 
 async def incident_moves(
-    q: InfluxQuery, fabric: str | None, incident_id: str, since_ns: int, until_ns: int
+    q: InfluxQuery,
+    fabric: str | None,
+    incident_id: str,
+    since_ns: int,
+    until_ns: int,
+    limit: int = MAX_MOVES + 1,
 ) -> list[dict[str, Any]]:
     """`move_analysis` points carrying `incident_id`, oldest first (the incident's timeline)."""
     b = Binds()
     where = Span(since_ns, until_ns, fabric).where(b, b.eq("incident_id", incident_id))
     stmt = (
-        f"SELECT * FROM {quote_ident('move_analysis')}{where} "
-        f"ORDER BY time ASC LIMIT {MAX_MOVES + 1}"
+        f"SELECT * FROM {quote_ident('move_analysis')}{where} ORDER BY time ASC LIMIT {int(limit)}"
     )
     return [_clean(r) for r in await _select(q, stmt, b)]
 

@@ -116,3 +116,14 @@ def test_endpoint_page_lists_its_incidents(ui: TestClient) -> None:
 def test_unknown_incident_page_is_404(ui: TestClient) -> None:
     r = ui.get("/ui/incidents/does-not-exist")
     assert r.status_code == 404 and "Incident not found" in r.text
+
+
+def test_long_timeline_is_cut_and_says_so(ui: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from api import incident_views
+
+    monkeypatch.setattr(incident_views, "TIMELINE_SHOWN", 4)
+    html = ui.get(f"/ui/incidents/{LOOP_ID}").text
+    assert html.count('<tr class="move">') == 4
+    assert "The first 4 moves of 6" in html
+    full = ui.get(f"/ui/incidents/{FAILOVER_ID}").text
+    assert 'id="timeline-more"' not in full
