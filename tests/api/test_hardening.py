@@ -102,7 +102,13 @@ def test_ui_pages_show_the_error_page_for_bad_values(client: TestClient) -> None
 def test_ui_pages_when_influxdb_is_down_show_the_error_page() -> None:
     url = f"http://127.0.0.1:{free_port()}"
     with make_client(url, "nodb") as c:
-        for path in ("/ui/moves", "/ui/anomalies", "/ui/hosts", "/ui/endpoints/10.1.1.5", "/?q=10.1"):
+        for path in (
+            "/ui/moves",
+            "/ui/anomalies",
+            "/ui/hosts",
+            "/ui/endpoints/10.1.1.5",
+            "/?q=10.1",
+        ):
             r = c.get(path)
             assert r.status_code == 503, (path, r.status_code)
             assert r.headers["content-type"].startswith("text/html"), (path, r.text[:200])

@@ -9,10 +9,10 @@ import pytest
 
 from influx.line_protocol import encode_line
 from influx.query import (
-    InfluxQuery,
     MAX_DURATION,
     MAX_TIME_NS,
     MIN_TIME_NS,
+    InfluxQuery,
     InfluxQueryError,
     QueryValueError,
     duration_literal,
