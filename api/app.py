@@ -17,9 +17,11 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.auth import Revocations
 from api.deps import LoginRequired, require_api_key, require_ui_login
 from api.routes import endpoints, events, health, login, sflow, ui
 from api.routes.ui import templates
+from api.throttle import FailureThrottle
 from fabricscope.settings import Settings
 from influx.api_queries import ApiQueries
 from influx.query import InfluxQuery
@@ -61,6 +63,8 @@ def create_app(settings: Settings, query: InfluxQuery | None = None) -> FastAPI:
     # (e.g. httpx.ASGITransport in tests, which does not send lifespan events).
     app.state.queries = ApiQueries(iq)
     app.state.api_key = settings.api_key.get_secret_value()
+    app.state.revocations = Revocations()  # sessions logged out (api/auth.py)
+    app.state.throttle = FailureThrottle()  # wrong keys per client (api/throttle.py)
 
     errors.install(app, templates)
 

@@ -24,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from api.auth import Throttled
 from influx.query import InfluxQueryError, QueryValueError
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,16 @@ def install(app: FastAPI, templates: Jinja2Templates) -> None:
             return page(request, "Bad request", str(exc), 422)
         err = {"loc": ["query"], "msg": str(exc), "type": "value_error"}
         return JSONResponse({"detail": [err]}, status_code=422)
+
+    @app.exception_handler(Throttled)
+    async def throttled(request: Request, exc: Throttled) -> Response:
+        detail = f"too many failed attempts from this address; retry in {exc.retry_after} s"
+        headers = {"Retry-After": str(exc.retry_after)}
+        if is_ui(request):
+            resp: Response = page(request, "Too many attempts", detail, 429)
+            resp.headers.update(headers)
+            return resp
+        return JSONResponse({"detail": detail}, status_code=429, headers=headers)
 
     @app.exception_handler(InfluxQueryError)
     async def influx_error(request: Request, exc: InfluxQueryError) -> Response:
