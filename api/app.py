@@ -23,8 +23,8 @@ from api.routes import endpoints, events, health, login, sflow, ui
 from api.routes.ui import templates
 from api.throttle import FailureThrottle
 from fabricscope.settings import Settings
-from influx.api_queries import ApiQueries
 from influx.query import InfluxQuery
+from influx.reads import ApiQueries
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent

@@ -14,8 +14,8 @@ from fastapi import Depends, Header, HTTPException, Query, Request
 
 from api.auth import authorized, login_url
 from api.errors import invalid as invalid  # re-exported: routes import it from here
-from influx.api_queries import ApiQueries, Window
 from influx.query import time_range
+from influx.reads import ApiQueries, Window
 
 MAX_LIMIT = 1000
 MAX_OFFSET = 100_000

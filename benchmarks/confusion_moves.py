@@ -33,7 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analyzers.move_cause import CAUSES, MoveCauseAnalyzer, MoveCauseConfig  # noqa: E402
+from analyzers.causes import CAUSE_NAMES as CAUSES  # noqa: E402
+from analyzers.move_cause import MoveCauseAnalyzer, MoveCauseConfig  # noqa: E402
 from fabricscope.commands.sim import ApicSimulation, start_apic_simulation  # noqa: E402
 from fabricscope.influxdb_local import LocalInfluxDB, ensure_influxd, free_port  # noqa: E402
 from influx import reads  # noqa: E402

@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 from api.deps import QueriesDep, make_window
 from api.routes.endpoints import normalize_addr
 from api.routes.events import AnomalyKind
-from influx.api_queries import classify_search
+from influx.reads import classify_search
 
 router = APIRouter(include_in_schema=False)
 

@@ -29,6 +29,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from collector.apic.anomaly_kinds import ANOMALY_KINDS  # re-exported (see __all__)
 from collector.apic.models import (
     F_BOUNCE,
     F_BOUNCE_PROXY,
@@ -41,8 +42,6 @@ from collector.apic.models import (
     addr_type,
     flags_text,
 )
-
-ANOMALY_KINDS = ("rapid", "offsubnet", "stale", "rogue", "duplicate_ip", "loop")
 
 
 @dataclass(slots=True)
@@ -207,6 +206,8 @@ class Tracker:
         self.events = 0  # records processed
         self.changes = 0
         self.suppressed = 0  # changes not reported because of a rapid hold
+        self.entries = 0  # present per-node entries (MAC and IP), kept as they change
+        self.present_macs = 0  # of which MAC entries (the count audit compares them)
 
     # ------------------------------------------------------------------ public API
     def drain(self) -> list[Output]:
@@ -354,6 +355,14 @@ class Tracker:
         self, key: tuple[int, str], ep: Endpoint, node: int, e: NodeEntry, status: str, ts: float
     ) -> None:
         self.changes += 1
+        if status == "created":
+            self.entries += 1
+            if not _is_ip(key[1]):
+                self.present_macs += 1
+        elif status == "deleted":
+            self.entries -= 1
+            if not _is_ip(key[1]):
+                self.present_macs -= 1
         if self._silent:
             return
         cfg = self.cfg

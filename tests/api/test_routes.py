@@ -215,6 +215,8 @@ def test_api_key_accepted_and_health_open(keyed: TestClient) -> None:
         ("/api/v1/moves", {"limit": "ten"}, "limit", "integer"),
         ("/api/v1/anomalies", {"kind": "bogus"}, "kind", "rapid"),
         ("/api/v1/anomalies", {"kind": "rapid' OR '1'='1"}, "kind", "rapid"),
+        ("/api/v1/analysis/moves", {"cause": "bogus"}, "cause", "link_failover"),
+        ("/api/v1/analysis/moves", {"cause": "x' OR 1=1 --"}, "cause", "unknown"),
         ("/api/v1/endpoints", {"q": "x' OR 1=1 --"}, "q", "not a MAC"),
         ("/api/v1/endpoints", {"q": "/.*/"}, "q", "CIDR"),
         ("/api/v1/endpoints", {"q": "10.1.1.5\nDROP"}, "q", "control character (U+000A)"),
@@ -245,7 +247,6 @@ def test_injection_is_quoted(client: TestClient, evil: str) -> None:
         ("/api/v1/moves", {"addr": evil}),
         ("/api/v1/moves", {"fabric": evil}),
         ("/api/v1/anomalies", {"addr": evil}),
-        ("/api/v1/analysis/moves", {"cause": evil}),
         ("/api/v1/analysis/moves", {"addr": evil}),
         ("/api/v1/interfaces", {"fabric": evil, "source": "apic"}),
     ]:
