@@ -16,10 +16,9 @@ the causes say so (`topology` unknown/partial) and lower their confidence — ne
 from __future__ import annotations
 
 import bisect
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from analyzers.config import MoveCauseConfig
 from influx import reads
@@ -29,9 +28,11 @@ NS = 1_000_000_000
 Port = tuple[str, str]  # (node, interface) — node may be a single leaf id "101"
 
 # The bulk reads one run makes, in order (the benchmark counts them against InfluxDB's stats).
+# sflow_host_adapters twice: each host's own adapters (the topology join), then only the lists
+# carrying a moving MAC; sflow_if_counters, cpu and net only for the hosts on the moves' paths.
 QUERIES = (
     "apic_endpoint_move", "apic_endpoint_anomaly", "apic_interface", "apic_adjacency",
-    "apic_fault", "sflow_host_adapters", "sflow_if_counters", "cpu", "net",
+    "apic_fault", "sflow_host_adapters", "sflow_host_adapters", "sflow_if_counters", "cpu", "net",
 )  # fmt: skip
 
 
@@ -238,14 +239,15 @@ class EvidenceIndex:
         sflow_hosts: set[str] = set()
         # VM vNICs: adapters with a VM (hsflowd lists the host's NICs and VM vNICs alike).
         self.vm_ifindexes: dict[str, set[str]] = defaultdict(set)
+        vm_macs = {mac for ad in adapters if ad.vm for mac in ad.macs}
         for ad in sorted(adapters, key=lambda a: a.time_ns):
             sflow_hosts.add(ad.host)
             agent_host.setdefault(ad.agent, ad.host)
-            if ad.vm:
+            if ad.vm or vm_macs.intersection(ad.macs):
                 self.vm_ifindexes[ad.host].add(ad.ifindex)
             for mac in ad.macs:
                 self.mac_sightings[mac].append(ad)
-                if not ad.vm:  # a NIC / chassis MAC of the host itself, not a VM's
+                if not ad.vm and mac not in vm_macs:  # the host's own NIC / chassis MAC
                     mac_host[mac] = ad.host
         # sFlow interface counters per host and ifIndex.
         self.if_counters: dict[str, dict[str, list[reads.IfCounters]]] = defaultdict(
@@ -270,6 +272,7 @@ class EvidenceIndex:
                 self.net_rates[host].extend(_rates(series))
         self.topology = Topology(adjacency, sflow_hosts, mac_host, agent_host)
         self._paths: dict[tuple[str, int], MovePath] = {}
+        self._bursts: dict[tuple[str, int], tuple[int, int, frozenset[Port]]] = {}
 
     # -- loading ---------------------------------------------------------------------------------
     @classmethod
@@ -280,27 +283,56 @@ class EvidenceIndex:
         since_ns: int,
         until_ns: int,
         *,
+        evidence_since_ns: int | None = None,
         check: Callable[[], None] = lambda: None,
     ) -> EvidenceIndex:
-        """One statement per measurement in `QUERIES` over [since, until]; `check()` runs
-        between statements (it raises to stop a run: SIGTERM)."""
+        """One statement per measurement in `QUERIES`: moves and anomalies over
+        [since, until], the other evidence over [evidence_since, until] (default: since).
+        `check()` runs between statements (it raises to stop a run: SIGTERM)."""
         f = cfg.fabric
-        readers: list[Callable[[], Sequence[Any]]] = [
-            lambda: reads.moves(q, f, since_ns, until_ns, limit=reads.MAX_BULK_ROWS),
-            lambda: reads.anomalies(q, f, since_ns, until_ns, limit=reads.MAX_BULK_ROWS),
-            lambda: reads.interfaces_in(q, f, since_ns, until_ns),
-            lambda: reads.adjacency_in(q, f, since_ns, until_ns),
-            lambda: reads.faults_in(q, f, since_ns, until_ns),
-            lambda: reads.host_adapters_in(q, since_ns, until_ns),
-            lambda: reads.sflow_if_counters(q, since_ns, until_ns),
-            lambda: reads.cpu_in(q, since_ns, until_ns),
-            lambda: reads.net_in(q, since_ns, until_ns),
-        ]
-        got: list[Sequence[Any]] = []
-        for read in readers:
-            check()
-            got.append(read())
-        return cls(cfg, *got)
+        lo, hi = since_ns, until_ns
+        elo = since_ns if evidence_since_ns is None else evidence_since_ns
+        # The APIC re-states adjacency every adjacency_interval_s (300 s): read at least that.
+        alo = min(elo, hi - 600 * NS)
+        check()
+        moves = reads.moves(q, f, lo, hi, limit=reads.MAX_BULK_ROWS)
+        check()
+        anomalies = reads.anomalies(q, f, lo, hi, limit=reads.MAX_BULK_ROWS)
+        check()
+        interfaces = reads.interfaces_in(q, f, elo, hi)
+        check()
+        adjacency = reads.adjacency_in(q, f, alo, hi)
+        check()
+        faults = reads.faults_in(q, f, elo, hi)
+        check()
+        own = reads.host_own_adapters(q, alo, hi)
+        check()
+        # Only where the moving endpoints were listed: a fabric's other VMs are not evidence.
+        moved_macs = {m.mac for m in moves if m.mac}
+        sightings = reads.host_adapters_in(q, elo, hi, with_macs=moved_macs)
+        # The hosts on the moves' paths: behind a moving port, or listing a moving MAC.
+        topo = Topology(
+            adjacency,
+            {a.host for a in own},
+            {mac: a.host for a in own for mac in a.macs},
+            {a.agent: a.host for a in own},
+        )
+        hosts = {a.host for a in sightings}
+        for m in moves:
+            for loc in (m.from_loc, m.to_loc):
+                link = topo.host_at(*loc)
+                if link is not None:
+                    hosts.add(link.host)
+        check()
+        if_counters = reads.sflow_if_counters(q, elo, hi, hosts=hosts)
+        check()
+        cpu = reads.cpu_in(q, elo, hi, hosts=hosts)
+        check()
+        net = reads.net_in(q, elo, hi, hosts=hosts)
+        return cls(
+            cfg, moves, anomalies, interfaces, adjacency, faults, [*own, *sightings],
+            if_counters, cpu, net,
+        )  # fmt: skip
 
     # -- lookups ---------------------------------------------------------------------------------
     def path(self, m: reads.Move) -> MovePath:
@@ -331,6 +363,36 @@ class EvidenceIndex:
             return []
         ms = self.by_bd[bd]
         return ms[bisect.bisect_left(times, lo) : bisect.bisect_right(times, hi)]
+
+    def bd_burst(self, m: reads.Move) -> tuple[int, int, frozenset[Port]]:
+        """(distinct endpoints, moves, leaf ports they moved between) of the move's BD within
+        ±`loop_window_s` of it. Computed for the whole BD at once with a sliding window, so a
+        loop of N moves costs O(N), not O(N²)."""
+        key = (m.addr, m.time_ns)
+        if key not in self._bursts:
+            self._burst_bd(m.bd)
+        return self._bursts.get(key, (0, 0, frozenset()))
+
+    def _burst_bd(self, bd: str) -> None:
+        ms = self.by_bd.get(bd, [])
+        w = int(self.cfg.loop_window_s * NS)
+        addrs: Counter[str] = Counter()
+        ports: Counter[Port] = Counter()
+        locs = [(*ports_of(*x.from_loc), *ports_of(*x.to_loc)) for x in ms]
+        lo = hi = 0  # the window is ms[lo:hi]
+        for x in ms:
+            while hi < len(ms) and ms[hi].time_ns <= x.time_ns + w:
+                addrs[ms[hi].addr] += 1
+                ports.update(locs[hi])
+                hi += 1
+            while ms[lo].time_ns < x.time_ns - w:
+                addrs[ms[lo].addr] -= 1
+                if not addrs[ms[lo].addr]:
+                    del addrs[ms[lo].addr]
+                ports.subtract(locs[lo])
+                lo += 1
+            live = frozenset(p for p, n in ports.items() if n > 0)
+            self._bursts[(x.addr, x.time_ns)] = (len(addrs), hi - lo, live)
 
     def addr_moves(self, addr: str, lo: int, hi: int) -> list[reads.Move]:
         times = self._addr_times.get(addr)

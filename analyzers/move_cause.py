@@ -158,10 +158,12 @@ class MoveCauseAnalyzer:
         cfg = self.cfg
         now_ns = now_ns if now_ns is not None else int(self.clock() * NS)
         since = now_ns - int(cfg.reanalyse_window_s * NS)
-        # Evidence from before the oldest move re-examined: its own look-back, the flap window.
+        # Moves from before the oldest move re-examined (its flap window), evidence from its
+        # own look-back.
         lo = since - int(max(cfg.before_s, cfg.flap_window_s) * NS)
+        elo = since - int(cfg.before_s * NS)
         self._check()
-        ev = EvidenceIndex.load(self.q, cfg, lo, now_ns, check=self._check)
+        ev = EvidenceIndex.load(self.q, cfg, lo, now_ns, evidence_since_ns=elo, check=self._check)
         self._check()
         existing: dict[tuple[str, int], list[reads.MoveFinding]] = {}
         for f in reads.move_analysis(self.q, cfg.fabric, since, now_ns, limit=reads.MAX_BULK_ROWS):

@@ -12,6 +12,7 @@ spellings and says None for anything else, so callers never guess.
 
 from __future__ import annotations
 
+import functools
 import re
 
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -49,6 +50,8 @@ def sflow_to_apic(mac: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def split_list(macs: str) -> tuple[str, ...]:
-    """A comma-separated sFlow MAC list (`sflow_host_adapters.macs`) → its sFlow-form MACs."""
+    """A comma-separated sFlow MAC list (`sflow_host_adapters.macs`) → its sFlow-form MACs.
+    Cached: every host re-lists the same adapters every 20 s."""
     return tuple(h for m in macs.split(",") if (h := to_sflow(m)))

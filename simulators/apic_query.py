@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulators import port_stats
 from simulators.fabric import Attrs, Endpoint, EpmEntry, MoEvent, Node, SimulatedFabric
 
 Item = Any
@@ -523,7 +524,9 @@ class TunnelClass(MoClass):
 
 
 class PortClass(MoClass):
-    """l1PhysIf, ethpmPhysIf and the eqpt*Total5min stats: one object per leaf front port."""
+    """l1PhysIf, ethpmPhysIf and the eqpt* 5min stats (``eqptIngrTotal5min``,
+    ``eqptEgrTotal5min``, ``eqptIngrPkts5min``, ``eqptIngrBytes5min``): one object per leaf front
+    port; the stats objects are children of ``l1PhysIf`` (``rsp-subtree-include=stats``)."""
 
     def __init__(self, fab: SimulatedFabric, name: str) -> None:
         super().__init__(fab)
@@ -545,6 +548,8 @@ class PortClass(MoClass):
             return self.fab.l1_attrs(leaf, port)
         if self.name == "ethpmPhysIf":
             return self.fab.port_attrs(leaf, port)
+        if self.name in port_stats.CLASSES:
+            return port_stats.attrs(self.fab, leaf, port, self.name)
         return self.fab.stats_attrs(
             leaf, port, "ingr" if self.name == "eqptIngrTotal5min" else "egr"
         )
@@ -559,6 +564,8 @@ class PortClass(MoClass):
             "ethpmPhysIf": "/phys",
             "eqptIngrTotal5min": "/CDeqptIngrTotal5min",
             "eqptEgrTotal5min": "/CDeqptEgrTotal5min",
+            "eqptIngrPkts5min": "/CDeqptIngrPkts5min",
+            "eqptIngrBytes5min": "/CDeqptIngrBytes5min",
         }[self.name]
         node = self.fab.nodes.get(int(m.group(1)))
         if tail != expect or node is None or m.group(2) not in self.fab.ports.get(node.id, ()):
@@ -569,8 +576,19 @@ class PortClass(MoClass):
         if self.name != "l1PhysIf":
             return []
         reg = self.fab.cls_registry
-        return [(reg[c], item) for c in ("ethpmPhysIf", "eqptIngrTotal5min", "eqptEgrTotal5min")]
+        return [(reg[c], item) for c in PORT_CLASSES[1:]]
 
+
+PORT_CLASSES = (
+    "l1PhysIf",
+    "ethpmPhysIf",
+    "eqptIngrTotal5min",
+    "eqptEgrTotal5min",
+    "eqptIngrPkts5min",
+    "eqptIngrBytes5min",
+)
+_LLDP = ("lldpIf", "lldpInst", "topSystem", "fabricNode")
+_CDP = ("cdpIf", "cdpInst", "topSystem", "fabricNode")
 
 STATIC_PARENTS: dict[str, tuple[str, ...]] = {
     "polUni": (),
@@ -595,10 +613,27 @@ STATIC_PARENTS: dict[str, tuple[str, ...]] = {
     "fvAEPg": ("fvAp", "fvTenant", "polUni"),
     "fvRsBd": ("fvAEPg", "fvAp", "fvTenant", "polUni"),
     "faultInst": (),
+    # LLDP/CDP neighbours of leaf ports (simulators/adjacency.py):
+    # topology/pod-1/node-101/sys/lldp/inst/if-[eth1/5]/adj-1
+    "lldpAdjEp": _LLDP,
+    "cdpAdjEp": _CDP,
+    "cdpMgmtAddr": ("cdpAdjEp", *_CDP),
 }
 # Container classes the simulator does not materialise but that clients name in subtree
 # queries (``/api/class/epmDb.json?query-target=subtree``).
-CONTAINER_CLASSES = {"epmDb", "l3Ctx", "l2BD", "vpcInst", "vpcDom", "vpcIf", "eqptCh"}
+CONTAINER_CLASSES = {
+    "epmDb",
+    "l3Ctx",
+    "l2BD",
+    "vpcInst",
+    "vpcDom",
+    "vpcIf",
+    "eqptCh",
+    "lldpInst",
+    "lldpIf",
+    "cdpInst",
+    "cdpIf",
+}
 
 
 def build_registry(fab: SimulatedFabric) -> dict[str, MoClass]:
@@ -615,7 +650,7 @@ def build_registry(fab: SimulatedFabric) -> dict[str, MoClass]:
         TunnelClass(fab),
     ):
         reg[cls.name] = cls
-    for name in ("l1PhysIf", "ethpmPhysIf", "eqptIngrTotal5min", "eqptEgrTotal5min"):
+    for name in PORT_CLASSES:
         reg[name] = PortClass(fab, name)
     return reg
 

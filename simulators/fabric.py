@@ -431,6 +431,9 @@ class SimulatedFabric:
         # Small objects stored as attribute dicts: class -> dn -> attrs.
         self.static: dict[str, dict[str, Attrs]] = {}
         self.bd_learn_disabled: dict[int, float] = {}  # bd vnid -> until
+        # Floods entering leaf ports (loops): (node id, port) -> [[start, end, pps], …], end =
+        # inf while it lasts; port_stats.py turns them into eqptIngrPkts5min/Bytes5min counters.
+        self.floods: dict[tuple[int, str], list[list[float]]] = {}
         self.truth: list[TruthRecord] = []
         self._truth_listeners: list[Callable[[TruthRecord], None]] = []
         self.build_ts = clock.now()

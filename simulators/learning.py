@@ -49,6 +49,7 @@ from simulators.fabric import (
     TruthRecord,
     fmt_ts,
 )
+from simulators.loop_faults import clear_fault
 
 _ATTR_OF = {"flags": "flags", "if_id": "ifId", "pc_tag": "pcTag"}
 
@@ -417,7 +418,7 @@ def _disable_bd(
         with fab.lock, fab.batch():
             if fab.bd_learn_disabled.get(bd.vnid, 0) <= fab.clock.now() + 1e-6:
                 fab.bd_learn_disabled.pop(bd.vnid, None)
-                fab.emit_static("faultInst", {"dn": dn}, "deleted")
+                clear_fault(fab, dn)  # raised-clearing → retaining → deleted, as the APIC does
 
     fab.clock.call_at(until, release)
 

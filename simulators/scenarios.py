@@ -29,6 +29,23 @@ silent_host         a host stops talking: local entries age after 900 s, XR afte
                     (``aged``)
 =================== ===========================================================================
 
+``l2_loop`` also floods both looped ports (``eqptIngrPkts5min`` flood counters, 20 000 pps) and
+MCP raises ``F2533`` on the port its PDU came back in, 2 s after the loop starts; both clear when
+the loop ends (``loop_faults.py``). Selectable by name but not in the ``all`` rotation
+(:data:`EXTRA_SCENARIOS`):
+
+=========================== ===================================================================
+pc_failover                 a port-channel's members go down; its endpoints are relearned on the
+                            same ``poN`` of the vPC peer (``interface_down`` ×2, ``move`` cause
+                            link_failover); members come back after 30 s
+broadcast_storm             a host floods broadcasts into its access port for 30 s (``storm``);
+                            nothing moves
+concurrent_loop_pc_failover ``l2_loop`` in one BD and, 3 s in, ``pc_failover`` of a port-channel
+                            whose endpoints are all in other BDs
+concurrent_migration_storm  ``broadcast_storm`` in one BD and, 5 s in, ``vm_migration`` of an
+                            endpoint of another BD between two leafs other than the storm's
+=========================== ===================================================================
+
 Python API::
 
     records = fab.run_scenario("vm_migration")          # run to completion (manual clock:
@@ -51,7 +68,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulators.fabric import Attachment, Endpoint, Node, SimulatedFabric, TruthRecord
+from simulators import loop_faults, port_stats
+from simulators.fabric import Attachment, Bd, Endpoint, Node, SimulatedFabric, TruthRecord
 from simulators.learning import (
     learn_ip,
     move_endpoint,
@@ -73,6 +91,17 @@ SCENARIOS = (
     "duplicate_ip",
     "silent_host",
 )
+
+# Selectable by name (``--scenarios``) but not part of the "all" rotation, which stays the
+# one-cause-at-a-time set the demo plays.
+EXTRA_SCENARIOS = (
+    "pc_failover",
+    "broadcast_storm",
+    "concurrent_loop_pc_failover",
+    "concurrent_migration_storm",
+)
+STORM_PPS = 20_000.0  # broadcasts/s entering each looped port
+MCP_DETECT_S = 2.0  # MCP's PDU comes back within its 2 s transmit interval
 
 Step = tuple[float, Callable[[], None]]
 
@@ -98,7 +127,7 @@ class ScenarioEngine:
         self._repeat_handle: Any = None
 
     def names(self) -> list[str]:
-        return list(SCENARIOS)
+        return [*SCENARIOS, *EXTRA_SCENARIOS]
 
     def run_summaries(self) -> list[dict[str, Any]]:
         return [
@@ -121,8 +150,8 @@ class ScenarioEngine:
     # --------------------------------------------------------------- running
 
     def start(self, name: str, **kwargs: Any) -> ScenarioRun:
-        if name not in SCENARIOS:
-            raise KeyError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
+        if name not in self.names():
+            raise KeyError(f"unknown scenario {name!r}; known: {', '.join(self.names())}")
         fab = self.fab
         with fab.lock:
             with self._lock:
@@ -175,7 +204,7 @@ class ScenarioEngine:
         ``every`` simulated seconds, forever: keeps a demo fabric moving."""
         order = list(SCENARIOS) if "all" in names else names
         for n in order:
-            if n not in SCENARIOS:
+            if n not in self.names():
                 raise KeyError(f"unknown scenario {n!r}")
         idx = 0
 
@@ -253,18 +282,37 @@ class ScenarioEngine:
     # ------------------------------------------------------------------ plans
 
     def _plan_vm_migration(
-        self, run: int, rng: random.Random, mac: str | None = None, to_leaf: int | None = None
+        self,
+        run: int,
+        rng: random.Random,
+        mac: str | None = None,
+        to_leaf: int | None = None,
+        name: str = "vm_migration",
+        avoid_bd: Bd | None = None,
+        avoid_nodes: frozenset[int] = frozenset(),
     ) -> tuple[list[Step], float, list[str]]:
         fab = self.fab
         ep = self._pick(
-            rng, lambda e: bool(e.ips) and e.att is not None and e.att.kind != "vpc", mac
+            rng,
+            lambda e: (
+                bool(e.ips)
+                and e.att is not None
+                and e.att.kind != "vpc"
+                and e.bd is not avoid_bd
+                and not avoid_nodes & {n.id for n in e.att.nodes}
+            ),
+            mac,
         )
         assert ep.att is not None
-        leaf = fab.leaf(to_leaf) if to_leaf else self._other_leaf(rng, {n.id for n in ep.att.nodes})
+        leaf = (
+            fab.leaf(to_leaf)
+            if to_leaf
+            else self._other_leaf(rng, {n.id for n in ep.att.nodes} | avoid_nodes)
+        )
         dst = self._eth_on(rng, leaf)
 
         def go() -> None:
-            move_endpoint(fab, ep, dst, cause="vm_migration", scenario="vm_migration", run=run)
+            move_endpoint(fab, ep, dst, cause="vm_migration", scenario=name, run=run)
 
         return [(0.0, go)], 1.0, [ep.mac]
 
@@ -338,6 +386,10 @@ class ScenarioEngine:
         count: int = 20,
         flaps: int = 6,
         interval: float = 2.0,
+        storm_pps: float = STORM_PPS,
+        mcp_after: float = MCP_DETECT_S,
+        name: str = "l2_loop",
+        avoid_bd: Bd | None = None,
     ) -> tuple[list[Step], float, list[str]]:
         fab = self.fab
         if bd is not None:
@@ -345,7 +397,10 @@ class ScenarioEngine:
             if target_bd is None:
                 raise ValueError(f"unknown BD {bd!r}")
         else:
-            target_bd = self._pick(rng, lambda e: e.att is not None and e.att.kind == "eth").bd
+            target_bd = self._pick(
+                rng,
+                lambda e: e.att is not None and e.att.kind == "eth" and e.bd is not avoid_bd,
+            ).bd
         members = [
             e
             for e in fab.ep_list
@@ -358,39 +413,65 @@ class ScenarioEngine:
         port_a = self._eth_on(rng, leaf_a)
         port_b = self._eth_on(rng, self._other_leaf(rng, {leaf_a.id}))
 
+        looped = [(leaf_a.id, port_a.if_id), (port_b.nodes[0].id, port_b.if_id)]
+        vlan = members[0].epg.vlan
+        mcp: list[str] = []
+
         def start_loop() -> None:
-            for e in members:
-                fab.record(
-                    TruthRecord(
-                        kind="loop",
-                        addr=e.mac,
-                        addr_type="mac",
-                        vnid=target_bd.vnid,
-                        bd=target_bd.name,
-                        time=fab.clock.now(),
-                        cause="l2_loop",
-                        scenario="l2_loop",
-                        run=run,
-                        from_nodes=(leaf_a.id,),
-                        from_interface=port_a.if_id,
-                        to_nodes=tuple(n.id for n in port_b.nodes),
-                        to_interface=port_b.if_id,
-                        detail=f"L2 loop between {port_a.describe()} and {port_b.describe()} "
-                        f"({len(members)} endpoints of BD {target_bd.name})",
+            with fab.lock, fab.batch():
+                # The looping broadcasts enter the fabric on both looped ports: flood counters.
+                for node_id, port in looped:
+                    port_stats.start_flood(fab, node_id, port, storm_pps)
+                for e in members:
+                    fab.record(
+                        TruthRecord(
+                            kind="loop",
+                            addr=e.mac,
+                            addr_type="mac",
+                            vnid=target_bd.vnid,
+                            bd=target_bd.name,
+                            time=fab.clock.now(),
+                            cause="l2_loop",
+                            scenario=name,
+                            run=run,
+                            from_nodes=(leaf_a.id,),
+                            from_interface=port_a.if_id,
+                            to_nodes=tuple(n.id for n in port_b.nodes),
+                            to_interface=port_b.if_id,
+                            detail=f"L2 loop between {port_a.describe()} and "
+                            f"{port_b.describe()} ({len(members)} endpoints of BD "
+                            f"{target_bd.name}, {storm_pps:.0f} pps flood)",
+                        )
                     )
-                )
+
+        def mcp_detects() -> None:
+            # MCP's PDU sent out of port_a comes back in on port_b.
+            node_id, port = looped[1]
+            mcp.append(loop_faults.raise_mcp_fault(fab, node_id, port, vlan))
+
+        duration = flaps * interval + 0.5
+
+        def end_loop() -> None:
+            with fab.lock, fab.batch():
+                for node_id, port in looped:
+                    port_stats.stop_flood(fab, node_id, port)
+                for dn in mcp:
+                    loop_faults.clear_fault(fab, dn)
 
         steps: list[Step] = [(0.0, start_loop)]
+        if 0 <= mcp_after < duration:
+            steps.append((mcp_after, mcp_detects))
         for i in range(flaps):
             dst = port_a if i % 2 == 0 else port_b
 
             def flap(dst: Attachment = dst) -> None:
                 with fab.lock, fab.batch():
                     for e in members:
-                        move_endpoint(fab, e, dst, cause="l2_loop", scenario="l2_loop", run=run)
+                        move_endpoint(fab, e, dst, cause="l2_loop", scenario=name, run=run)
 
             steps.append((0.1 + i * interval, flap))
-        return steps, flaps * interval + 0.5, [e.mac for e in members]
+        steps.append((duration - 0.01, end_loop))
+        return steps, duration, [e.mac for e in members]
 
     def _plan_offsubnet(
         self, run: int, rng: random.Random, mac: str | None = None, ip: str | None = None
@@ -527,3 +608,161 @@ class ScenarioEngine:
             silence(fab, ep, scenario="silent_host", run=run)
 
         return [(0.0, go)], fab.policy.local_age + 1.0, [ep.mac]
+
+    def _plan_pc_failover(
+        self,
+        run: int,
+        rng: random.Random,
+        node: int | None = None,
+        pc: str | None = None,
+        restore_after: float = 30.0,
+        name: str = "pc_failover",
+        avoid_bd: Bd | None = None,
+    ) -> tuple[list[Step], float, list[str]]:
+        """A host's active port-channel fails (every member oper-down): its endpoints are
+        flushed and relearned on the host's standby port-channel — the same ``poN`` on the vPC
+        peer (or another leaf) — cause ``link_failover``; the members come back after
+        ``restore_after``."""
+        fab = self.fab
+        cands: list[tuple[Attachment, list[Endpoint]]] = []
+        for leaf in fab.leafs:
+            if node is not None and leaf.id != node:
+                continue
+            for att in fab.attachments[leaf.id]:
+                if att.kind != "pc" or (pc is not None and att.if_id != pc):
+                    continue
+                if not all(fab.port_state.get((leaf.id, m), (True, 0.0))[0] for m in att.members):
+                    continue
+                eps = [e for e in fab.ep_list if e.att is att and self._free(e)]
+                if eps and not (avoid_bd is not None and any(e.bd is avoid_bd for e in eps)):
+                    cands.append((att, eps))
+        if not cands:
+            raise ValueError("no port-channel with free endpoints fits this scenario")
+        most = max(len(eps) for _, eps in cands)
+        top = [c for c in cands if len(c[1]) == most]
+        src, on_pc = top[rng.randrange(len(top))]
+        leaf = src.nodes[0]
+        pair = fab.vpc_of.get(leaf.id)
+        standby_leaf = (
+            (pair.b if pair.a is leaf else pair.a)
+            if pair
+            else self._other_leaf(rng, {leaf.id}, avoid_peer=False)
+        )
+        dst = next(
+            a for a in fab.attachments[standby_leaf.id] if a.kind == "pc" and a.if_id == src.if_id
+        )
+
+        def down() -> None:
+            with fab.lock, fab.batch():
+                for m in src.members:
+                    port_down(fab, leaf.id, m, cause="link_failover", scenario=name, run=run)
+
+        def failover() -> None:
+            with fab.lock, fab.batch():
+                for e in on_pc:
+                    move_endpoint(
+                        fab, e, dst, cause="link_failover", scenario=name, run=run, prev=src
+                    )
+
+        def up() -> None:
+            with fab.lock, fab.batch():
+                for m in src.members:
+                    port_up(fab, leaf.id, m, scenario=name, run=run)
+
+        steps: list[Step] = [(0.0, down), (1.0, failover), (restore_after, up)]
+        return steps, restore_after + 0.5, [e.mac for e in on_pc]
+
+    def _plan_broadcast_storm(
+        self,
+        run: int,
+        rng: random.Random,
+        mac: str | None = None,
+        pps: float = STORM_PPS / 2,
+        duration: float = 30.0,
+        name: str = "broadcast_storm",
+        avoid_bd: Bd | None = None,
+    ) -> tuple[list[Step], float, list[str]]:
+        """A host floods broadcasts (a runaway ARP daemon, a NIC bug) into one access port for
+        ``duration`` s: flood counters on that leaf port and broadcasts out of the host's NIC
+        (truth ``storm``). Nothing moves."""
+        fab = self.fab
+        ep = self._pick(
+            rng,
+            lambda e: e.att is not None and e.att.kind == "eth" and e.bd is not avoid_bd,
+            mac,
+        )
+        assert ep.att is not None
+        att = ep.att
+        node, port, bd = att.nodes[0], att.if_id, ep.bd
+
+        def start() -> None:
+            with fab.lock, fab.batch():
+                port_stats.start_flood(fab, node.id, port, pps)
+                fab.record(
+                    TruthRecord(
+                        kind="storm",
+                        addr=ep.mac,
+                        addr_type="mac",
+                        vnid=bd.vnid,
+                        bd=bd.name,
+                        time=fab.clock.now(),
+                        cause="broadcast_storm",
+                        scenario=name,
+                        run=run,
+                        from_nodes=(node.id,),
+                        from_interface=port,
+                        detail=f"{pps:.0f} pps of broadcasts from {ep.mac} into "
+                        f"{att.describe()} for {duration:.0f}s (BD {bd.name})",
+                    )
+                )
+
+        def stop() -> None:
+            port_stats.stop_flood(fab, node.id, port)
+
+        return [(0.0, start), (duration, stop)], duration + 0.5, [ep.mac]
+
+    # ------------------------------------------------------------ concurrent scenarios
+
+    def _plan_concurrent_loop_pc_failover(
+        self,
+        run: int,
+        rng: random.Random,
+        count: int = 20,
+        pc_after: float = 3.0,
+        restore_after: float = 30.0,
+    ) -> tuple[list[Step], float, list[str]]:
+        """A loop in one BD while a port-channel of another BD fails: the loop's flood and MCP
+        fault must not explain the port-channel's moves, nor the reverse."""
+        name = "concurrent_loop_pc_failover"
+        loop_steps, loop_dur, loop_targets = self._plan_l2_loop(run, rng, count=count, name=name)
+        loop_bd = self.fab.endpoint(loop_targets[0]).bd
+        pc_steps, pc_dur, pc_targets = self._plan_pc_failover(
+            run, rng, restore_after=restore_after, name=name, avoid_bd=loop_bd
+        )
+        steps = loop_steps + [(pc_after + t, fn) for t, fn in pc_steps]
+        return steps, max(loop_dur, pc_after + pc_dur), loop_targets + pc_targets
+
+    def _plan_concurrent_migration_storm(
+        self,
+        run: int,
+        rng: random.Random,
+        migrate_after: float = 5.0,
+        duration: float = 30.0,
+    ) -> tuple[list[Step], float, list[str]]:
+        """A VM migrates between two leafs while a broadcast storm floods a port of another BD
+        on a third: the storm is not on the migration's path."""
+        name = "concurrent_migration_storm"
+        storm_steps, storm_dur, storm_targets = self._plan_broadcast_storm(
+            run, rng, duration=duration, name=name
+        )
+        storm_ep = self.fab.endpoint(storm_targets[0])
+        assert storm_ep.att is not None
+        mig_steps, mig_dur, mig_targets = self._plan_vm_migration(
+            run,
+            rng,
+            name=name,
+            avoid_bd=storm_ep.bd,
+            avoid_nodes=frozenset(n.id for n in storm_ep.att.nodes),
+        )
+        steps = storm_steps + [(migrate_after + t, fn) for t, fn in mig_steps]
+        return steps, max(storm_dur, migrate_after + mig_dur), storm_targets + mig_targets

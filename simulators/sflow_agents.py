@@ -71,7 +71,8 @@ class Link:
     admin_up: bool = True
     oper_up: bool = True
     fabric: bool = False  # leaf → spine uplink (carries the leaf's traffic, not sampled)
-    storm_pps: float = 0.0
+    storm_pps: float = 0.0  # broadcasts/s entering the leaf here (what the host side sends)
+    looped: bool = False  # the storm is a loop through the host: it also comes back to it
     in_octets: float = 0.0
     in_ucast: float = 0.0
     in_mcast: float = 0.0
@@ -105,6 +106,10 @@ class Leaf:
     links: dict[int, Link] = field(default_factory=dict)
     mem_total: int = 16 * GIB
     cpu_base: float = 8.0  # control-plane CPU percent; a storm punts ARP to the CPU
+    # Runs an sFlow agent. False for an ACI leaf: it exports NetFlow, not sFlow, so it is in
+    # the model only as the far end of the hosts' cables (its side comes from the APIC).
+    sflow: bool = True
+    chassis_mac: str = ""  # LLDP chassis id of a switch that is not an ACI leaf
 
 
 @dataclass
@@ -145,10 +150,17 @@ class Hypervisor:
     timed_load: list[tuple[float, float, float, float]] = field(default_factory=list)
 
     def nic(self, index: int) -> list[float]:
-        """[in_octets, out_octets, in_pkts, out_pkts] of NIC ``index`` (grown on demand)."""
+        """[in_octets, out_octets, in_pkts, out_pkts, in_bcast, out_bcast] of NIC ``index``
+        (grown on demand)."""
         while len(self.nic_counters) <= index:
-            self.nic_counters.append([0.0, 0.0, 0.0, 0.0])
+            self.nic_counters.append([0.0] * 6)
         return self.nic_counters[index]
+
+    @staticmethod
+    def nic_name(index: int) -> str:
+        """The OS name of NIC ``index`` (its hsflowd ifIndex is ``2 + index``), which lldpd
+        sends as the LLDP port id."""
+        return f"ens1f{index}"
 
 
 @dataclass
@@ -226,8 +238,17 @@ class SflowModel:
 
     # ---- construction
 
-    def add_leaf(self, name: str, node_id: int, agent: str, host_ports: Iterable[int]) -> Leaf:
-        leaf = Leaf(name, node_id, agent)
+    def add_leaf(
+        self,
+        name: str,
+        node_id: int,
+        agent: str,
+        host_ports: Iterable[int],
+        *,
+        sflow: bool = True,
+        chassis_mac: str = "",
+    ) -> Leaf:
+        leaf = Leaf(name, node_id, agent, sflow=sflow, chassis_mac=chassis_mac)
         for ifx in host_ports:
             leaf.links[ifx] = Link(name, ifx)
         for ifx in FABRIC_UPLINKS:
@@ -449,6 +470,18 @@ class SflowModel:
             nic[1] += tx_bps / 8.0 * dt
             nic[2] += rx_bps / 8.0 * dt / AVG_FRAME
             nic[3] += tx_bps / 8.0 * dt / AVG_FRAME
+        # A broadcast storm on a NIC's leaf port: the host sends it (storm_pps is what enters
+        # the leaf); a loop through the host's bridge also brings it back in.
+        for i, (leaf_name, ifx) in enumerate(hv.uplinks):
+            link = self.leafs[leaf_name].links[ifx]
+            if link.storm_pps and link.oper_up and link.admin_up:
+                n = link.storm_pps * dt
+                nic = hv.nic(i)
+                nic[1] += n * STORM_FRAME
+                nic[5] += n
+                if link.looped:
+                    nic[0] += n * STORM_FRAME
+                    nic[4] += n
         hv.interrupts += (500.0 * hv.cpu_num + (tx + rx) / AVG_FRAME / 10.0) * dt
         hv.contexts += (2000.0 * hv.cpu_num * (0.2 + load / 100.0)) * dt
         hv.disk_reads += 50.0 * dt
@@ -622,18 +655,23 @@ class SflowModel:
                 self._flapping.discard(hv_name)
                 self._emit("nic_flap_stopped", {"hypervisor": hv_name})
 
-    def start_storm(self, leaf: str, ifindex: int, pps: float = 20000.0) -> None:
-        """A bridging loop behind this port: broadcast frames come in at ``pps`` and are
-        flooded out of every other port of the leaf."""
+    def start_storm(
+        self, leaf: str, ifindex: int, pps: float = 20000.0, *, looped: bool = True
+    ) -> None:
+        """Broadcast frames come in at ``pps`` and are flooded out of every other port of the
+        leaf: a bridging loop behind this port (``looped``: they come back to the host too) or a
+        host that floods on its own."""
         with self.lock:
             self._sync()
-            self._link(leaf, ifindex).storm_pps = pps
+            link = self._link(leaf, ifindex)
+            link.storm_pps, link.looped = pps, looped
             self._emit("storm_started", {"leaf": leaf, "ifindex": ifindex, "pps": pps})
 
     def stop_storm(self, leaf: str, ifindex: int) -> None:
         with self.lock:
             self._sync()
-            self._link(leaf, ifindex).storm_pps = 0.0
+            link = self._link(leaf, ifindex)
+            link.storm_pps, link.looped = 0.0, False
             self._emit("storm_stopped", {"leaf": leaf, "ifindex": ifindex})
 
     def pin_vm(self, vm_name: str, nic: int | None) -> None:
@@ -807,11 +845,12 @@ class HypervisorAgent(Agent):
         out: list[enc.Sample] = []
         for i, (leaf, ifx) in enumerate(hv.uplinks):
             link = self.model.leafs[leaf].links[ifx]
-            in_oct, out_oct, in_pk, out_pk = hv.nic(i)
+            in_oct, out_oct, in_pk, out_pk, in_bc, out_bc = hv.nic(i)
             ifc = enc.IfCounters(
                 if_index=2 + i, if_type=6, if_speed=link.speed, if_direction=1,
                 if_status=link.if_status, if_in_octets=_u(in_oct), if_in_ucast_pkts=_u(in_pk),
-                if_out_octets=_u(out_oct), if_out_ucast_pkts=_u(out_pk),
+                if_in_broadcast_pkts=_u(in_bc), if_out_octets=_u(out_oct),
+                if_out_ucast_pkts=_u(out_pk), if_out_broadcast_pkts=_u(out_bc),
             )  # fmt: skip
             out.append(enc.CounterSample(enc.SOURCE_IFINDEX, 2 + i, [ifc]))
         return out
@@ -1200,6 +1239,9 @@ class SflowAgentFleet:
         model = self.model
         with model.lock:
             for name in sorted(set(model.leafs) - self._leaf_agents):
+                self._leaf_agents.add(name)
+                if not model.leafs[name].sflow:
+                    continue  # an ACI leaf: no sFlow agent
                 self.agents.append(
                     SwitchAgent(
                         model,
@@ -1209,7 +1251,6 @@ class SflowAgentFleet:
                         seed=self.seed,
                     )
                 )
-                self._leaf_agents.add(name)
             for name in sorted(set(model.hypervisors) - self._hv_agents):
                 self.agents.append(HypervisorAgent(model, name, self.interval_s))
                 self._hv_agents.add(name)  # fmt: skip

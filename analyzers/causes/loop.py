@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from analyzers.causes._text import NS, hms
 from analyzers.causes.base import Verdict
-from analyzers.evidence import EvidenceIndex, Port, Storm, port_place, ports_of
+from analyzers.evidence import EvidenceIndex, Storm, port_place
 from collector.apic.anomaly_kinds import LOOP
 from influx.reads import Move
 
@@ -32,15 +32,9 @@ class Loop:
         cfg = ev.cfg
         if not move.bd:
             return None
-        w = int(cfg.loop_window_s * NS)
-        together = ev.bd_moves(move.bd, move.time_ns - w, move.time_ns + w)
-        addrs = {x.addr for x in together}
-        if len(addrs) < cfg.loop_min_endpoints:
+        n_addrs, n_moves, ports = ev.bd_burst(move)
+        if n_addrs < cfg.loop_min_endpoints:
             return None
-        ports: set[Port] = set()
-        for x in together:
-            ports.update(ports_of(*x.from_loc))
-            ports.update(ports_of(*x.to_loc))
         lo = move.time_ns - int(cfg.before_s * NS)
         hi = move.time_ns + int(cfg.after_s * NS)
         storms = [s for p in sorted(ports) if (s := ev.port_storm(p, lo, hi)) is not None]
@@ -76,8 +70,8 @@ class Loop:
             parts.append(f"the APIC poller reported a loop in BD {move.bd}: {anoms[0].detail}")
         shared = "; ".join(parts)
         evidence = (
-            f"{len(addrs)} endpoints of BD {move.bd} moved within ±{cfg.loop_window_s:.0f}s of "
-            f"this move ({len(together)} moves); {shared}"
+            f"{n_addrs} endpoints of BD {move.bd} moved within ±{cfg.loop_window_s:.0f}s of "
+            f"this move ({n_moves} moves); {shared}"
         )
         return Verdict(
             self.name, conf, evidence, f"bd:{move.bd}", tuple(dict.fromkeys(places)), shared, peak

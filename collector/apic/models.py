@@ -12,10 +12,12 @@ remote (XR) ``.../sys/ctx-[vxlan-V]/db-ep/ip-[10.1.1.1]`` and the Rs form
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 EPM_CLASSES = ("epmRsMacEpToIpEpAtt", "epmIpEp", "epmMacEp")  # EPT's subscription order
@@ -63,7 +65,9 @@ F_SKIP = (
 _UNKNOWN_FLAG_BIT = 1 << 30  # any flag we do not know: keeps change detection honest
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_flags(text: str) -> int:
+    """Flag text → bitmask; cached: a fabric has a handful of distinct flag strings."""
     bits = 0
     for part in text.split(","):
         part = part.strip()
@@ -90,7 +94,7 @@ _RS_TARGET = re.compile(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EpmRecord:
     """One epm object (from a class query or a websocket event), normalised.
 
@@ -98,6 +102,8 @@ class EpmRecord:
     For an ``epmRsMacEpToIpEpAtt`` the record describes the *IP* endpoint it points to, with
     ``rw_mac``/``rw_bd`` set; ``is_rs`` tells the tracker to touch only the rewrite info.
     Fields absent from a partial ``modified`` event are None so the tracker can merge.
+    Not frozen: a frozen dataclass's ``__init__`` costs twice as much, and millions are made
+    during a build; nothing mutates a record after parsing.
     """
 
     node: int
@@ -121,11 +127,39 @@ def _norm_mac(mac: str) -> str:
     return mac.upper()
 
 
+_IPV4 = re.compile(
+    r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+)
+
+
 def _norm_ip(ip: str) -> str:
+    """Canonical text of an IP. A canonical dotted quad (what the APIC writes) is returned as
+    is without ``ipaddress`` (15 % of a build's CPU otherwise); IPv6 and odd forms are cached."""
+    if _IPV4.fullmatch(ip) is not None:
+        return ip
+    return _norm_ip_slow(ip)
+
+
+@functools.lru_cache(maxsize=65536)
+def _norm_ip_slow(ip: str) -> str:
     try:
         return str(ipaddress.ip_address(ip))
     except ValueError:
         return ip
+
+
+# One int object per distinct number: node ids, VNIDs and pcTags repeat millions of times and an
+# int above 256 is otherwise a fresh 28-byte object per entry.
+_INTS: dict[str, int] = {}
+
+
+def intern_int(text: str) -> int:
+    v = _INTS.get(text)
+    if v is None:
+        v = int(text)
+        if len(_INTS) < 1_000_000:
+            v = _INTS.setdefault(text, v)
+    return v
 
 
 def _pctag(value: Any) -> int | None:
@@ -133,6 +167,11 @@ def _pctag(value: Any) -> int | None:
         return None
     if value == "any":
         return 0
+    if isinstance(value, str):
+        try:
+            return intern_int(value)
+        except ValueError:
+            return 0
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -148,10 +187,11 @@ def parse_epm(cls: str, attrs: dict[str, Any], ts: float | None = None) -> EpmRe
     if m is None:
         return None
     status = attrs.get("status") or "created"  # class-query results carry an empty status
-    vrf = int(m["vrf"]) if m["vrf"] else 0
-    bd = int(m["bd"]) if m["bd"] else 0
-    node, pod = int(m["node"]), int(m["pod"])
-    encap = m["encap"]
+    g = m.group
+    vrf = intern_int(g("vrf")) if g("vrf") else 0
+    bd = intern_int(g("bd")) if g("bd") else 0
+    node, pod = intern_int(g("node")), intern_int(g("pod"))
+    encap = g("encap")
     flags_raw = attrs.get("flags")
     flags = parse_flags(flags_raw) if isinstance(flags_raw, str) else None
     if_id = attrs.get("ifId") or None
@@ -164,7 +204,7 @@ def parse_epm(cls: str, attrs: dict[str, Any], ts: float | None = None) -> EpmRe
         return EpmRecord(
             node=node,
             pod=pod,
-            vnid=int(t["vrf"]),
+            vnid=intern_int(t["vrf"]),
             addr=_norm_ip(t["ip"]),
             is_ip=True,
             status=status,
@@ -172,8 +212,8 @@ def parse_epm(cls: str, attrs: dict[str, Any], ts: float | None = None) -> EpmRe
             if_id=None,
             pc_tag=None,
             encap=None,
-            bd=int(t["bd"]) if t["bd"] else bd,
-            vrf=int(t["vrf"]),
+            bd=intern_int(t["bd"]) if t["bd"] else bd,
+            vrf=intern_int(t["vrf"]),
             is_rs=True,
             rw_mac=sys.intern(_norm_mac(m["mac"])),
             ts=ts,
@@ -196,6 +236,65 @@ def parse_epm(cls: str, attrs: dict[str, Any], ts: float | None = None) -> EpmRe
         vrf=vrf,
         ts=ts,
     )
+
+
+# --- attribute helpers shared by the poller's modules (pure) ---
+@functools.lru_cache(maxsize=8192)
+def parse_ts(text: str) -> float:
+    """APIC timestamp (``2018-03-02T16:42:24.776+00:00``) → epoch seconds; 0.0 when unreadable.
+    Cached: events come in bursts sharing a timestamp."""
+    if not text[:1].isdigit():
+        return 0.0
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def event_time(attrs: dict[str, Any]) -> float:
+    """The time an object last changed: ``modTs``, else ``createTs`` ("never" modified); 0.0
+    when neither is a timestamp."""
+    mod = attrs.get("modTs")
+    if isinstance(mod, str) and mod[:1].isdigit():
+        ts = parse_ts(mod)
+        if ts:
+            return ts
+    created = attrs.get("createTs")
+    return parse_ts(created) if isinstance(created, str) else 0.0
+
+
+def newest_ts_text(attrs: dict[str, Any]) -> str:
+    """The newer of ``createTs``/``modTs`` as the APIC wrote it ("" for none). APIC timestamps
+    share one format and offset, so they compare as strings."""
+    best = ""
+    for k in ("createTs", "modTs"):
+        v = attrs.get(k)
+        if isinstance(v, str) and v > best and v[:1].isdigit():
+            best = v
+    return best
+
+
+def port_of(dn: str) -> str:
+    """``…/phys-[eth1/5]…`` → ``eth1/5``; "" for DNs of no physical port."""
+    i = dn.find("/phys-[")
+    if i < 0:
+        return ""
+    j = dn.find("]", i)
+    return dn[i + 7 : j] if j > 0 else ""
+
+
+def num(v: Any) -> int | float | None:
+    """An APIC number attribute (always a string) as int when integral, else float."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return int(f) if f.is_integer() and "." not in str(v) else f
+
+
+def snake(k: str) -> str:
+    """``bytesRate`` → ``bytes_rate`` (APIC attribute → field name)."""
+    return "".join("_" + c.lower() if c.isupper() else c for c in k)
 
 
 def addr_type(addr: str, is_ip: bool) -> str:
@@ -240,6 +339,7 @@ class FabricTables:
     node_tep: dict[str, int] = field(default_factory=dict)  # TEP address -> node id
     node_name: dict[int, str] = field(default_factory=dict)
     node_pod: dict[int, int] = field(default_factory=dict)
+    node_role: dict[int, str] = field(default_factory=dict)  # leaf | spine | controller
     vpc_tep: dict[str, tuple[int, int]] = field(default_factory=dict)  # virtual IP -> pair
     vpc_peer: dict[int, int] = field(default_factory=dict)
     tunnel_dest: dict[tuple[int, str], str] = field(default_factory=dict)  # (node, tunnelN) -> dest
@@ -276,6 +376,8 @@ class FabricTables:
                     self.node_name[nid] = a["name"]
                 if m:
                     self.node_pod[nid] = int(m.group(1))
+                if a.get("role"):
+                    self.node_role[nid] = str(a["role"])
         elif cls == "topSystem":
             nid = _int(a.get("id"))
             if nid and a.get("address") and not deleted:
@@ -384,6 +486,12 @@ class FabricTables:
         if pair:
             return (pair[0] << 16) + pair[1]
         return 0
+
+    def leafs(self) -> list[tuple[int, int]]:
+        """``(pod, node)`` of every known leaf (the nodes that hold endpoint tables)."""
+        return sorted(
+            (self.node_pod.get(n, 1), n) for n, r in self.node_role.items() if r == "leaf"
+        )
 
     def is_proxy_tunnel(self, node: int, if_id: str | None) -> bool:
         return bool(if_id) and (node, if_id) in self.tunnel_proxy

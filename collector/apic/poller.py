@@ -4,18 +4,23 @@ points/notifications → sink).
 One connection cycle, repeated forever with ≥ ``reconnect_min_s`` between attempts:
 
 1. log in (walking the APIC list from the preferred URL), open the websocket;
-2. subscribe to the configuration and epm classes *first*; events queue up during the build;
-3. build: configuration classes into :class:`FabricTables`, then the epm classes (paged, ordered by
-   dn) into the tracker. The first build is silent; every later one is a *resync* that reports what
-   changed while we were away and synthesises deletes for what vanished. A class whose
-   ``totalCount`` changed while paging is read again (objects shift between pages);
-4. apply the queued events, then stream. A maintenance task refreshes the token (half the refresh
-   timeout), the subscriptions (a third of their timeout), re-logs in before the maximum lifetime,
-   runs a heartbeat query and an occasional count audit (catches a silently dead websocket), and
-   tries to fail back to the preferred APIC.
+2. subscribe to the configuration, epm and registered classes *first*; events queue up (raw,
+   bounded by bytes) during the build; the liveness probe takes its baseline;
+3. build (``build.py``): configuration classes, then the epm classes node by node with queries in
+   flight while we parse. The first build is silent; every later one is a *resync* that reports
+   what changed while we were away and synthesises deletes for what vanished;
+4. apply the queued events, then stream.
 
-Any failure ends the cycle; the next one resyncs. The state is always visible in
-:attr:`ApicPoller.state` and ``fabricscope_stats`` so a stuck build is never silent.
+Beside the stream, independent periodic tasks (:meth:`ApicPoller.add_periodic`): token refresh,
+subscription refresh, heartbeat, liveness probe (``liveness.py``), count audit (``audit.py``),
+interface polling (``interfaces.py``), failback to the preferred APIC. Each runs on its own, so a
+slow audit never delays a subscription refresh. A task raising :class:`SubscriptionLost` ends the
+cycle; the next one resyncs. Stats are written every ``stats_interval_s`` and on every state
+change, so ``/api/v1/health`` sees a blind or stuck poller within seconds.
+
+Other modules plug in with :meth:`ApicPoller.add_class` (subscribe to a class, read it at every
+build, get each object and event) and :meth:`ApicPoller.add_periodic`, and write with
+:meth:`ApicPoller.write_lines`; see docs/developing.md.
 """
 
 from __future__ import annotations
@@ -24,22 +29,27 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+from collector.apic import faults, port_counters, topology
+from collector.apic.audit import CountAudit
+from collector.apic.build import Builder
 from collector.apic.client import ApicClient, ApicError
-from collector.apic.models import EPM_CLASSES, FabricTables, node_of_dn, parse_epm
+from collector.apic.faults import DEFAULT_CODES
+from collector.apic.interfaces import EVENT_CLASS as IF_EVENT_CLASS
+from collector.apic.interfaces import InterfaceWatch
+from collector.apic.liveness import StreamProbe
+from collector.apic.models import EPM_CLASSES, FabricTables, event_time, parse_epm
 from collector.apic.notify import Notifier
-from collector.apic.points import encode_outputs, interface_line, stats_line
+from collector.apic.points import encode_outputs, stats_line
 from collector.apic.subscriptions import SubscriptionLost, Subscriptions
 from collector.apic.tracker import Anomaly, Move, NodeChange, Output, Tracker, TrackerConfig
 from influx.sink import LineSink
 
 log = logging.getLogger(__name__)
 
-IF_EVENT_CLASS = "ethpmPhysIf"
 CONFIG_CLASSES = (
     "fabricNode",
     "tunnelIf",
@@ -50,6 +60,9 @@ CONFIG_CLASSES = (
     "fvRsBd",
     "fvSubnet",
 )
+
+# handler(attrs, ts, snapshot): snapshot=True for objects of a build, False for events.
+ClassHandler = Callable[[dict[str, Any], float, bool], None]
 
 
 class _Relogin(Exception):
@@ -66,6 +79,7 @@ class PollerConfig:
     refresh_timeout_s: int = 60  # subscription lifetime asked for (APIC default 60 s)
     subscription_refresh_s: float | None = None  # default: a third of refresh_timeout_s
     heartbeat_s: float = 60.0
+    probe_s: float = 15.0  # liveness probe (REST newest change vs socket); 0 disables
     audit_s: float = 300.0  # count audit; 0 disables
     reconnect_min_s: float = 5.0  # aci-containers: never reconnect faster than this
     reconnect_max_s: float = 60.0
@@ -80,6 +94,15 @@ class PollerConfig:
     use_event_time: bool = True  # modTs of events as the analysis clock (falls back to now)
     config_classes: tuple[str, ...] = CONFIG_CLASSES
     max_reread: int = 2
+    build_concurrency: int = 4  # node-scoped epm queries in flight during a build
+    build_prefetch: int = 8  # raw pages fetched ahead of the parser
+    max_queue_mib: int = 128  # event backlog bound (raw frames); past it: one deliberate resync
+    # Leaf-port LLDP/CDP neighbours → apic_adjacency (topology.py), reconciled and re-stated
+    # this often; loop-related faults (MCP, EP loop protection) → apic_fault (faults.py).
+    adjacency: bool = True
+    adjacency_interval_s: float = 300.0
+    loop_faults: bool = True
+    loop_fault_codes: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CODES))
 
 
 @dataclass
@@ -92,12 +115,24 @@ class PollerStats:
     anomalies: int = 0
     lines: int = 0
     build_s: float = 0.0
+    build_wait_s: float = 0.0
+    build_parse_s: float = 0.0
+    build_objects: int = 0
     lag_s: float = 0.0
+    queue_wait_s: float = 0.0
     rereads: int = 0
-    audit_mismatches: int = 0
-    interface_errors: int = 0
-    interface_events: int = 0
+    backlog_resyncs: int = 0
     last_failure: str = ""
+    state_changes: int = 0
+
+
+@dataclass
+class _Periodic:
+    name: str
+    interval_s: float
+    run: Callable[[], Awaitable[Any]]
+    streaming_only: bool
+    errors: int = field(default=0)
 
 
 class ApicPoller:
@@ -114,26 +149,103 @@ class ApicPoller:
     ) -> None:
         self.client = client
         self.sink = sink
-        self.cfg = config or PollerConfig()
+        self.cfg = cfg = config or PollerConfig()
         self.tables = FabricTables()
         self.tracker = Tracker(self.tables, tracker_config)
-        self.subs = Subscriptions(client, refresh_timeout_s=self.cfg.refresh_timeout_s)
+        self.subs = Subscriptions(
+            client,
+            refresh_timeout_s=cfg.refresh_timeout_s,
+            max_queue_bytes=cfg.max_queue_mib * 1024 * 1024,
+        )
         self.notifier = notifier
         self.on_output = on_output
         self.stats = PollerStats()
-        self.state = "starting"
+        self._state = "starting"
         self.synced = asyncio.Event()  # set after each completed build + queue drain
         self._initial = True
         self._last_ev_ts = 0.0
         self._last_ev_mono = 0.0
-        self._ports: dict[tuple[int, str], float] = {}
         self._pending_lines: list[str] = []
         self._rate_t = time.monotonic()
         self._rate_events = 0
         self.events_per_s = 0.0
-        self._audit_prev: dict[str, int] = {}
-        self._newest_seen = ""
-        self._count_base: int | None = None
+        self.interfaces = InterfaceWatch(
+            client, self.tables, cfg.fabric, self.write_lines, cfg.interface_max_ports
+        )
+        self.audit = CountAudit(client, lambda: self.tracker.present_macs)
+        self.probe = StreamProbe(client, lambda cls: self.subs.newest.get(cls, ""))
+        self.builder = Builder(
+            client,
+            self.tables,
+            self.tracker,
+            cfg.config_classes,
+            self.now,
+            lambda: self._emit(self.tracker.drain()),
+            cfg.build_concurrency,
+            cfg.build_prefetch,
+            cfg.max_reread,
+        )
+        self._classes: dict[str, tuple[ClassHandler, bool]] = {}
+        self._periodic: list[_Periodic] = []
+        self._stats_sources: list[Callable[[], dict[str, Any]]] = []
+        self._register_core()
+        # Fabric topology and loop evidence plug in through the extension points below.
+        port_counters.register(self)
+        topology.register(self)
+        faults.register(self)
+
+    # ------------------------------------------------------------------ extension points
+    def add_class(self, cls: str, handler: ClassHandler, build: bool = True) -> None:
+        """Subscribe to ``cls`` on every connection (a 400 "unknown class" is skipped), read it
+        at every build when ``build`` and hand each object/event to ``handler``."""
+        self._classes[cls] = (handler, build)
+
+    def add_periodic(
+        self,
+        name: str,
+        interval_s: float,
+        run: Callable[[], Awaitable[Any]],
+        streaming_only: bool = True,
+    ) -> None:
+        """Run ``run()`` every ``interval_s`` as its own task during a connection (only while
+        streaming when ``streaming_only``). :class:`SubscriptionLost` from it resyncs; any other
+        error is logged and counted (``task_errors``), and the task goes on."""
+        if interval_s > 0:
+            self._periodic.append(_Periodic(name, interval_s, run, streaming_only))
+
+    def add_stats(self, source: Callable[[], dict[str, Any]]) -> None:
+        """Extra ``fabricscope_stats`` fields (documented in docs/measurements.md)."""
+        self._stats_sources.append(source)
+
+    def write_lines(self, lines: list[str]) -> None:
+        if lines:
+            self.stats.lines += len(lines)
+            self.sink.write_lines(lines)
+
+    def _register_core(self) -> None:
+        cfg = self.cfg
+        sub_every = cfg.subscription_refresh_s or max(1.0, cfg.refresh_timeout_s / 3)
+        self.add_periodic("token", 1.0, self._token, streaming_only=False)
+        self.add_periodic("subscriptions", sub_every, self.subs.refresh_all, streaming_only=False)
+        self.add_periodic("heartbeat", cfg.heartbeat_s, self._heartbeat, streaming_only=False)
+        self.add_periodic("probe", cfg.probe_s, self.probe.run)
+        self.add_periodic("audit", cfg.audit_s, self.audit.run)
+        self.add_periodic("interfaces", cfg.interface_interval_s, self._poll_interfaces)
+        self.add_periodic("failback", cfg.failback_s, self._failback)
+        if cfg.interface_events:
+            self.add_class(IF_EVENT_CLASS, self._interface_event, build=False)
+
+    # ------------------------------------------------------------------ state
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @state.setter
+    def state(self, value: str) -> None:
+        if value != self._state:
+            self._state = value
+            self.stats.state_changes += 1
+            self._write_stats()  # every state change is visible at once (health route)
 
     # ------------------------------------------------------------------ clock
     def now(self) -> float:
@@ -142,27 +254,22 @@ class ApicPoller:
             return self._last_ev_ts + (time.monotonic() - self._last_ev_mono)
         return time.time()
 
-    def _event_ts(self, attrs: dict[str, Any], received: float) -> float:
+    def _event_ts(self, attrs: dict[str, Any], wall: float) -> float:
         if self.cfg.use_event_time:
-            mod = attrs.get("modTs")
-            if not (isinstance(mod, str) and mod[:1].isdigit()):
-                mod = attrs.get("createTs")  # "never" modified: the creation time
-            if isinstance(mod, str) and mod[:1].isdigit():
-                try:
-                    ts = datetime.fromisoformat(mod).timestamp()
-                except ValueError:
-                    ts = 0.0
-                if ts:
-                    if ts >= self._last_ev_ts:
-                        self._last_ev_ts, self._last_ev_mono = ts, time.monotonic()
-                    self.stats.lag_s = max(0.0, received - ts) if received > ts else 0.0
-                    return ts
+            ts = event_time(attrs)
+            if ts:
+                if ts >= self._last_ev_ts:
+                    self._last_ev_ts, self._last_ev_mono = ts, time.monotonic()
+                # The age of the event now that it is processed (not when its frame arrived).
+                self.stats.lag_s = wall - ts if wall > ts else 0.0
+                return ts
         return self.now()
 
     # ------------------------------------------------------------------ main loop
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
         delay = self.cfg.reconnect_min_s
+        stats_task = asyncio.create_task(self._stats_loop(), name="apic-stats")
         try:
             while not stop.is_set():
                 started = time.monotonic()
@@ -171,8 +278,9 @@ class ApicPoller:
                 except asyncio.CancelledError:
                     raise
                 except (_Relogin, _Failback) as exc:
-                    log.info("APIC reconnect: %s", type(exc).__name__.strip("_").lower())
-                    self.stats.last_failure = type(exc).__name__.strip("_").lower()
+                    why = type(exc).__name__.strip("_").lower()
+                    log.info("APIC reconnect: %s", why)
+                    self.stats.last_failure = why
                     delay = 0.0
                 except (ApicError, SubscriptionLost, OSError) as exc:
                     self.stats.last_failure = str(exc)
@@ -182,7 +290,7 @@ class ApicPoller:
                     log.exception("APIC poller cycle failed")
                 finally:
                     await self.subs.close()
-                    self._flush(force=True)
+                    self._flush()
                 if stop.is_set():
                     break
                 self.stats.reconnects += 1
@@ -196,9 +304,11 @@ class ApicPoller:
                     await asyncio.wait_for(stop.wait(), wait)
                 delay = min(self.cfg.reconnect_max_s, max(self.cfg.reconnect_min_s, delay * 2))
         finally:
+            stats_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await stats_task
+            self._flush()
             self.state = "stopped"
-            self._flush(force=True)
-            self._write_stats()
             await self.subs.close()
 
     async def _cycle(self, stop: asyncio.Event) -> None:
@@ -206,135 +316,133 @@ class ApicPoller:
         await self.client.login(prefer_first=True)
         self.subs.reset_queue()
         await self.subs.open()
-        maint: asyncio.Task[Any] = asyncio.create_task(self._maintenance(), name="apic-maint")
-        work: asyncio.Task[Any] = asyncio.create_task(self._build_and_stream(stop))
-        stopper: asyncio.Task[Any] = asyncio.create_task(stop.wait())
+        tasks = [asyncio.create_task(self._every(p), name=f"apic-{p.name}") for p in self._periodic]
+        tasks.append(asyncio.create_task(self._watch_socket(), name="apic-ws-watch"))
+        work = asyncio.create_task(self._build_and_stream(stop), name="apic-stream")
+        stopper = asyncio.create_task(stop.wait())
+        everything = [*tasks, work, stopper]
         try:
-            done, _ = await asyncio.wait(
-                {maint, work, stopper}, return_when=asyncio.FIRST_COMPLETED
-            )
-            for t in (maint, work):
-                if t in done:
-                    exc = t.exception()
-                    if exc is not None:
-                        raise exc
+            done, _ = await asyncio.wait(everything, return_when=asyncio.FIRST_COMPLETED)
+            for t in done:
+                if t is not stopper and not t.cancelled() and t.exception() is not None:
+                    raise t.exception()  # type: ignore[misc]
         finally:
-            for t in (maint, work, stopper):
+            for t in everything:
                 t.cancel()
-            for t in (maint, work, stopper):
+            for t in everything:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await t
 
-    async def _build_and_stream(self, stop: asyncio.Event) -> None:
-        self.state = "subscribing"
-        for cls in self.cfg.config_classes:
+    async def _every(self, p: _Periodic) -> None:
+        while True:
+            await asyncio.sleep(p.interval_s)
+            if p.streaming_only and self._state != "streaming":
+                continue
             try:
-                await self.subs.subscribe(cls)
-            except ApicError as exc:
-                if exc.status == 400:  # class unknown on this APIC version (e.g. fvESg < 5.0)
-                    continue
+                await p.run()
+            except (SubscriptionLost, _Relogin, _Failback):
                 raise
+            except ApicError as exc:
+                p.errors += 1
+                log.debug("periodic %s: %s", p.name, exc)
+            except Exception:  # noqa: BLE001 - one task's bug must not end the stream
+                p.errors += 1
+                log.exception("periodic %s failed", p.name)
+
+    async def _watch_socket(self) -> None:
+        while True:
+            await asyncio.sleep(0.2)
+            self.subs.check_alive()
+
+    async def _subscribe_all(self) -> None:
+        for cls in self.cfg.config_classes:
+            await self._subscribe(cls, optional=True)
         for cls in EPM_CLASSES:
             await self.subs.subscribe(cls)
-        if self.cfg.interface_events:
-            try:
-                await self.subs.subscribe(IF_EVENT_CLASS)
-            except ApicError as exc:
-                if exc.status != 400:
-                    raise
-                log.info("no %s subscription on this APIC: %s", IF_EVENT_CLASS, exc.text)
-        self.state = "building" if self._initial else "resyncing"
-        t0 = time.monotonic()
+        for cls in self._classes:
+            await self._subscribe(cls, optional=True)
+
+    async def _subscribe(self, cls: str, optional: bool) -> None:
+        try:
+            await self.subs.subscribe(cls)
+        except ApicError as exc:
+            if exc.status != 400 or not optional:  # 400: class unknown on this APIC version
+                raise
+            log.info("no %s subscription on this APIC: %s", cls, exc.text)
+
+    async def _build_and_stream(self, stop: asyncio.Event) -> None:
+        self.state = "subscribing"
+        await self._subscribe_all()
+        if self.cfg.probe_s:
+            await self.probe.start()
         await self._build()
-        self.stats.build_s = time.monotonic() - t0
-        self.stats.builds += 1
-        if not self._initial:
-            self.stats.resyncs += 1
-        self._initial = False
-        self.state = "draining"
-        await self._drain_queue(block=False)
-        self.state = "streaming"
-        self._count_base = None
-        self.synced.set()
-        log.info(
-            "APIC %s: %d endpoints in %.1fs; streaming",
-            self.client.base_url,
-            self.tracker.endpoint_count,
-            self.stats.build_s,
-        )
         while not stop.is_set():
+            if self.subs.overflowed:
+                await self._backlog_resync()
             await self._drain_queue(block=True)
 
     async def _build(self) -> None:
-        for cls in self.cfg.config_classes:
-            extra = ""
-            try:
-                async for page in self.client.class_pages(cls, extra):
-                    for c, attrs in page.objects:
-                        self.tables.add(c, attrs)
-            except ApicError as exc:
-                if exc.status == 400:
-                    log.debug("class %s not available: %s", cls, exc.text)
-                    continue
-                raise
-        try:
-            async for page in self.client.class_pages(
-                "fabricExplicitGEp", "rsp-subtree=full&rsp-subtree-class=fabricNodePEp"
-            ):
-                for _, attrs in page.objects:
-                    children = attrs.pop("__children__", [])
-                    self.tables.add_vpc(
-                        {"fabricExplicitGEp": {"attributes": attrs, "children": children}}
-                    )
-        except ApicError as exc:
-            if exc.status != 400:
-                raise
-        tr = self.tracker
-        tr.begin_snapshot(initial=self._initial)
-        for cls in EPM_CLASSES:
-            for attempt in range(self.cfg.max_reread + 1):
-                totals: set[int] = set()
-                async for page in self.client.class_pages(cls):
-                    totals.add(page.total)
-                    now = self.now()
-                    for c, attrs in page.objects:
-                        self._note_ts(attrs)
-                        rec = parse_epm(c, attrs)
-                        if rec is not None:
-                            tr.apply_snapshot(rec, now)
-                    self._emit(tr.drain())
-                    # Keep the event queue bounded during a long build: it is applied later.
-                    await asyncio.sleep(0)
-                if len(totals) <= 1:
-                    break
-                # The set changed while paging: objects may have shifted past a page edge.
-                # Re-reading is idempotent (snapshot records only set state).
-                self.stats.rereads += 1
-                log.info("%s changed during paging (totals %s); reading again", cls, totals)
-                _ = attempt
-        tr.end_snapshot(self.now())
-        self._emit(tr.drain())
+        self.state = "building" if self._initial else "resyncing"
+        extra = {cls: h for cls, (h, build) in self._classes.items() if build}
+        st = await self.builder.run(self._initial, extra)
+        s = self.stats
+        s.build_s, s.build_wait_s, s.build_parse_s = st.seconds, st.wait_s, st.parse_s
+        s.build_objects = st.objects
+        s.rereads += st.rereads
+        s.builds += 1
+        if not self._initial:
+            s.resyncs += 1
+        self._initial = False
+        self.state = "draining"
+        await self._drain_queue(block=False)
+        self.audit.reset()
+        self.state = "streaming"
+        self.synced.set()
+        log.info(
+            "APIC %s: %d endpoints (%d objects) in %.1fs (parsing %.1fs, waiting for the APIC "
+            "%.1fs); streaming",
+            self.client.base_url, self.tracker.endpoint_count, st.objects, st.seconds,
+            st.parse_s, st.wait_s,
+        )  # fmt: skip
+
+    async def _backlog_resync(self) -> None:
+        """The backlog passed its bound and frames were dropped: the stream cannot be trusted,
+        so read everything again — once, deliberately — while new events queue afresh."""
+        subs = self.subs
+        self.stats.backlog_resyncs += 1
+        self.stats.last_failure = (
+            f"event backlog over {self.cfg.max_queue_mib} MiB: {subs.dropped} frames dropped; "
+            "resyncing"
+        )
+        log.warning("APIC %s", self.stats.last_failure)
+        subs.reset_queue()  # also clears the overflow: new events queue from here on
+        self.synced.clear()
+        if self.cfg.probe_s:
+            await self.probe.start()
+        await self._build()
 
     async def _drain_queue(self, block: bool) -> None:
-        q = self.subs.queue
-        if block:
-            try:
-                item = await asyncio.wait_for(q.get(), self.cfg.flush_interval_s)
-            except TimeoutError:
-                self.subs.check_alive()
-                self.tracker.tick(self.now())
-                self._emit(self.tracker.drain())
-                self._flush()
-                return
-            self._handle(*item)
+        subs = self.subs
+        if block and not await subs.wait(self.cfg.flush_interval_s):
+            self.tracker.tick(self.now())
+            self._emit(self.tracker.drain())
+            self._flush()
+            return
         n = 0
-        while not q.empty():
-            self._handle(*q.get_nowait())
+        while True:
+            item = subs.pop()
+            if item is None:
+                break
+            received, frame = item
+            for cls, attrs in subs.decode(frame):
+                self._handle(received, cls, attrs)
             n += 1
-            if n % 2000 == 0:
+            if n % 500 == 0:
                 self._emit(self.tracker.drain())
                 self._flush()
-                await asyncio.sleep(0)
+                await asyncio.sleep(0)  # the reader and the periodic tasks run meanwhile
+                if subs.overflowed:
+                    return
         self.tracker.tick(self.now())
         self._emit(self.tracker.drain())
         self._flush()
@@ -342,144 +450,135 @@ class ApicPoller:
     def _handle(self, received: float, cls: str, attrs: dict[str, Any]) -> None:
         self.stats.events += 1
         self._rate_events += 1
+        wall = time.time()
+        self.stats.queue_wait_s = wall - received
         if cls in EPM_CLASSES:
-            self._note_ts(attrs)
             rec = parse_epm(cls, attrs)
             if rec is None:
                 return
-            ts = self._event_ts(attrs, received)
+            ts = self._event_ts(attrs, wall)
             if rec.node not in self.tables.node_pod:
                 self.tables.node_pod[rec.node] = rec.pod
             self.tracker.process(rec, ts)
-        elif cls == IF_EVENT_CLASS:
-            self._interface_event(received, attrs)
+            return
+        entry = self._classes.get(cls)
+        if entry is not None:
+            entry[0](attrs, self._event_ts(attrs, wall), False)
         elif cls == "fabricExplicitGEp":
             return  # pairs change rarely; picked up by the next resync
-        else:
-            if attrs.get("status") == "modified":
-                return  # partial; names/ids never change in place, a resync refreshes them
+        elif attrs.get("status") != "modified":
+            # (a partial `modified`: names/ids never change in place, a resync refreshes them)
             self.tables.add(cls, attrs)
 
-    def _interface_event(self, received: float, attrs: dict[str, Any]) -> None:
-        st = attrs.get("operSt")
-        dn = attrs.get("dn", "")
-        node, port = node_of_dn(dn), _port_of(dn)
-        if not isinstance(st, str) or not st or node is None or not port:
-            return  # a change of some other attribute (usage, bundle …): not a state change
-        fields: dict[str, Any] = {"oper_st": st, "oper_up": st == "up"}
-        if attrs.get("operSpeed"):
-            fields["speed"] = attrs["operSpeed"]
-        line = interface_line(self.cfg.fabric, node, port, fields, self._event_ts(attrs, received))
+    def _interface_event(self, attrs: dict[str, Any], ts: float, snapshot: bool) -> None:
+        line = self.interfaces.on_event(attrs, ts)
         if line:
-            self.stats.interface_events += 1
             self._pending_lines.append(line)
 
     # ------------------------------------------------------------------ outputs
     def _emit(self, outputs: list[Output]) -> None:
         if not outputs:
             return
+        note = self.interfaces.note_port
         for o in outputs:
             if isinstance(o, Move):
                 self.stats.moves += 1
             elif isinstance(o, Anomaly):
                 self.stats.anomalies += 1
-            elif isinstance(o, NodeChange) and o.if_id.startswith("eth") and o.flags & 1:
-                if len(self._ports) < 10 * self.cfg.interface_max_ports:
-                    self._ports[(o.node, o.if_id)] = o.ts
+            elif isinstance(o, NodeChange) and o.flags & 1 and o.if_id.startswith("eth"):
+                note(o.node, o.if_id, o.ts)
         self._pending_lines.extend(encode_outputs(self.cfg.fabric, outputs))
         if self.notifier is not None:
             self.notifier.notify_outputs(self.cfg.fabric, outputs)
         if self.on_output is not None:
             self.on_output(outputs)
 
-    def _flush(self, force: bool = False) -> None:
-        if self._pending_lines and (force or len(self._pending_lines) >= 1):
+    def _flush(self) -> None:
+        if self._pending_lines:
             lines, self._pending_lines = self._pending_lines, []
-            self.stats.lines += len(lines)
-            self.sink.write_lines(lines)
+            self.write_lines(lines)
+
+    # ------------------------------------------------------------------ stats
+    @property
+    def healthy(self) -> bool:
+        """Streaming, with a current event stream: what /api/v1/health calls ok."""
+        return self._state == "streaming" and not self.subs.overflowed
 
     def stats_fields(self) -> dict[str, Any]:
         c = self.client.stats
         s = self.stats
-        return {
-            "state": self.state,
+        subs = self.subs
+        fields: dict[str, Any] = {
+            "state": self._state,
+            "healthy": self.healthy,
             "apic": self.client.base_url,
             "reconnects": s.reconnects,
             "resyncs": s.resyncs,
             "events": s.events,
             "events_per_s": round(self.events_per_s, 1),
             "lag_s": round(s.lag_s, 3),
+            "queue_wait_s": round(s.queue_wait_s, 3),
             "endpoints": self.tracker.endpoint_count,
+            "node_entries": self.tracker.entries,
             "moves": s.moves,
             "anomalies": s.anomalies,
-            "queue_depth": self.subs.queue.qsize(),
+            "queue_depth": subs.qsize(),
+            "queue_bytes": subs.queue_bytes,
+            "queue_peak_bytes": subs.queue_peak_bytes,
+            "queue_dropped": subs.dropped,
+            "backlog_resyncs": s.backlog_resyncs,
             "build_s": round(s.build_s, 2),
+            "build_parse_s": round(s.build_parse_s, 2),
+            "build_wait_s": round(s.build_wait_s, 2),
+            "build_objects": s.build_objects,
             "logins": c.logins,
             "token_refreshes": c.refreshes,
             "relogins_403": c.relogins_403,
             "failovers": c.failovers,
             "retries_503": c.retries_503,
             "rereads": s.rereads,
-            "ws_frames": self.subs.frames,
-            "ws_bad_frames": self.subs.bad_frames,
+            "ws_frames": subs.frames,
+            "ws_bad_frames": subs.bad_frames,
             "rapid_suppressed": self.tracker.suppressed,
-            "interface_events": s.interface_events,
+            "interface_events": self.interfaces.events,
+            "probes": self.probe.probes,
+            "probe_s": round(self.probe.last_probe_s, 3),
+            "blind_detections": self.probe.blind,
+            "audit_mismatches": self.audit.mismatches,
+            "task_errors": sum(p.errors for p in self._periodic),
+            "state_changes": s.state_changes,
             "last_failure": s.last_failure[:500] or None,
         }
+        for source in self._stats_sources:
+            fields.update(source())
+        return fields
 
     def _write_stats(self) -> None:
         now = time.monotonic()
         dt = now - self._rate_t
-        if dt > 0:
+        if dt >= 1.0:
             self.events_per_s = self._rate_events / dt
-        self._rate_t, self._rate_events = now, 0
+            self._rate_t, self._rate_events = now, 0
         line = stats_line(self.cfg.fabric, self.stats_fields(), time.time())
         if line:
             self.sink.write_lines([line])
 
-    # ------------------------------------------------------------------ maintenance
-    async def _maintenance(self) -> None:
-        cfg, client, subs = self.cfg, self.client, self.subs
-        sub_every = cfg.subscription_refresh_s or max(1.0, cfg.refresh_timeout_s / 3)
-        mono = time.monotonic
-        next_sub = mono() + sub_every
-        next_hb = mono() + cfg.heartbeat_s
-        next_audit = mono() + cfg.audit_s if cfg.audit_s else float("inf")
-        next_stats = mono() + cfg.stats_interval_s
-        next_if = mono() + cfg.interface_interval_s
-        next_failback = mono() + cfg.failback_s
+    async def _stats_loop(self) -> None:
         while True:
-            await asyncio.sleep(0.2)
-            subs.check_alive()
-            now = mono()
-            if client.relogin_due_in() <= 0:
-                raise _Relogin()
-            if client.refresh_due_in() <= 0:
-                try:
-                    await client.refresh()
-                except ApicError as exc:
-                    # A refused refresh (token already gone) → new login; events may be missing.
-                    raise SubscriptionLost(f"token refresh failed: {exc.text}") from None
-            if now >= next_sub:
-                await subs.refresh_all()
-                next_sub = now + sub_every
-            if now >= next_hb:
-                await self._heartbeat()
-                next_hb = mono() + cfg.heartbeat_s
-            if now >= next_stats:
-                self._write_stats()
-                next_stats = now + cfg.stats_interval_s
-            if self.state == "streaming":
-                if now >= next_audit:
-                    await self._audit()
-                    next_audit = mono() + cfg.audit_s
-                if now >= next_if:
-                    await self._poll_interfaces()
-                    next_if = mono() + cfg.interface_interval_s
-                if now >= next_failback and client._index != 0 and len(client.urls) > 1:
-                    next_failback = now + cfg.failback_s
-                    if await self._preferred_up():
-                        raise _Failback()
+            await asyncio.sleep(self.cfg.stats_interval_s)
+            self._write_stats()
+
+    # ------------------------------------------------------------------ periodic tasks
+    async def _token(self) -> None:
+        client = self.client
+        if client.relogin_due_in() <= 0:
+            raise _Relogin()
+        if client.refresh_due_in() <= 0:
+            try:
+                await client.refresh()
+            except ApicError as exc:
+                # A refused refresh (token already gone) → new login; events may be missing.
+                raise SubscriptionLost(f"token refresh failed: {exc.text}") from None
 
     async def _heartbeat(self) -> None:
         for attempt in range(3):
@@ -490,144 +589,13 @@ class ApicPoller:
                 if attempt == 2:
                     raise SubscriptionLost(f"heartbeat failed: {exc}") from None
 
-    async def _audit(self) -> None:
-        """Catch a silently dead event stream (socket open, pings answered, no frames): the
-        newest epm object the APIC holds must not be newer than anything we have seen. The same
-        unseen timestamp on two audits in a row (in-flight events settle in between) → resync.
-        APIC timestamps share one format and offset, so they compare as strings."""
-        newest, count = "", -1
-        try:
-            for cls in ("epmMacEp", "epmIpEp"):
-                data = await self.client.request(
-                    "GET", f"/api/class/{cls}.json", f"order-by={cls}.createTs|desc&page-size=1"
-                )
-                for _, a in _objs(data):
-                    ts = a.get("createTs", "")
-                    if isinstance(ts, str) and ts[:1].isdigit() and ts > newest:
-                        newest = ts
-            data = await self.client.request(
-                "GET", "/api/class/epmMacEp.json", "rsp-subtree-include=count"
-            )
-            count = int(data["imdata"][0]["moCount"]["attributes"]["count"])
-        except (ApicError, KeyError, IndexError, ValueError, TypeError):
-            return  # best effort
-        ours = sum(
-            1
-            for (_, addr), ep in self.tracker.eps.items()
-            if len(addr) == 17
-            for e in ep.nodes.values()
-            if e.present
-        )
-        # Second signal: the object count (timestamps can tie on a fast simulated clock).
-        sig = {}
-        if newest and newest > self._newest_seen:
-            sig[f"ts:{newest}"] = 1
-        # Objects we do not track (e.g. overlay MACs without a BD) make a constant offset: the
-        # first audit after a sync is the baseline, only a drift from it is a signal.
-        if count >= 0:
-            if self._count_base is None:
-                self._count_base = count - ours
-            elif count - ours != self._count_base:
-                sig[f"count:{count}:{ours}"] = 1
-        repeated = [k for k in sig if k in self._audit_prev]
-        self._audit_prev = sig
-        if repeated:
-            self.stats.audit_mismatches += 1
-            self._audit_prev = {}
-            raise SubscriptionLost(f"event stream silent? audit {', '.join(repeated)}")
-
-    def _note_ts(self, attrs: dict[str, Any]) -> None:
-        for k in ("createTs", "modTs"):
-            v = attrs.get(k)
-            if isinstance(v, str) and v > self._newest_seen and v[:1].isdigit():
-                self._newest_seen = v
-
-    async def _preferred_up(self) -> bool:
-        try:
-            resp = await self.client.http.get(
-                f"{self.client.urls[0]}/api/aaaListDomains.json", timeout=5
-            )
-            return resp.status_code < 500
-        except Exception:  # noqa: BLE001 - any failure: still down
-            return False
-
     async def _poll_interfaces(self) -> None:
-        """Oper state and counters of leaf ports that had endpoint events (bounded)."""
-        if not self._ports:
-            return
-        recent = sorted(self._ports.items(), key=lambda kv: -kv[1])[: self.cfg.interface_max_ports]
-        self._ports.clear()
-        by_node: dict[int, set[str]] = {}
-        for (node, ifid), _ in recent:
-            by_node.setdefault(node, set()).add(ifid)
-        ts = self.now()
-        lines: list[str] = []
-        for node, ports in by_node.items():
-            pod = self.tables.node_pod.get(node, 1)
-            base = f"/api/node/class/topology/pod-{pod}/node-{node}"
-            per_port: dict[str, dict[str, Any]] = {p: {} for p in ports}
-            try:
-                data = await self.client.request("GET", f"{base}/ethpmPhysIf.json")
-                for _, a in _objs(data):
-                    p = _port_of(a.get("dn", ""))
-                    if p in per_port:
-                        st = a.get("operSt", "")
-                        per_port[p].update(
-                            oper_st=st,
-                            oper_up=st == "up",
-                            speed=a.get("operSpeed") or None,
-                        )
-                for cls, prefix in (("eqptIngrTotal5min", "in"), ("eqptEgrTotal5min", "out")):
-                    try:
-                        data = await self.client.request("GET", f"{base}/{cls}.json")
-                    except ApicError:
-                        continue
-                    for _, a in _objs(data):
-                        p = _port_of(a.get("dn", ""))
-                        if p in per_port:
-                            for k in ("bytesCum", "pktsCum", "bytesRate", "pktsRate"):
-                                if k in a:
-                                    v = _num(a[k])
-                                    if v is not None:
-                                        per_port[p][f"{prefix}_{_snake(k)}"] = v
-            except ApicError as exc:
-                self.stats.interface_errors += 1
-                log.debug("interface poll node %s: %s", node, exc)
-                continue
-            for p, fields in per_port.items():
-                if fields:
-                    line = interface_line(self.cfg.fabric, node, p, fields, ts)
-                    if line:
-                        lines.append(line)
-        if lines:
-            self.sink.write_lines(lines)
-            self.stats.lines += len(lines)
+        await self.interfaces.poll(self.now())
+
+    async def _failback(self) -> None:
+        if not self.client.on_preferred and len(self.client.urls) > 1:
+            if await self.client.preferred_up():
+                raise _Failback()
 
 
-def _objs(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    from collector.apic.client import _objects
-
-    return _objects(data)
-
-
-def _port_of(dn: str) -> str:
-    i = dn.find("/phys-[")
-    if i < 0:
-        return ""
-    j = dn.find("]", i)
-    return dn[i + 7 : j] if j > 0 else ""
-
-
-def _num(v: Any) -> int | float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return int(f) if f.is_integer() and "." not in str(v) else f
-
-
-def _snake(k: str) -> str:
-    return "".join("_" + c.lower() if c.isupper() else c for c in k)
-
-
-__all__ = ["ApicPoller", "PollerConfig", "PollerStats"]
+__all__ = ["ApicPoller", "ClassHandler", "PollerConfig", "PollerStats"]

@@ -206,6 +206,8 @@ class Tracker:
         self.events = 0  # records processed
         self.changes = 0
         self.suppressed = 0  # changes not reported because of a rapid hold
+        self.entries = 0  # present per-node entries (MAC and IP), kept as they change
+        self.present_macs = 0  # of which MAC entries (the count audit compares them)
 
     # ------------------------------------------------------------------ public API
     def drain(self) -> list[Output]:
@@ -353,6 +355,14 @@ class Tracker:
         self, key: tuple[int, str], ep: Endpoint, node: int, e: NodeEntry, status: str, ts: float
     ) -> None:
         self.changes += 1
+        if status == "created":
+            self.entries += 1
+            if not _is_ip(key[1]):
+                self.present_macs += 1
+        elif status == "deleted":
+            self.entries -= 1
+            if not _is_ip(key[1]):
+                self.present_macs -= 1
         if self._silent:
             return
         cfg = self.cfg

@@ -104,8 +104,10 @@ def register_apic(sim_sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--sflow",
         type=_host_port,
         metavar="HOST:PORT",
-        help="also run the fabric's sFlow agents (hypervisors + leafs), sending to this "
-        "collector; they follow the same scenarios",
+        help="also run the fabric's sFlow agents (Host sFlow hypervisors + a few non-ACI "
+        "switches; ACI leafs export NetFlow, not sFlow), sending to this collector; they follow "
+        "the same scenarios, and the hypervisors/switches appear as the leafs' LLDP/CDP "
+        "neighbours",
     )
     p.add_argument(
         "--sflow-interval",

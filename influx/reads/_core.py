@@ -8,7 +8,7 @@ part of the statement text.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +57,26 @@ def rows(
     out: list[dict[str, Any]] = []
     for s in q.query(stmt, params=params or None):
         out.extend(s.rows())
+    return out
+
+
+def table(
+    q: InfluxQuery, stmt: str, names: Sequence[str], params: Mapping[str, Any] | None = None
+) -> list[tuple[Any, ...]]:
+    """Rows as tuples in the order of `names` (GROUP BY tags filled in, absent columns None):
+    the bulk reads decode 100k-row windows, where a dict per row costs more than the query."""
+    out: list[tuple[Any, ...]] = []
+    for s in q.query(stmt, params=params or None):
+        pos = {c: i for i, c in enumerate(s.columns)}
+        getters = []
+        for n in names:
+            if n in pos:
+                getters.append(pos[n])
+            else:
+                getters.append(-1)
+        tag_vals = [s.tags.get(n) for n in names]
+        for v in s.values:
+            out.append(tuple(v[g] if g >= 0 else tag_vals[k] for k, g in enumerate(getters)))
     return out
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fabricscope import macs
-from influx.query import InfluxQuery, delete_predicate, quote_ident, regex_literal
+from influx.query import InfluxQuery, delete_predicate, quote_ident, regex_escape, regex_literal
 from influx.reads._core import (
     MAX_BULK_ROWS,
     MAX_ROWS,
@@ -30,6 +30,7 @@ from influx.reads._core import (
     opt_int,
     rows,
     span,
+    table,
 )
 from influx.reads._core import (
     limit as clamp,
@@ -331,21 +332,56 @@ class HostAdapters:
     vm: str = ""
 
 
-def host_adapters_in(q: InfluxQuery, since_ns: int, until_ns: int) -> list[HostAdapters]:
-    """Bulk: every adapter list in [since, until], oldest first (sFlow rows have no fabric)."""
+# Beyond this many keys a filter is dropped and the whole window read instead (statement size).
+MAX_FILTER_KEYS = 3000
+
+
+def _any_regex(values: Iterable[str], *, exact: bool) -> str:
+    """`/(?:a|b|…)/` (or anchored `^(?:…)$`) matching any of `values` literally."""
+    body = "|".join(sorted({regex_escape(v) for v in values}))
+    return f"/^(?:{body})$/" if exact else f"/(?:{body})/"
+
+
+def host_adapters_in(
+    q: InfluxQuery, since_ns: int, until_ns: int, *, with_macs: Iterable[str] | None = None
+) -> list[HostAdapters]:
+    """Bulk: adapter lists in [since, until], oldest first (sFlow rows have no fabric). With
+    `with_macs` (sFlow form) only the lists that carry one of them: where those endpoints were
+    seen, whatever the number of other VMs on the hosts."""
+    names = ("time", "macs", "agent", "host", "ifindex", "vm")
+    where = [span(since_ns, until_ns)]
+    wanted = sorted({m for m in with_macs or () if macs.parse(m)})
+    if with_macs is not None:
+        if not wanted:
+            return []
+        if len(wanted) <= MAX_FILTER_KEYS:
+            where.append(f"{quote_ident('macs')} =~ {_any_regex(wanted, exact=False)}")
     stmt = (
-        f"SELECT {cols('macs', 'agent', 'host', 'source_id', 'ifindex', 'vm')} FROM "
-        f"{quote_ident('sflow_host_adapters')} WHERE {span(since_ns, until_ns)} "
-        f"ORDER BY time ASC LIMIT {MAX_BULK_ROWS}"
+        f"SELECT {cols(*names[1:])} FROM {quote_ident('sflow_host_adapters')} WHERE "
+        f"{' AND '.join(where)} ORDER BY time ASC LIMIT {MAX_BULK_ROWS}"
     )
+    split = macs.split_list
     return [
-        HostAdapters(
-            int(r["time"]), as_str(r.get("agent")), as_str(r.get("host")),
-            as_str(r.get("source_id")), as_str(r.get("ifindex")),
-            macs.split_list(as_str(r.get("macs"))), as_str(r.get("vm")),
-        )
-        for r in rows(q, stmt)
-    ]  # fmt: skip
+        HostAdapters(t, agent or "", host or "", "", ifindex or "", split(m or ""), vm or "")
+        for t, m, agent, host, ifindex, vm in table(q, stmt, names)
+    ]
+
+
+def host_own_adapters(q: InfluxQuery, since_ns: int, until_ns: int) -> list[HostAdapters]:
+    """Bulk: each host's own adapters (no VM: its NICs, its chassis MAC) — the latest list per
+    host/agent/ifIndex in [since, until]: what the topology join matches LLDP chassis MACs to."""
+    b = Binds()
+    names = ("time", "macs", "agent", "host", "ifindex")
+    stmt = (
+        f"SELECT last({quote_ident('macs')}) AS {quote_ident('macs')} FROM "
+        f"{quote_ident('sflow_host_adapters')} WHERE {b.eq('vm', '')} AND "
+        f"{span(since_ns, until_ns)} GROUP BY {cols('host', 'agent', 'ifindex')}"
+    )
+    split = macs.split_list
+    return [
+        HostAdapters(t, agent or "", host or "", "", ifindex or "", split(m or ""), "")
+        for t, m, agent, host, ifindex in table(q, stmt, names, b.values)
+    ]
 
 
 @dataclass(frozen=True)
@@ -361,30 +397,43 @@ class IfCounters:
     out_broadcast_pkts: int | None
 
 
+def _hosts_filter(where: list[str], hosts: Iterable[str] | None) -> bool:
+    """Adds `host =~ /^(?:…)$/` for a host list; False when the list is empty (read nothing)."""
+    if hosts is None:
+        return True
+    wanted = sorted(set(hosts))
+    if not wanted:
+        return False
+    if len(wanted) <= MAX_FILTER_KEYS:
+        where.append(f"{quote_ident('host')} =~ {_any_regex(wanted, exact=True)}")
+    return True
+
+
 def sflow_if_counters(
-    q: InfluxQuery, since_ns: int, until_ns: int, *, host: str | None = None
+    q: InfluxQuery,
+    since_ns: int,
+    until_ns: int,
+    *,
+    host: str | None = None,
+    hosts: Iterable[str] | None = None,
 ) -> list[IfCounters]:
-    """sFlow interface counters in [since, until], oldest first; optionally of one host. Bulk
-    when `host` is None."""
-    sel = cols(
-        "agent", "host", "ifindex", "if_oper_up", "if_in_broadcast_pkts", "if_out_broadcast_pkts"
-    )
+    """sFlow interface counters in [since, until], oldest first; optionally of one host or of
+    a list of hosts (bulk: the hosts on the moves' paths)."""
+    names = ("time", "agent", "host", "ifindex", "if_oper_up", "if_in_broadcast_pkts")
     b = Binds()
     where = [span(since_ns, until_ns)]
     if host is not None:
         where.append(b.eq("host", host))
+    if not _hosts_filter(where, hosts):
+        return []
     stmt = (
-        f"SELECT {sel} FROM {quote_ident('sflow_if_counters')} WHERE {' AND '.join(where)} "
-        f"ORDER BY time ASC LIMIT {MAX_BULK_ROWS}"
+        f"SELECT {cols(*names[1:])} FROM {quote_ident('sflow_if_counters')} WHERE "
+        f"{' AND '.join(where)} ORDER BY time ASC LIMIT {MAX_BULK_ROWS}"
     )
     return [
-        IfCounters(
-            int(r["time"]), as_str(r.get("agent")), as_str(r.get("host")), as_str(r.get("ifindex")),
-            opt_bool(r.get("if_oper_up")), opt_int(r.get("if_in_broadcast_pkts")),
-            opt_int(r.get("if_out_broadcast_pkts")),
-        )
-        for r in rows(q, stmt, b.values)
-    ]  # fmt: skip
+        IfCounters(t, agent or "", h or "", ifx or "", opt_bool(up), opt_int(bc), None)
+        for t, agent, h, ifx, up, bc in table(q, stmt, names, b.values)
+    ]
 
 
 # -- Telegraf-compatible host load -----------------------------------------------------------------
@@ -397,20 +446,31 @@ class CpuSample:
     usage_active: float
 
 
-def cpu_in(q: InfluxQuery, since_ns: int, until_ns: int) -> list[CpuSample]:
-    """Bulk: `cpu.usage_active` of `cpu-total` for every host in [since, until]."""
+def cpu_in(
+    q: InfluxQuery,
+    since_ns: int,
+    until_ns: int,
+    *,
+    hosts: Iterable[str] | None = None,
+    bucket_s: int = 60,
+) -> list[CpuSample]:
+    """Bulk: peak `cpu.usage_active` of `cpu-total` per host per `bucket_s` in [since, until]
+    (aggregated by InfluxDB: the analyzers want peaks, not every sample); optionally only of
+    `hosts`."""
     b = Binds()
+    where = [b.eq("cpu", "cpu-total"), span(since_ns, until_ns)]
+    if not _hosts_filter(where, hosts):
+        return []
     stmt = (
-        f"SELECT {cols('host', 'usage_active')} FROM {quote_ident('cpu')} WHERE "
-        f"{b.eq('cpu', 'cpu-total')} AND {span(since_ns, until_ns)} "
-        f"ORDER BY time ASC LIMIT {MAX_BULK_ROWS}"
+        f"SELECT max({quote_ident('usage_active')}) AS {quote_ident('usage_active')} FROM "
+        f"{quote_ident('cpu')} WHERE {' AND '.join(where)} "
+        f"GROUP BY time({int(bucket_s)}s), {quote_ident('host')} fill(none)"
     )
-    out = []
-    for r in rows(q, stmt, b.values):
-        v = opt_float(r.get("usage_active"))
-        if v is not None:
-            out.append(CpuSample(int(r["time"]), as_str(r.get("host")), v))
-    return out
+    return [
+        CpuSample(t, h or "", float(v))
+        for t, h, v in table(q, stmt, ("time", "host", "usage_active"), b.values)
+        if isinstance(v, int | float)
+    ]
 
 
 @dataclass(frozen=True)
@@ -423,20 +483,23 @@ class NetSample:
     bytes_total: int  # bytes_recv + bytes_sent
 
 
-def net_in(q: InfluxQuery, since_ns: int, until_ns: int) -> list[NetSample]:
-    """Bulk: cumulative `net` byte counters of every host in [since, until], oldest first."""
+def net_in(
+    q: InfluxQuery, since_ns: int, until_ns: int, *, hosts: Iterable[str] | None = None
+) -> list[NetSample]:
+    """Bulk: cumulative `net` byte counters in [since, until], oldest first; optionally only
+    of `hosts`."""
+    names = ("time", "host", "interface", "bytes_recv", "bytes_sent")
+    where = [span(since_ns, until_ns)]
+    if not _hosts_filter(where, hosts):
+        return []
     stmt = (
-        f"SELECT {cols('host', 'interface', 'bytes_recv', 'bytes_sent')} FROM "
-        f"{quote_ident('net')} WHERE {span(since_ns, until_ns)} "
+        f"SELECT {cols(*names[1:])} FROM {quote_ident('net')} WHERE {' AND '.join(where)} "
         f"ORDER BY time ASC LIMIT {MAX_BULK_ROWS}"
     )
     return [
-        NetSample(
-            int(r["time"]), as_str(r.get("host")), as_str(r.get("interface")),
-            (opt_int(r.get("bytes_recv")) or 0) + (opt_int(r.get("bytes_sent")) or 0),
-        )
-        for r in rows(q, stmt)
-    ]  # fmt: skip
+        NetSample(t, h or "", i or "", (opt_int(rx) or 0) + (opt_int(tx) or 0))
+        for t, h, i, rx, tx in table(q, stmt, names)
+    ]
 
 
 # -- per-move reads (superseded by the bulk reads; kept until the analyzer moves over) --------

@@ -122,7 +122,7 @@ def test_unknown_or_hostile_ids(api: TestClient) -> None:
     assert api.get(f"/api/v1/incidents/{OLD_ID}?since=-1h").status_code == 404
     assert api.get(f"/api/v1/incidents/{OLD_ID}").status_code == 200
     r = api.get("/api/v1/incidents/" + quote("inc\x00x", safe=""))
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "id"
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "incident_id"
     assert api.get("/api/v1/incidents/" + "x" * 129).status_code == 422
 
 

@@ -380,3 +380,50 @@ def test_side_api_scenario_truth_and_faults(apic):
     st = httpx.post(f"{base}/_sim/faults", json={"name": "slow", "value": 0.1}).json()
     assert st["armed"]["slow"]["value"] == 0.1
     assert httpx.delete(f"{base}/_sim/faults").json()["armed"] == {}
+
+
+def test_adjacency_and_ingress_class_counters_over_http() -> None:
+    """lldpAdjEp/cdpAdjEp under sys/lldp|cdp/inst/if-[port]/adj-1 and the eqptIngrPkts5min /
+    eqptIngrBytes5min CD objects under each port, as class, node-scoped, MO and stats queries."""
+    from simulators import port_stats
+    from simulators.bridge import bridge_fabric
+
+    fab = SimulatedFabric.build(leafs=4, endpoints=60, seed=2)
+    _, bridge = bridge_fabric(fab)
+    handle = ApicSimulator(fab).start("127.0.0.1", 0)
+    try:
+        c, _ = login(handle)
+        lldp = c.get("/api/class/lldpAdjEp.json").json()
+        assert int(lldp["totalCount"]) == len(fab.static["lldpAdjEp"]) > 10
+        node, port = bridge.external["ext-sw2"]
+        base = f"/api/mo/topology/pod-1/node-{node}/sys"
+        r = c.get(f"{base}/lldp/inst.json?query-target=subtree&target-subtree-class=lldpAdjEp")
+        names = {o["lldpAdjEp"]["attributes"]["sysName"] for o in r.json()["imdata"]}
+        assert "ext-sw2" in names
+        r = c.get(f"{base}/cdp/inst/if-[{port}]/adj-1.json?rsp-subtree=children")
+        (cdp,) = r.json()["imdata"]
+        assert cdp["cdpAdjEp"]["attributes"]["sysName"] == "ext-sw2"
+        kids = cdp["cdpAdjEp"]["children"]
+        assert kids[0]["cdpMgmtAddr"]["attributes"]["addr"] == "192.0.2.102"
+        # Stats: per port, class-wide, node-scoped, and as l1PhysIf children.
+        port_stats.start_flood(fab, node, "eth1/3", 5000.0)
+        fab.clock.advance(20.0)
+        r = c.get(f"/api/node/class/topology/pod-1/node-{node}/eqptIngrPkts5min.json")
+        objs = {o["eqptIngrPkts5min"]["attributes"]["dn"]: o for o in r.json()["imdata"]}
+        assert len(objs) == 48
+        a = objs[f"topology/pod-1/node-{node}/sys/phys-[eth1/3]/CDeqptIngrPkts5min"]
+        a = a["eqptIngrPkts5min"]["attributes"]
+        quiet = objs[f"topology/pod-1/node-{node}/sys/phys-[eth1/4]/CDeqptIngrPkts5min"]
+        assert float(a["floodRate"]) > 100 * float(
+            quiet["eqptIngrPkts5min"]["attributes"]["floodRate"]
+        )
+        assert int(a["floodPer"]) >= 5000 * 20
+        r = c.get(f"{base}/phys-[eth1/3].json?query-target=self&rsp-subtree-include=stats")
+        kids = {next(iter(k)) for k in r.json()["imdata"][0]["l1PhysIf"]["children"]}
+        assert {"eqptIngrPkts5min", "eqptIngrBytes5min", "eqptIngrTotal5min"} <= kids
+        r = c.get("/api/class/eqptIngrBytes5min.json?page-size=5")
+        assert int(r.json()["totalCount"]) == 4 * 48
+        b = r.json()["imdata"][0]["eqptIngrBytes5min"]["attributes"]
+        assert {"floodCum", "multicastCum", "unicastCum", "unicastRate"} <= set(b)
+    finally:
+        handle.stop()

@@ -13,10 +13,12 @@ import pytest
 
 from collector.sflow import records as rec
 from collector.sflow.decoder import decode_datagram
+from simulators import adjacency, loop_faults, port_stats
+from simulators.apic_query import QueryEngine
 from simulators.bridge import FabricSflowBridge, bridge_fabric, leaf_name, port_index
 from simulators.clock import SimClock
 from simulators.fabric import SimulatedFabric
-from simulators.sflow_agents import SflowAgentFleet, SflowModel
+from simulators.sflow_agents import Hypervisor, SflowAgentFleet, SflowModel
 
 from .test_sflow_agents import adapter_macs, counter_blocks, flow_samples, mac_hex
 
@@ -60,12 +62,21 @@ def world() -> Iterator[World]:
     w.fleet.close()
 
 
-def assert_consistent(fab: SimulatedFabric, model: SflowModel, bridge: FabricSflowBridge) -> None:
-    """Every VM is where the fabric has its endpoint (a port-channel/vPC: on one member)."""
+def assert_consistent(
+    fab: SimulatedFabric,
+    model: SflowModel,
+    bridge: FabricSflowBridge,
+    looped: frozenset[str] = frozenset(),
+) -> None:
+    """Every VM is where the fabric has its endpoint (a port-channel/vPC: on one member) —
+    except the ``looped`` MACs, which a loop shows elsewhere while the VM stays put."""
     checked = 0
     for ep in fab.ep_list:
         vm_name = bridge.vm_of.get(ep.mac.lower())
         if ep.att is None or vm_name is None:
+            continue
+        if ep.mac in looped:
+            checked += 1
             continue
         where = model.endpoint(model.vms[vm_name])
         assert where is not None, ep
@@ -86,19 +97,13 @@ def test_every_endpoint_is_a_vm_where_the_fabric_learned_it() -> None:
     dgs = w.run(INTERVAL)
     agents = {dg.agent for dg in dgs}
     assert {hv.agent for hv in w.model.hypervisors.values()} <= agents
-    assert {leaf.agent for leaf in w.model.leafs.values()} <= agents
-    # Flow samples on a leaf port carry the MACs of the VMs behind that port, with their VLAN.
-    leaf = w.model.leafs["leaf-101"]
-    talkers = w.model.talkers_by_link()
-    for s in flow_samples(dgs, leaf.agent)[:50]:
-        hdr = s.records[0]
-        assert isinstance(hdr, rec.SampledHeader)
-        if hdr.arp_op is not None:
-            continue
-        behind = {vm.mac for vm in talkers.get((leaf.name, s.source_id_index), [])}
-        src = hdr.src_mac.hex(":") if hdr.src_mac else ""
-        hv_nics = {m for hv in w.model.hypervisors.values() for m in hv.nic_macs}
-        assert src in behind or src in hv_nics
+    # ACI leafs export NetFlow, not sFlow: no agent of theirs; the external switches have one.
+    aci = [lf for lf in w.model.leafs.values() if lf.node_id]
+    external = [lf for lf in w.model.leafs.values() if not lf.node_id]
+    assert len(aci) == 4 and len(external) == 2
+    assert not {lf.agent for lf in aci} & agents
+    assert {lf.agent for lf in external} <= agents
+    assert not flow_samples([dg for dg in dgs if dg.agent in {lf.agent for lf in aci}])
 
 
 def test_vm_migration_moves_the_vm_between_hypervisor_lists_with_load(world: World) -> None:
@@ -193,39 +198,65 @@ def test_nic_teaming_flap_repins_the_vm_each_time(world: World) -> None:
     assert w.model.vms[w.bridge.vm_of[run.targets[0].lower()]].host == vm.host
 
 
-def test_l2_loop_is_a_broadcast_storm_on_both_looped_ports(world: World) -> None:
+def nic_bcast(dgs: list[rec.Datagram], hv: Hypervisor, nic: int) -> tuple[int, int]:
+    """(in, out) broadcast packets of one host NIC in its last counter sample."""
+    f = counter_blocks(dgs, hv.agent)[(0, 2 + nic)][1]
+    return f["if_in_broadcast_pkts"], f["if_out_broadcast_pkts"]
+
+
+def test_l2_loop_storms_the_nics_of_the_hosts_on_the_loop_and_the_fabric_counts_it(
+    world: World,
+) -> None:
     w = world
-    run = w.fab.scenarios.start("l2_loop", count=8)
+    run = w.fab.scenarios.start("l2_loop", count=8, flaps=12)  # 24 s
     w.fab.clock.advance(0.05)
     loop = next(t for t in w.fab.scenarios.records(run) if t.kind == "loop")
-    ports = [
-        (leaf_name(loop.from_nodes[0]), port_index(loop.from_interface)),
-        (leaf_name(loop.to_nodes[0]), port_index(loop.to_interface)),
+    looped = [
+        (loop.from_nodes[0], loop.from_interface),
+        (loop.to_nodes[0], loop.to_interface),
     ]
-    before = {p: w.model.leafs[p[0]].links[p[1]].in_bcast for p in ports}
+    on_loop = {
+        (hv.name, hv.uplinks.index((leaf_name(n), port_index(p))))
+        for n, p in looped
+        for hv in w.model.hypervisors.values()
+        if (leaf_name(n), port_index(p)) in hv.uplinks
+    }
+    assert on_loop, "the looped ports are cabled to hosts"
     dgs = w.run(INTERVAL)
-    for leaf, ifx in ports:
-        lk = w.model.leafs[leaf].links[ifx]
-        assert lk.storm_pps > 0
-        assert lk.in_bcast - before[(leaf, ifx)] > 1000 * 0.5 * INTERVAL
-    storm_samples = [
-        s
-        for s in flow_samples(dgs)
-        if isinstance(s.records[0], rec.SampledHeader) and s.records[0].arp_op is not None
+    after = w.run(INTERVAL)
+    for name, nic in on_loop:
+        hv = w.model.hypervisors[name]
+        (in0, out0), (in1, out1) = nic_bcast(dgs, hv, nic), nic_bcast(after, hv, nic)
+        # 20 000 pps for ≥ 8 s: the loop runs through the host, both ways.
+        assert in1 - in0 > 100_000 and out1 - out0 > 100_000, (name, nic, in0, in1)
+    # Hosts elsewhere see no storm.
+    quiet = next(
+        hv
+        for hv in w.model.hypervisors.values()
+        if not any((leaf_name(n), port_index(p)) in hv.uplinks for n, p in looped)
+    )
+    assert nic_bcast(after, quiet, 0) == (0, 0)
+    # The fabric side: flood counters on both looped leaf ports, and MCP's fault.
+    eng = QueryEngine(w.fab)
+    for node, port in looped:
+        pod = w.fab.nodes[node].pod
+        a = eng.run(
+            eng.parse(
+                "mo", f"topology/pod-{pod}/node-{node}/sys/phys-[{port}]/CDeqptIngrPkts5min", {}
+            )
+        ).imdata[0]["eqptIngrPkts5min"]["attributes"]
+        assert float(a["floodRate"]) > 1000 and int(a["floodCum"]) > 20_000 * 8
+    faults = [
+        f for f in w.fab.static["faultInst"].values() if f["code"] == loop_faults.MCP_FAULT_CODE
     ]
-    assert storm_samples
-    # The leafs report the looped broadcasts they discard (0:5, reason port_loopback_filter).
-    looped = {(w.model.leafs[leaf].agent, ifx) for leaf, ifx in ports}
-    discards = [
-        (dg.agent, s.source_id_index)
-        for dg in dgs
-        for s in dg.samples
-        if isinstance(s, rec.DiscardSample) and s.reason == 268
-    ]
-    assert discards and set(discards) <= looped
+    assert [f["lc"] for f in faults] == ["raised"]
+    assert f"phys-[{loop.to_interface}]" in faults[0]["dn"]
     w.run(run.ends_at - w.now + 2.0)
-    for leaf, ifx in ports:
-        assert w.model.leafs[leaf].links[ifx].storm_pps == 0.0
+    for n, p in looped:
+        lk = w.model.leafs[leaf_name(n)].links[port_index(p)]
+        assert lk.storm_pps == 0.0
+        assert port_stats.flood_pps(w.fab.floods, n, p, w.now) == 0.0
+    assert faults[0]["lc"] in ("raised-clearing", "retaining")
 
 
 def test_every_scenario_keeps_the_views_consistent() -> None:
@@ -236,4 +267,112 @@ def test_every_scenario_keeps_the_views_consistent() -> None:
         w.run(45.0, decode=False)
         assert_consistent(w.fab, w.model, w.bridge)
     assert w.bridge.events > 0
+    w.fleet.close()
+
+
+def test_hypervisors_and_external_switches_are_the_leafs_lldp_neighbours() -> None:
+    """The contract of the join: a leaf port's LLDP neighbour is the host whose Host sFlow
+    hostname is its sysName, whose host_adapters list its chassis MAC, whose sFlow agent is its
+    management address; portIdV names the NIC (hsflowd ifIndex 2 + n)."""
+    w = World()
+    dgs = w.run(INTERVAL)
+    adj = adjacency.neighbors(w.fab)
+    hosts = {hv.name: hv for hv in w.model.hypervisors.values()}
+    by_agent = {dg.agent: dg for dg in dgs}
+    seen_hosts = set()
+    for (node, port), a in adj.items():
+        assert a["dn"] == f"topology/pod-1/node-{node}/sys/lldp/inst/if-[{port}]/adj-1"
+        hv = hosts.get(a["sysName"])
+        if hv is None:
+            continue
+        seen_hosts.add(hv.name)
+        assert a["mgmtIp"] == hv.agent and hv.agent in by_agent
+        blocks = counter_blocks(dgs, hv.agent)
+        assert blocks[(2, 1)][2000]["hostname"] == a["sysName"]
+        assert mac_hex(a["chassisIdV"]) in adapter_macs(blocks[(2, 1)])
+        nic = int(a["portIdV"].removeprefix("ens1f"))
+        assert hv.uplinks[nic] == (leaf_name(node), port_index(port))
+        assert (0, 2 + nic) in blocks  # that NIC's own counters
+    assert seen_hosts == set(hosts)
+    # Every cabled host port has its neighbour; the external switches hang off eth1/47.
+    for hv in hosts.values():
+        for leaf, ifx in hv.uplinks:
+            assert adj[(w.model.leafs[leaf].node_id, f"eth1/{ifx}")]["sysName"] == hv.name
+    ext = {a["sysName"]: k for k, a in adj.items() if a["sysName"].startswith("ext-sw")}
+    assert set(ext) == {"ext-sw1", "ext-sw2"} and {p for _, p in ext.values()} == {"eth1/47"}
+    for name, (node, port) in ext.items():
+        sw = w.model.leafs[name]
+        assert adj[(node, port)]["mgmtIp"] == sw.agent and sw.agent in by_agent
+        assert adj[(node, port)]["chassisIdV"] == sw.chassis_mac
+    cdp = w.fab.static.get("cdpAdjEp", {})
+    assert [a["sysName"] for a in cdp.values()] == ["ext-sw2"]  # the NX-OS-like one
+    assert [a["addr"] for a in w.fab.static["cdpMgmtAddr"].values()] == [
+        w.model.leafs["ext-sw2"].agent
+    ]
+    w.fleet.close()
+
+
+def test_a_port_going_down_withdraws_its_lldp_neighbour_and_events_say_so() -> None:
+    w = World()
+    events: list[tuple[str, str, str]] = []
+    w.fab.add_listener(lambda evs: events.extend((e.cls, e.status, e.dn) for e in evs))
+    run = w.fab.scenarios.start("link_failover", restore_after=20.0)
+    w.fab.clock.advance(0.5)
+    down = next(t for t in w.fab.scenarios.records(run) if t.kind == "interface_down")
+    node, port = down.from_nodes[0], down.from_interface
+    dn = f"topology/pod-1/node-{node}/sys/lldp/inst/if-[{port}]/adj-1"
+    assert ("lldpAdjEp", "deleted", dn) in events
+    assert (node, port) not in adjacency.neighbors(w.fab)
+    w.fab.clock.advance(25.0)
+    assert ("lldpAdjEp", "created", dn) in events
+    assert (node, port) in adjacency.neighbors(w.fab)
+    w.fleet.close()
+
+
+def test_concurrent_loop_and_port_channel_failover_keep_their_own_truth() -> None:
+    w = World(seed=5)
+    w.run(2.0, decode=False)
+    run = w.fab.scenarios.start("concurrent_loop_pc_failover", count=10)
+    w.run(run.ends_at - w.now + 1.0, decode=False)
+    truth = w.fab.scenarios.records(run)
+    assert {t.scenario for t in truth} == {"concurrent_loop_pc_failover"}
+    loop_bds = {t.bd for t in truth if t.kind == "loop"}
+    pc_moves = [t for t in truth if t.kind == "move" and t.cause == "link_failover"]
+    loop_moves = [t for t in truth if t.kind == "move" and t.cause == "l2_loop"]
+    assert len(loop_bds) == 1 and loop_moves and pc_moves
+    assert not loop_bds & {t.bd for t in pc_moves}
+    downs = [t for t in truth if t.kind == "interface_down"]
+    assert len(downs) == 2
+    assert {t.from_interface for t in downs} in ({"eth1/33", "eth1/34"}, {"eth1/35", "eth1/36"})
+    assert {t.from_interface for t in pc_moves} == {pc_moves[0].from_interface}
+    assert pc_moves[0].from_interface.startswith("po")
+    # The loop overlaps the failover: the pc went down while the flood ran.
+    loop_start = min(t.time for t in truth if t.kind == "loop")
+    loop_end = max(t.time for t in loop_moves)
+    assert loop_start < min(t.time for t in downs) < loop_end
+    assert_consistent(w.fab, w.model, w.bridge, frozenset(t.addr for t in loop_moves))
+    w.fleet.close()
+
+
+def test_concurrent_migration_during_a_storm_elsewhere() -> None:
+    w = World(seed=7)
+    w.run(2.0, decode=False)
+    run = w.fab.scenarios.start("concurrent_migration_storm")
+    w.fab.clock.advance(6.0)
+    truth = w.fab.scenarios.records(run)
+    storm = next(t for t in truth if t.kind == "storm")
+    move = next(t for t in truth if t.kind == "move" and t.addr_type == "mac")
+    assert move.cause == "vm_migration" and move.bd != storm.bd
+    path = set(move.from_nodes) | set(move.to_nodes)
+    assert storm.from_nodes[0] not in path
+    assert port_stats.flood_pps(w.fab.floods, storm.from_nodes[0], storm.from_interface, w.now)
+    # The storm's source host sends broadcasts on the NIC cabled to the flooded port.
+    leaf, ifx = leaf_name(storm.from_nodes[0]), port_index(storm.from_interface)
+    hv = next(h for h in w.model.hypervisors.values() if (leaf, ifx) in h.uplinks)
+    w.model.advance_to(w.now)
+    nic = hv.nic(hv.uplinks.index((leaf, ifx)))
+    assert nic[5] > 10_000 and nic[4] == 0  # out, not back in: not a loop
+    w.run(run.ends_at - w.now + 2.0, decode=False)
+    assert port_stats.flood_pps(w.fab.floods, storm.from_nodes[0], storm.from_interface, w.now) == 0
+    assert_consistent(w.fab, w.model, w.bridge)
     w.fleet.close()

@@ -1,0 +1,243 @@
+"""The build: a full read of the APIC into the tracker (stage: collector/apic, run by the poller
+after subscribing, before streaming).
+
+1. configuration classes (fabric-wide, paged) into :class:`FabricTables`, then vPC pairs;
+2. the epm classes, *node-scoped* (``/api/node/class/topology/pod-P/node-N/<cls>.json``), with
+   ``concurrency`` queries in flight and up to ``prefetch`` raw pages waiting: the APIC works on
+   the next pages while we decode and parse this one, so the build takes the longer of the two
+   times, not their sum. Bounded both ways: the APIC never sees more than ``concurrency``
+   requests from us (nginx throttling answers 503 above its limits; the client backs off), and
+   memory holds at most ``prefetch`` undecoded pages.
+
+A (node, class) whose ``totalCount`` changed while paging is read again (objects shift between
+pages); re-reading is idempotent because snapshot records only set state. Objects of registered
+classes (other modules) are read fabric-wide and handed to their handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from collector.apic.client import ApicClient, ApicError, objects_of
+from collector.apic.models import EPM_CLASSES, FabricTables, parse_epm
+from collector.apic.tracker import Tracker
+
+log = logging.getLogger(__name__)
+
+_TOTAL = re.compile(rb'"totalCount"\s*:\s*"?(\d+)')
+_EMPTY = re.compile(rb'"imdata"\s*:\s*\[\s*\]')
+
+
+@dataclass
+class BuildStats:
+    seconds: float = 0.0
+    objects: int = 0
+    pages: int = 0
+    rereads: int = 0
+    wait_s: float = 0.0  # time the parser waited for the APIC (no page ready)
+    parse_s: float = 0.0  # time spent decoding + parsing + tracking
+
+
+@dataclass
+class _Page:
+    key: tuple[str, str]  # (scope, class)
+    page: int
+    total: int
+    body: bytes
+    last: bool
+
+
+class Builder:
+    def __init__(
+        self,
+        client: ApicClient,
+        tables: FabricTables,
+        tracker: Tracker,
+        config_classes: tuple[str, ...],
+        now: Callable[[], float],
+        emit: Callable[[], None],
+        concurrency: int = 4,
+        prefetch: int = 8,
+        max_reread: int = 2,
+    ) -> None:
+        self.client = client
+        self.tables = tables
+        self.tracker = tracker
+        self.config_classes = config_classes
+        self.now = now
+        self.emit = emit  # drain the tracker's outputs (a resync reports what changed)
+        self.concurrency = max(1, concurrency)
+        self.prefetch = max(1, prefetch)
+        self.max_reread = max_reread
+        self.stats = BuildStats()
+
+    async def run(
+        self,
+        initial: bool,
+        extra: dict[str, Callable[[dict[str, Any], float, bool], None]] | None = None,
+    ) -> BuildStats:
+        self.stats = st = BuildStats()
+        t0 = time.monotonic()
+        await self._config()
+        for cls, handler in (extra or {}).items():
+            await self._read_class(cls, handler)
+        gc_was = gc.isenabled()
+        gc.disable()  # millions of long-lived objects: no full passes over them mid-build
+        try:
+            tr = self.tracker
+            tr.begin_snapshot(initial=initial)
+            await self._epm()
+            tr.end_snapshot(self.now())
+            self.emit()
+        finally:
+            gc.collect(1)  # young cycles (httpx responses) of the last pages
+            gc.freeze()  # the build's objects live on: keep them out of every later full pass
+            if gc_was:
+                gc.enable()
+        st.seconds = time.monotonic() - t0
+        return st
+
+    # ------------------------------------------------------------------ configuration
+    async def _config(self) -> None:
+        for cls in self.config_classes:
+            try:
+                async for page in self.client.class_pages(cls):
+                    for c, attrs in page.objects:
+                        self.tables.add(c, attrs)
+            except ApicError as exc:
+                if exc.status == 400:
+                    log.debug("class %s not available: %s", cls, exc.text)
+                    continue
+                raise
+        try:
+            async for page in self.client.class_pages(
+                "fabricExplicitGEp", "rsp-subtree=full&rsp-subtree-class=fabricNodePEp"
+            ):
+                for _, attrs in page.objects:
+                    children = attrs.pop("__children__", [])
+                    self.tables.add_vpc(
+                        {"fabricExplicitGEp": {"attributes": attrs, "children": children}}
+                    )
+        except ApicError as exc:
+            if exc.status != 400:
+                raise
+
+    async def _read_class(
+        self, cls: str, handler: Callable[[dict[str, Any], float, bool], None]
+    ) -> None:
+        try:
+            async for page in self.client.class_pages(cls):
+                now = self.now()
+                for _, attrs in page.objects:
+                    handler(attrs, now, True)
+        except ApicError as exc:
+            if exc.status != 400:
+                raise
+            log.info("class %s not available on this APIC: %s", cls, exc.text)
+
+    # ------------------------------------------------------------------ endpoints
+    async def _epm(self) -> None:
+        leafs = self.tables.leafs()
+        scopes = [f"topology/pod-{p}/node-{n}" for p, n in leafs] or [""]
+        jobs = [(scope, cls) for scope in scopes for cls in EPM_CLASSES]
+        await self._pipeline(jobs)
+
+    async def _pipeline(self, jobs: list[tuple[str, str]]) -> None:
+        st = self.stats
+        pages: asyncio.Queue[_Page | BaseException] = asyncio.Queue(self.prefetch)
+        todo: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        for j in jobs:
+            todo.put_nowait(j)
+        pending = len(jobs)
+        attempts: dict[tuple[str, str], int] = {}
+
+        async def fetcher() -> None:
+            while True:
+                try:
+                    key = todo.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                try:
+                    await self._fetch(key, pages)
+                except BaseException as exc:  # noqa: BLE001 - handed to the parser to raise
+                    await pages.put(exc)
+                    return
+
+        workers = [asyncio.create_task(fetcher()) for _ in range(self.concurrency)]
+        totals: dict[tuple[str, str], set[int]] = {}
+        tr = self.tracker
+        try:
+            while pending:
+                t_wait = time.monotonic()
+                item = await pages.get()
+                t_parse = time.monotonic()
+                st.wait_s += t_parse - t_wait
+                if isinstance(item, BaseException):
+                    raise item
+                st.pages += 1
+                totals.setdefault(item.key, set()).add(item.total)
+                now = self.now()
+                n = 0
+                for c, attrs in objects_of(self.client.decode_body(200, "", item.body, "")):
+                    rec = parse_epm(c, attrs)
+                    if rec is not None:
+                        tr.apply_snapshot(rec, now)
+                    n += 1
+                st.objects += n
+                del item.body
+                self.emit()
+                if st.pages % 16 == 0:
+                    gc.collect(1)
+                if item.last:
+                    if len(totals.pop(item.key, ())) > 1 and attempts.get(item.key, 0) < (
+                        self.max_reread
+                    ):
+                        attempts[item.key] = attempts.get(item.key, 0) + 1
+                        st.rereads += 1
+                        log.info("%s %s changed during paging; reading again", *item.key[::-1])
+                        todo.put_nowait(item.key)
+                        if all(w.done() for w in workers):
+                            workers.append(asyncio.create_task(fetcher()))
+                    else:
+                        pending -= 1
+                st.parse_s += time.monotonic() - t_parse
+                await asyncio.sleep(0)  # let the fetchers and the websocket reader run
+        finally:
+            for w in workers:
+                w.cancel()
+            for w in workers:
+                try:
+                    await w
+                except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                    pass
+
+    async def _fetch(self, key: tuple[str, str], out: asyncio.Queue[_Page | BaseException]) -> None:
+        scope, cls = key
+        size = self.client.page_size
+        path = f"/api/node/class/{scope}/{cls}.json" if scope else f"/api/class/{cls}.json"
+        page, received, empty_retries = 0, 0, 0
+        while True:
+            q = f"order-by={cls}.dn&page-size={size}&page={page}"
+            _, _, body, _ = await self.client.request_raw("GET", path, q)
+            m = _TOTAL.search(body, 0, 200)
+            total = int(m.group(1)) if m else -1
+            empty = _EMPTY.search(body) is not None
+            if empty and total > received and empty_retries < 3:
+                empty_retries += 1  # a busy APIC answered an empty page: ask again
+                await asyncio.sleep(min(1.0, self.client.retry_min_s))
+                continue
+            empty_retries = 0
+            n = 0 if empty else min(size, max(0, total - received)) if total >= 0 else size
+            received += n
+            last = empty or total < 0 or received >= total or n < size
+            await out.put(_Page(key, page, total, body, last))
+            if last:
+                return
+            page += 1
