@@ -82,7 +82,9 @@ def detail_span_params(
 
 def check_id(incident_id: str) -> str:
     if any(ord(c) < 32 or ord(c) == 127 for c in incident_id):
-        raise invalid("incident_id", "incident id must not contain control characters", where="path")
+        raise invalid(
+            "incident_id", "incident id must not contain control characters", where="path"
+        )
     return incident_id
 
 
