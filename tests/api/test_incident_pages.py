@@ -127,3 +127,17 @@ def test_long_timeline_is_cut_and_says_so(ui: TestClient, monkeypatch: pytest.Mo
     assert "The first 4 moves of 6" in html
     full = ui.get(f"/ui/incidents/{FAILOVER_ID}").text
     assert 'id="timeline-more"' not in full
+
+
+def test_pages_say_when_influxdb_is_down() -> None:
+    from fabricscope.influxdb_local import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    with make_client(url, "nodb") as c:
+        for path in ("/", "/ui/incidents", f"/ui/incidents/{LOOP_ID}"):
+            r = c.get(path)
+            assert r.status_code == 503, (path, r.status_code)
+            assert r.headers["content-type"].startswith("text/html")
+            assert "InfluxDB" in r.text
+        r = c.get("/api/v1/incidents")
+        assert r.status_code == 503 and "InfluxDB unavailable" in r.json()["detail"]
