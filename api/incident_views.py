@@ -45,10 +45,11 @@ def decorate(inc: dict[str, Any]) -> dict[str, Any]:
     return inc
 
 
-async def last_hour(iq: InfluxQuery, now_ns: int) -> dict[str, Any]:
+async def last_hour(iq: InfluxQuery, now_ns: int, fabric: str | None = None) -> dict[str, Any]:
     """Incidents that were going on at some time in the last hour, newest first."""
     cut = now_ns - LAST_HOUR_NS
-    rows = await reads.incidents(iq, reads.Span(cut - LOOKBACK_NS, None), None, LIST_LIMIT, 0)
+    span = reads.Span(cut - LOOKBACK_NS, None, fabric)
+    rows = await reads.incidents(iq, span, None, LIST_LIMIT, 0)
     recent = [decorate(r) for r in rows]
     recent = [r for r in recent if r["end_ns"] >= cut]
     return {

@@ -66,10 +66,15 @@ async def index(
     queries: QueriesDep,
     q: Annotated[str | None, Query(max_length=64)] = None,
     since: Since = "-7d",
+    fabric: Annotated[str | None, Query(max_length=256)] = None,
 ) -> Response:
     if not q:
-        recent = await incident_views.last_hour(queries.iq, now_ns())
-        return _page(request, "index.html", q="", since=since, results=None, **recent)
+        if fabric is not None and not fabric.strip():
+            fabric = None
+        recent = await incident_views.last_hour(queries.iq, now_ns(), fabric)
+        return _page(
+            request, "index.html", q="", since=since, results=None, fabric=fabric or "", **recent
+        )
     try:
         win = make_window(since, None, None)
         aq = classify_search(q)

@@ -38,12 +38,15 @@ def test_landing_page_lists_the_last_hours_incidents(ui: TestClient) -> None:
     r = ui.get("/")
     assert r.status_code == 200
     html = r.text
-    assert "What happened in the last hour" in html
+    assert "What happened in the fabric in the last hour" in html
     ids = re.findall(r'<tr class="incident" data-id="([^"]+)"', html)
     assert ids == [FAILOVER_ID, VM_ID, LOOP_ID]  # OLD ended three hours ago
     assert OLD_ID not in html
     assert "node-101/eth1/5" in html and "host esx-03" in html and "BD prod/bd-web" in html
     assert 'id="q"' in html  # the endpoint search is still there
+    one = ui.get("/?fabric=fabric2").text
+    assert "What happened in fabric fabric2 in the last hour" in one
+    assert re.findall(r'<tr class="incident" data-id="([^"]+)"', one) == [VM_ID]
 
 
 def test_incident_list_filters(ui: TestClient) -> None:
