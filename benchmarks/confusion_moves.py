@@ -14,6 +14,10 @@ scenario made.
 Usage: python benchmarks/confusion_moves.py [--duration 600] [--repeat 30]
            [--scenarios vm_migration,link_failover,nic_teaming_flap,l2_loop,stale_remote]
            [--influx-url URL] [--out FILE]
+
+``--scenarios concurrent`` plays the concurrent scenarios (:data:`CONCURRENT_SCENARIOS`): a loop
+in one BD while a port-channel of another BD fails over, and a VM migration during a broadcast
+storm in another BD — evidence that is real but not on a move's path must not decide its cause.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from simulators.fabric import SimulatedFabric, TruthRecord  # noqa: E402
 
 NS = 1_000_000_000
 MOVE_SCENARIOS = "vm_migration,link_failover,nic_teaming_flap,l2_loop,stale_remote"
+CONCURRENT_SCENARIOS = "concurrent_loop_pc_failover,concurrent_migration_storm"
 # The cause each scenario's moves truly have (stale_remote's move is a VM migration: the
 # stale XR entry it leaves behind is the anomaly, not the cause of the move).
 TRUE_CAUSE = {
@@ -217,6 +222,8 @@ def run(
                 # Two counter intervals of baseline before the first scenario.
                 time.sleep(25)
                 t_start = fab.clock.now()
+                if scenarios == "concurrent":
+                    scenarios = CONCURRENT_SCENARIOS
                 names = [n.strip() for n in scenarios.split(",") if n.strip()]
                 fab.scenarios.schedule_repeating(names, repeat_s)
                 log(f"scenarios {names} every {repeat_s:.0f}s for {duration_s:.0f}s …")
