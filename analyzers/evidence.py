@@ -463,9 +463,9 @@ class EvidenceIndex:
     def _storm_in(
         self, rates: list[RateSample], lo: int, hi: int
     ) -> tuple[float, int, float] | None:
-        """(peak, when, baseline) when `rates` hold a storm in [lo, hi]: a peak ≥ storm_min_pps
-        and ≥ storm_factor × the series' quiet level (its 10th percentile over the loaded
-        window), so a port that always floods a little is not a storm."""
+        """(peak, when, quiet level) when `rates` hold a storm in [lo, hi]: a peak ≥
+        storm_min_pps and ≥ storm_factor × the series' quiet level (its 10th percentile over
+        the loaded window), so a port that always floods a little is not a storm."""
         cfg = self.cfg
         peak: RateSample | None = None
         for r in rates:
@@ -475,9 +475,15 @@ class EvidenceIndex:
             return None
         ordered = sorted(r.rate for r in rates)
         baseline = ordered[len(ordered) // 10]
-        if baseline < peak.rate and peak.rate < cfg.storm_factor * max(baseline, 1.0):
+        if baseline < peak.rate:
+            if peak.rate < cfg.storm_factor * max(baseline, 1.0):
+                return None
+            return peak.rate, peak.time_ns, baseline
+        # No quiet sample in the window: only a flood far above any normal level is a storm
+        # (a loop that began before the window); a port that always floods a little is not.
+        if peak.rate < cfg.storm_factor * cfg.storm_min_pps:
             return None
-        return peak.rate, peak.time_ns, baseline if baseline < peak.rate else 0.0
+        return peak.rate, peak.time_ns, baseline
 
     def port_storm(self, port: Port, lo: int, hi: int) -> Storm | None:
         """An APIC flood storm (ingress flood pkts/s, broadcast included) on one leaf port."""
