@@ -445,12 +445,19 @@ class EvidenceIndex:
         )
 
     def _flood_rates(self, port: Port) -> list[RateSample]:
+        """Flood pkts/s of a leaf port: the exact rate between two polls (difference of
+        `in_flood_pkts_cum`) and the APIC's own `in_flood_pkts_rate` (an average over the
+        5-minute interval so far, which dilutes a storm that starts late in an interval)."""
         if port not in self._flood_cache:
-            self._flood_cache[port] = [
+            samples = self.interfaces.get(port, ())
+            rates = [
                 RateSample(s.time_ns, s.in_flood_pkts_rate)
-                for s in self.interfaces.get(port, ())
+                for s in samples
                 if s.in_flood_pkts_rate is not None
             ]
+            rates += _rates([(s.time_ns, s.in_flood_pkts_cum) for s in samples
+                             if s.in_flood_pkts_cum is not None])  # fmt: skip
+            self._flood_cache[port] = sorted(rates, key=lambda r: r.time_ns)
         return self._flood_cache[port]
 
     def _bcast_rates(self, host: str, ifindex: str) -> list[RateSample]:

@@ -146,3 +146,10 @@ def test_mass_move_in_another_bd_during_a_storm_stays_unknown() -> None:
     ev = index(mv + other, interfaces=quiet_then("105", "eth1/40", 9000.0))
     assert {best(m, ev).cause for m in other} == {"unknown"}
     assert {best(m, ev).cause for m in mv} == {"loop"}
+
+
+def test_docs_table_is_the_registrys() -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "measurements.md").read_text()
+    assert markdown_table() in docs, "regenerate with: python3 -m analyzers.causes"
