@@ -18,6 +18,6 @@ class MoveCauseConfig:
     storm_min_pps: float = 500.0  # flood/broadcast pkts/s that is a storm whatever the baseline
     storm_factor: float = 10.0  # …and this many times the port's own quiet level
     max_moves_per_run: int = 100_000
-    incident_gap_s: float = 120.0  # moves of one cause and place this far apart: two incidents
+    incident_gap_s: float = 60.0  # moves of one cause and place this far apart: two incidents
     incident_lookback_s: float = 3600.0  # stored incidents an incident may continue
     stop_check_every: int = 200  # moves between checks of the stop flag (SIGTERM)

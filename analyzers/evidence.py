@@ -83,7 +83,9 @@ class Topology:
         sflow_hosts: set[str],
         mac_host: dict[str, str],
         agent_host: dict[str, str],
+        members: dict[Port, set[Port]] | None = None,
     ) -> None:
+        self.members = members or {}
         latest: dict[tuple[str, str, str], reads.Adjacency] = {}
         for a in adjacency:  # oldest first: the last point per (port, protocol) is its state
             latest[(a.node, a.interface, a.protocol)] = a
@@ -119,10 +121,12 @@ class Topology:
         return None
 
     def host_at(self, node: str, interface: str) -> HostLink | None:
-        """The sFlow host cabled to a move location (any member of a vPC pair)."""
+        """The sFlow host cabled to a move location (any node of a vPC pair, any member port
+        of a port-channel)."""
         for port in ports_of(node, interface):
-            if port in self.port_host:
-                return self.port_host[port]
+            for p in (port, *sorted(self.members.get(port, ()))):
+                if p in self.port_host:
+                    return self.port_host[p]
         return None
 
     def status(self, locations: Sequence[tuple[str, str]]) -> str:
@@ -224,6 +228,11 @@ class EvidenceIndex:
         for s in sorted(interfaces, key=lambda s: s.time_ns):
             self.interfaces[(s.node, s.interface)].append(s)
         self._flood_cache: dict[Port, list[RateSample]] = {}
+        # Port-channels: (node, "po7") → its member ports (ethpmPhysIf bundleIndex).
+        self.members: dict[Port, set[Port]] = defaultdict(set)
+        for s in interfaces:
+            if s.bundle:
+                self.members[(s.node, s.bundle)].add((s.node, s.interface))
         # Faults: by port and by BD.
         self.faults_by_port: dict[Port, list[reads.Fault]] = defaultdict(list)
         self.faults_by_bd: dict[str, list[reads.Fault]] = defaultdict(list)
@@ -270,7 +279,7 @@ class EvidenceIndex:
             # `total` is the host's sum; without it, the per-NIC rates are the evidence.
             if iface == "total" or (host, "total") not in net_by:
                 self.net_rates[host].extend(_rates(series))
-        self.topology = Topology(adjacency, sflow_hosts, mac_host, agent_host)
+        self.topology = Topology(adjacency, sflow_hosts, mac_host, agent_host, self.members)
         self._paths: dict[tuple[str, int], MovePath] = {}
         self._bursts: dict[tuple[str, int], tuple[int, int, frozenset[Port]]] = {}
 
@@ -311,11 +320,16 @@ class EvidenceIndex:
         moved_macs = {m.mac for m in moves if m.mac}
         sightings = reads.host_adapters_in(q, elo, hi, with_macs=moved_macs)
         # The hosts on the moves' paths: behind a moving port, or listing a moving MAC.
+        members: dict[Port, set[Port]] = defaultdict(set)
+        for s in interfaces:
+            if s.bundle:
+                members[(s.node, s.bundle)].add((s.node, s.interface))
         topo = Topology(
             adjacency,
             {a.host for a in own},
             {mac: a.host for a in own for mac in a.macs},
             {a.agent: a.host for a in own},
+            members,
         )
         hosts = {a.host for a in sightings}
         for m in moves:
@@ -335,6 +349,15 @@ class EvidenceIndex:
         )  # fmt: skip
 
     # -- lookups ---------------------------------------------------------------------------------
+    def phys_ports(self, node: str, interface: str) -> tuple[Port, ...]:
+        """A move location's ports: each vPC node's, and for a port-channel its member ports
+        too (LLDP, oper state and flood counters are per physical port)."""
+        out: list[Port] = []
+        for port in ports_of(node, interface):
+            out.append(port)
+            out += sorted(self.members.get(port, ()))
+        return tuple(out)
+
     def path(self, m: reads.Move) -> MovePath:
         """The move's own path (cached: every cause of one move asks)."""
         key = (m.addr, m.time_ns)
@@ -347,8 +370,8 @@ class EvidenceIndex:
         mac_hosts = sorted({a.host for a in self.sightings(mac, lo, hi)}) if mac else []
         topo = self.topology
         p = MovePath(
-            ports_of(*m.from_loc),
-            ports_of(*m.to_loc),
+            self.phys_ports(*m.from_loc),
+            self.phys_ports(*m.to_loc),
             topo.host_at(*m.from_loc),
             topo.host_at(*m.to_loc),
             tuple(mac_hosts),
@@ -378,7 +401,7 @@ class EvidenceIndex:
         w = int(self.cfg.loop_window_s * NS)
         addrs: Counter[str] = Counter()
         ports: Counter[Port] = Counter()
-        locs = [(*ports_of(*x.from_loc), *ports_of(*x.to_loc)) for x in ms]
+        locs = [(*self.phys_ports(*x.from_loc), *self.phys_ports(*x.to_loc)) for x in ms]
         lo = hi = 0  # the window is ms[lo:hi]
         for x in ms:
             while hi < len(ms) and ms[hi].time_ns <= x.time_ns + w:
@@ -422,12 +445,19 @@ class EvidenceIndex:
         )
 
     def _flood_rates(self, port: Port) -> list[RateSample]:
+        """Flood pkts/s of a leaf port: the exact rate between two polls (difference of
+        `in_flood_pkts_cum`) and the APIC's own `in_flood_pkts_rate` (an average over the
+        5-minute interval so far, which dilutes a storm that starts late in an interval)."""
         if port not in self._flood_cache:
-            self._flood_cache[port] = [
+            samples = self.interfaces.get(port, ())
+            rates = [
                 RateSample(s.time_ns, s.in_flood_pkts_rate)
-                for s in self.interfaces.get(port, ())
+                for s in samples
                 if s.in_flood_pkts_rate is not None
             ]
+            rates += _rates([(s.time_ns, s.in_flood_pkts_cum) for s in samples
+                             if s.in_flood_pkts_cum is not None])  # fmt: skip
+            self._flood_cache[port] = sorted(rates, key=lambda r: r.time_ns)
         return self._flood_cache[port]
 
     def _bcast_rates(self, host: str, ifindex: str) -> list[RateSample]:
@@ -440,9 +470,9 @@ class EvidenceIndex:
     def _storm_in(
         self, rates: list[RateSample], lo: int, hi: int
     ) -> tuple[float, int, float] | None:
-        """(peak, when, baseline) when `rates` hold a storm in [lo, hi]: a peak ≥ storm_min_pps
-        and ≥ storm_factor × the series' quiet level (its 10th percentile over the loaded
-        window), so a port that always floods a little is not a storm."""
+        """(peak, when, quiet level) when `rates` hold a storm in [lo, hi]: a peak ≥
+        storm_min_pps and ≥ storm_factor × the series' quiet level (its 10th percentile over
+        the loaded window), so a port that always floods a little is not a storm."""
         cfg = self.cfg
         peak: RateSample | None = None
         for r in rates:
@@ -452,9 +482,15 @@ class EvidenceIndex:
             return None
         ordered = sorted(r.rate for r in rates)
         baseline = ordered[len(ordered) // 10]
-        if baseline < peak.rate and peak.rate < cfg.storm_factor * max(baseline, 1.0):
+        if baseline < peak.rate:
+            if peak.rate < cfg.storm_factor * max(baseline, 1.0):
+                return None
+            return peak.rate, peak.time_ns, baseline
+        # No quiet sample in the window: only a flood far above any normal level is a storm
+        # (a loop that began before the window); a port that always floods a little is not.
+        if peak.rate < cfg.storm_factor * cfg.storm_min_pps:
             return None
-        return peak.rate, peak.time_ns, baseline if baseline < peak.rate else 0.0
+        return peak.rate, peak.time_ns, baseline
 
     def port_storm(self, port: Port, lo: int, hi: int) -> Storm | None:
         """An APIC flood storm (ingress flood pkts/s, broadcast included) on one leaf port."""

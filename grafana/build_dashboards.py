@@ -17,6 +17,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+# The cause variable's values come from the analyzers' registry (analyzers/causes/).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from analyzers.causes import CAUSE_NAMES  # noqa: E402
+
 DASHBOARDS = Path(__file__).resolve().parent / "dashboards"
 DS = {"type": "influxdb", "uid": "fabricscope-influxdb"}
 Json = dict[str, Any]
@@ -63,6 +67,22 @@ def variable(
     if include_all:
         v["allValue"] = ".*"
     return v
+
+
+def custom_variable(name: str, values: tuple[str, ...], *, label: str = "") -> Json:
+    """A multi-value variable with a fixed list (e.g. the causes of the analyzers' registry)."""
+    return {
+        "name": name,
+        "label": label or name,
+        "type": "custom",
+        "query": ",".join(values),
+        "includeAll": True,
+        "allValue": ".*",
+        "multi": True,
+        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+        "options": [{"selected": False, "text": v, "value": v} for v in values],
+        "hide": 0,
+    }
 
 
 def annotation(name: str, query: str, *, color: str, text: str, tags: str, title: str = "") -> Json:
@@ -325,9 +345,10 @@ def incident_annotation(where: str) -> Json:
     )
 
 
+CAUSE = '"cause" =~ /^$cause$/'
 ANALYSIS_COLS = (
     '"addr", "cause", "confidence", "evidence", "from_node", "from_interface", '
-    '"to_node", "to_interface"'
+    '"to_node", "to_interface", "incident_id", "topology"'
 )
 
 
@@ -552,7 +573,8 @@ def endpoint_moves() -> Json:
                     [
                         target(
                             f'SELECT count("confidence") AS "moves" FROM "move_analysis" '
-                            f'WHERE $timeFilter AND {FABRIC} {GT}, "cause" fill(none)',
+                            f"WHERE $timeFilter AND {FABRIC} AND {CAUSE} "
+                            f'{GT}, "cause" fill(none)',
                             alias="$tag_cause",
                         )
                     ],
@@ -586,7 +608,7 @@ def endpoint_moves() -> Json:
                     [
                         target(
                             f'SELECT {ANALYSIS_COLS} FROM "move_analysis" WHERE $timeFilter '
-                            f"AND {FABRIC} ORDER BY time DESC LIMIT 1000",
+                            f"AND {FABRIC} AND {CAUSE} ORDER BY time DESC LIMIT 1000",
                             fmt="table",
                         )
                     ],
@@ -596,7 +618,10 @@ def endpoint_moves() -> Json:
                 10,
             ),
         ],
-        variables=[fabric_var("apic_endpoint_move")],
+        variables=[
+            fabric_var("apic_endpoint_move"),
+            custom_variable("cause", CAUSE_NAMES, label="cause"),
+        ],
         annotations=[move_anno, cause_anno],
     )
 

@@ -33,25 +33,34 @@ class LinkFailover:
         lo = m.time_ns - int(cfg.before_s * NS)
         hi = m.time_ns + int(cfg.after_s * NS)
         path = ev.path(m)
+        # The incident's place is the endpoint's old location (node-103/po7), whichever of its
+        # member ports went down first: one failover of a port-channel is one incident.
+        key = port_place(*m.from_loc)
         for p in path.old:
             last: bool | None = None
             for s in ev.interfaces.get(p, ()):
                 if s.time_ns > hi:
                     break
                 if s.oper_up is False and s.time_ns >= lo:
-                    place = port_place(*p)
                     was_up = last is True
+                    member = (
+                        ""
+                        if p == (m.from_node, m.from_interface) or (p[1] == m.from_interface)
+                        else f" (member of {m.from_interface})"
+                    )
                     text = (
-                        f"{port(*p)} went down (oper state up → {s.oper_st or 'down'})"
+                        f"{port(*p)}{member} went down (oper state up → {s.oper_st or 'down'})"
                         if was_up
-                        else f"{port(*p)} was down ({s.oper_st or 'down'}; no earlier 'up' sample)"
+                        else f"{port(*p)}{member} was down ({s.oper_st or 'down'}; no earlier "
+                        "'up' sample)"
                     )
                     shared = f"{text} at {hms(s.time_ns)} UTC"
+                    places = tuple(dict.fromkeys((key, port_place(*p), *self._hosts(path))))
                     return Verdict(
                         self.name, 0.9 if was_up else 0.7,
                         f"{shared}, {rel(s.time_ns, m.time_ns)}; the endpoint moved to "
                         f"{port(*m.to_loc)}",
-                        place, (place, *self._hosts(path)), shared,
+                        key, places, shared,
                     )  # fmt: skip
                 if s.oper_up is not None:
                     last = s.oper_up

@@ -195,11 +195,13 @@ class InterfaceSample:
     in_flood_pkts_rate: float | None = None
     in_multicast_pkts_rate: float | None = None
     in_unicast_pkts_rate: float | None = None
+    bundle: str = ""  # the port-channel this member port belongs to (`po7`), '' when none
+    in_flood_pkts_cum: int | None = None
 
 
 _IF_FIELDS = (
     "oper_up", "oper_st", "in_pkts_rate", "out_pkts_rate", "in_flood_pkts_rate",
-    "in_multicast_pkts_rate", "in_unicast_pkts_rate",
+    "in_multicast_pkts_rate", "in_unicast_pkts_rate", "bundle", "in_flood_pkts_cum",
 )  # fmt: skip
 
 
@@ -208,7 +210,8 @@ def _interface(r: dict[str, Any], node: str, interface: str) -> InterfaceSample:
         int(r["time"]), node, interface, opt_bool(r.get("oper_up")), as_str(r.get("oper_st")),
         opt_float(r.get("in_pkts_rate")), opt_float(r.get("out_pkts_rate")),
         opt_float(r.get("in_flood_pkts_rate")), opt_float(r.get("in_multicast_pkts_rate")),
-        opt_float(r.get("in_unicast_pkts_rate")),
+        opt_float(r.get("in_unicast_pkts_rate")), as_str(r.get("bundle")),
+        opt_int(r.get("in_flood_pkts_cum")),
     )  # fmt: skip
 
 

@@ -215,8 +215,14 @@ def test_loop_from_an_mcp_fault_on_a_moving_port(env):
         encode_line(
             "apic_fault",
             {"fabric": "fabric1", "node": "102", "code": "F2533", "kind": "mcp_loop"},
-            {"interface": "eth1/9", "severity": "major", "lc": "raised", "active": True,
-             "descr": "MCP detected a loop", "dn": "topology/pod-1/node-102/sys/phys-[eth1/9]"},
+            {
+                "interface": "eth1/9",
+                "severity": "major",
+                "lc": "raised",
+                "active": True,
+                "descr": "MCP detected a loop",
+                "dn": "topology/pod-1/node-102/sys/phys-[eth1/9]",
+            },
             T0 - 3 * NS,
         )  # fmt: skip
     )
