@@ -208,7 +208,8 @@ STORED = st.text(st.characters(exclude_categories=["Cs", "Cc"]), min_size=1, max
 ROUTES = [
     ("/api/v1/moves", "fabric", "apic_endpoint_move", "fabric", {}, {"to_node": "102"}),
     ("/api/v1/moves", "addr", "apic_endpoint_move", "addr", {"fabric": "f"}, {"to_node": "1"}),
-    ("/api/v1/analysis/moves", "cause", "move_analysis", "cause", {}, {"confidence": 0.5}),
+    ("/api/v1/analysis/moves", "addr", "move_analysis", "addr", {"cause": "loop"}, {"c": 0.5}),
+    ("/api/v1/anomalies", "fabric", "apic_endpoint_anomaly", "fabric", {"kind": "loop"}, {"x": 1}),
     ("/api/v1/anomalies", "addr", "apic_endpoint_anomaly", "addr", {"kind": "rapid"}, {"x": 1}),
 ]
 
