@@ -126,14 +126,17 @@ async def incident_with_timeline(
     if inc is None:
         return None
     start, end = bounds_ns(inc)
+    window = (start - TIMELINE_PAD_NS, end + TIMELINE_PAD_NS + 1)
+    fabric = inc.get("fabric")
+    # Fast path: the moves whose cause is the incident's kind (an indexed tag). Moves that kept
+    # an older cause (outside the analyzers' re-analyse window when the kind changed) are only
+    # found without it: re-read when the fast path finds fewer moves than the incident counts.
     moves = await reads.incident_moves(
-        iq,
-        inc.get("fabric"),
-        incident_id,
-        start - TIMELINE_PAD_NS,
-        end + TIMELINE_PAD_NS + 1,
-        limit=max_moves + 1,
+        iq, fabric, incident_id, *window, limit=max_moves + 1, cause=inc.get("kind")
     )
+    counted = inc.get("moves")
+    if isinstance(counted, int) and len(moves) < min(counted, max_moves + 1):
+        moves = await reads.incident_moves(iq, fabric, incident_id, *window, limit=max_moves + 1)
     inc["timeline"] = moves[:max_moves]
     inc["timeline_truncated"] = len(moves) > max_moves
     return inc

@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import API_KEY, MAC, Seeded, make_client, write_lines
+from tests.api.conftest import API_KEY, MAC, S, Seeded, make_client, write_lines
 from tests.api.incident_data import (
     FAILOVER_ID,
     LOOP_ID,
@@ -133,3 +133,27 @@ def test_incidents_want_the_api_key(seeded: Seeded, inc_times: IncidentTimes) ->
         assert c.get(f"/api/v1/incidents/{LOOP_ID}").status_code == 401
         r = c.get("/api/v1/incidents", headers={"X-API-Key": API_KEY})
         assert r.status_code == 200 and LOOP_ID in ids(r.json())
+
+
+def test_timeline_keeps_moves_whose_cause_is_older_than_the_kind(
+    seeded: Seeded, api: TestClient
+) -> None:
+    """An incident that became a loop after one of its moves left the analyzers' re-analyse
+    window: that move still says `unknown`, yet belongs to the incident's timeline."""
+    t = seeded.now_ns - 900 * S
+    iid = "inc-kind-changed"
+    write_lines(
+        seeded.url,
+        seeded.db,
+        [
+            f'incident,fabric=fabric1,kind=loop id="{iid}",start="x",end="y",start_ns={t}i,'
+            f'end_ns={t + 60 * S}i,moves=2i,endpoints=2i,places="bd:prod/bd-web",summary="s" {t}',
+            "move_analysis,addr=00:50:56:DD:00:01,cause=unknown,fabric=fabric1 "
+            f'incident_id="{iid}",confidence=0.0 {t}',
+            "move_analysis,addr=00:50:56:DD:00:02,cause=loop,fabric=fabric1 "
+            f'incident_id="{iid}",confidence=0.9 {t + 60 * S}',
+        ],
+    )
+    inc = api.get(f"/api/v1/incidents/{iid}").json()
+    assert [m["cause"] for m in inc["timeline"]] == ["unknown", "loop"]
+    assert inc["start"] == "x"  # fields pass through; bounds came from start_ns/end_ns
