@@ -44,6 +44,8 @@ def test_landing_page_lists_the_last_hours_incidents(ui: TestClient) -> None:
     assert OLD_ID not in html
     assert "node-101/eth1/5" in html and "host esx-03" in html and "BD prod/bd-web" in html
     assert 'id="q"' in html  # the endpoint search is still there
+    assert '<meta http-equiv="refresh" content="60">' in html  # a NOC screen stays current
+    assert "http-equiv" not in ui.get("/?q=10.1.2").text  # not while searching
     one = ui.get("/?fabric=fabric2").text
     assert "What happened in fabric fabric2 in the last hour" in one
     assert re.findall(r'<tr class="incident" data-id="([^"]+)"', one) == [VM_ID]

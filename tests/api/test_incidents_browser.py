@@ -1,7 +1,7 @@
 """Incidents in headless Chromium (same CDP driver as test_ui_browser.py): open the landing page,
 see the last hour's incidents, open one, see its evidence charts drawn with data, and follow an
 endpoint to its page. Screenshots go to test-artifacts/ (ui-landing.png, ui-incident-loop.png,
-ui-incident-failover.png, ui-endpoint-incidents.png) for a human look.
+ui-incident-failover.png, ui-endpoint-incidents.png, ui-incidents.png) for a human look.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.api.conftest import MAC, Seeded, write_lines
-from tests.api.incident_data import FAILOVER_ID, LOOP_ID, VM_ID, incident_lines
+from tests.api.incident_data import FAILOVER_ID, LOOP_ID, OLD_ID, VM_ID, incident_lines
 from tests.api.test_ui_browser import ARTIFACTS, CHROMIUM, Page, _serve, page  # noqa: F401
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None, reason="no chromium")]
@@ -137,3 +137,10 @@ def test_landing_open_incident_and_see_its_evidence(inc_server: str, page: Page)
         "location.pathname.startsWith('/ui/incidents/') && !!document.querySelector('#facts')"
     )
     assert page.eval("decodeURIComponent(location.pathname)") == f"/ui/incidents/{FAILOVER_ID}"
+
+    # The incident list over a week, by kind.
+    page.call("Page.navigate", url=inc_server + "/ui/incidents?since=-7d")
+    page.wait_for("!!document.querySelector('table.incidents')")
+    listed = page.eval("[...document.querySelectorAll('tr.incident')].map(r => r.dataset.id)")
+    assert listed == [FAILOVER_ID, VM_ID, LOOP_ID, OLD_ID]
+    shot(page, "ui-incidents.png")
