@@ -54,6 +54,9 @@ def test_landing_page_lists_the_last_hours_incidents(ui: TestClient) -> None:
 def test_incident_list_filters(ui: TestClient) -> None:
     html = ui.get("/ui/incidents?since=-7d&kind=unknown").text
     assert re.findall(r'data-id="([^"]+)"', html) == [OLD_ID]
+    html = ui.get("/ui/incidents?since=-7d&fabric=fabric2").text
+    assert re.findall(r'data-id="([^"]+)"', html) == [VM_ID]
+    assert 'href="/ui/incidents?kind=loop&since=-7d&fabric=fabric2"' in html
     r = ui.get("/ui/incidents?since=tomorrow")
     assert r.status_code == 422 and "invalid time" in r.text
 
