@@ -10,6 +10,7 @@ the incident shaded, a marker at its start and one per `apic_fault` change.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -104,7 +105,12 @@ async def evidence_charts(
     fabric = inc.get("fabric")
     ports = ports_of(inc, timeline)
     hosts = hosts_of(inc, timeline)
-    faults = await reads.faults(iq, fabric, since_ns, until_ns)
+    # The page's reads are independent: ask InfluxDB for them at once.
+    faults, (oper, flood), hs = await asyncio.gather(
+        reads.faults(iq, fabric, since_ns, until_ns),
+        reads.port_series(iq, fabric, ports, since_ns, until_ns),
+        reads.host_series(iq, hosts, since_ns, until_ns),
+    )
     span = (start_ns / reads.NS, end_ns / reads.NS)
     event = Marker(span[0], "start", "event", str(inc.get("summary", "")))
     fault_marks = [
@@ -122,7 +128,6 @@ async def evidence_charts(
     common: dict[str, Any] = {"start": t0, "end": t1, "span": span, "style": style}
     charts: list[Chart] = []
     if ports:
-        oper, flood = await reads.port_series(iq, fabric, ports, since_ns, until_ns)
         order = {p: i for i, p in enumerate(ports)}
 
         def port_series(d: dict[tuple[str, ...], reads.TimeSeries], step: bool) -> list[Series]:
@@ -162,7 +167,6 @@ async def evidence_charts(
             )
         )
     if hosts:
-        hs = await reads.host_series(iq, hosts, since_ns, until_ns)
         nic = [
             Series(f"{k[0]} ifindex {k[1]}", s.points, step=True)
             for k, s in sorted(hs["nic"].items(), key=lambda kv: (kv[0][0], int(kv[0][1] or 0)))
