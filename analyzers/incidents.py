@@ -66,6 +66,15 @@ class Incident:
     def time_ns(self) -> int:
         return stamp(self.start_ns, self.id)
 
+    def as_stored(self) -> StoredIncident:
+        """What reading this incident's point back would give (for points not yet flushed)."""
+        return StoredIncident(
+            self.time_ns, self.kind, self.id, self.key, iso(self.start_ns), iso(self.end_ns),
+            self.start_ns, self.end_ns, self.endpoints, self.moves, ",".join(self.places),
+            self.summary, self.evidence, round(self.confidence, 3),
+            ",".join(self.addrs[:MAX_ADDRS]), self.peak_flood_pps,
+        )  # fmt: skip
+
     def line(self, fabric: str) -> str | None:
         return encode_line(
             "incident",
