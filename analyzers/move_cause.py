@@ -191,7 +191,7 @@ class MoveCauseAnalyzer:
             if ids:
                 previous[key] = ids[-1]
         for key, w in self._written.items():
-            if w.incident_id:
+            if w.incident_id and since <= key[1] <= now_ns:  # only this run's window counts
                 previous[key] = w.incident_id
         incs = incidents_mod.group(
             cfg.fabric, verdicts, cfg, since_ns=since, previous=previous, stored=stored
