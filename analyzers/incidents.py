@@ -194,9 +194,12 @@ def _build(
         inc.start_ns = min(inc.start_ns, prior.start_ns)
         old_addrs = [a for a in prior.addrs.split(",") if a]
         addrs = list(dict.fromkeys([*old_addrs, *addrs]))
-        identities |= {macs.to_sflow(a) or a for a in old_addrs}
+        # An old IP's MAC is not known any more: count old MACs, and never fewer than before.
+        identities |= {h for a in old_addrs if (h := macs.to_sflow(a))}
+        inc.endpoints = max(len(identities), prior.endpoints)
+    else:
+        inc.endpoints = len(identities)
     inc.addrs = addrs
-    inc.endpoints = len(identities)
     places: dict[str, None] = {}
     if cause != "unknown" and key.startswith(("bd:", "vm:", "host:", "node-")):
         places[key] = None
