@@ -217,7 +217,6 @@ class EvidenceIndex:
             self.by_addr[m.addr].append(m)
             if m.bd:
                 self.by_bd[m.bd].append(m)
-        self._bd_times = {bd: [m.time_ns for m in ms] for bd, ms in self.by_bd.items()}
         self._addr_times = {a: [m.time_ns for m in ms] for a, ms in self.by_addr.items()}
         # Anomalies: by (addr, kind); loop anomalies carry the BD in `addr`.
         self.anomalies: dict[tuple[str, str], list[reads.Anomaly]] = defaultdict(list)
@@ -379,13 +378,6 @@ class EvidenceIndex:
         )
         self._paths[key] = p
         return p
-
-    def bd_moves(self, bd: str, lo: int, hi: int) -> list[reads.Move]:
-        times = self._bd_times.get(bd)
-        if not times:
-            return []
-        ms = self.by_bd[bd]
-        return ms[bisect.bisect_left(times, lo) : bisect.bisect_right(times, hi)]
 
     def bd_burst(self, m: reads.Move) -> tuple[int, int, frozenset[Port]]:
         """(distinct endpoints, moves, leaf ports they moved between) of the move's BD within

@@ -66,6 +66,15 @@ class Incident:
     def time_ns(self) -> int:
         return stamp(self.start_ns, self.id)
 
+    def as_stored(self) -> StoredIncident:
+        """What reading this incident's point back would give (for points not yet flushed)."""
+        return StoredIncident(
+            self.time_ns, self.kind, self.id, self.key, iso(self.start_ns), iso(self.end_ns),
+            self.start_ns, self.end_ns, self.endpoints, self.moves, ",".join(self.places),
+            self.summary, self.evidence, round(self.confidence, 3),
+            ",".join(self.addrs[:MAX_ADDRS]), self.peak_flood_pps,
+        )  # fmt: skip
+
     def line(self, fabric: str) -> str | None:
         return encode_line(
             "incident",
@@ -185,9 +194,12 @@ def _build(
         inc.start_ns = min(inc.start_ns, prior.start_ns)
         old_addrs = [a for a in prior.addrs.split(",") if a]
         addrs = list(dict.fromkeys([*old_addrs, *addrs]))
-        identities |= {macs.to_sflow(a) or a for a in old_addrs}
+        # An old IP's MAC is not known any more: count old MACs, and never fewer than before.
+        identities |= {h for a in old_addrs if (h := macs.to_sflow(a))}
+        inc.endpoints = max(len(identities), prior.endpoints)
+    else:
+        inc.endpoints = len(identities)
     inc.addrs = addrs
-    inc.endpoints = len(identities)
     places: dict[str, None] = {}
     if cause != "unknown" and key.startswith(("bd:", "vm:", "host:", "node-")):
         places[key] = None

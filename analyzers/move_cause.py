@@ -144,6 +144,7 @@ class MoveCauseAnalyzer:
         self._written: dict[tuple[str, int], Finding] = {}
         self._stop = threading.Event()
         self.last_incidents: list[incidents_mod.Incident] = []
+        self._incidents_written: dict[str, reads.StoredIncident] = {}
 
     def stop(self) -> None:
         """Ask a run in progress (in its worker thread) to return without writing."""
@@ -171,6 +172,12 @@ class MoveCauseAnalyzer:
         self._check()
         lookback = since - int(cfg.incident_lookback_s * NS)
         stored = reads.incidents(self.q, cfg.fabric, lookback, now_ns)
+        # Incidents this process wrote that the batching writer may not have flushed yet.
+        seen = {(s.id, s.kind, s.time_ns) for s in stored}
+        stored += [
+            s for s in self._incidents_written.values()
+            if (s.id, s.kind, s.time_ns) not in seen and s.time_ns >= lookback
+        ]  # fmt: skip
         mv = [m for m in ev.moves if since <= m.time_ns <= now_ns][: cfg.max_moves_per_run]
         verdicts: list[tuple[reads.Move, Verdict]] = []
         for i, m in enumerate(mv):
@@ -184,7 +191,7 @@ class MoveCauseAnalyzer:
             if ids:
                 previous[key] = ids[-1]
         for key, w in self._written.items():
-            if w.incident_id:
+            if w.incident_id and since <= key[1] <= now_ns:  # only this run's window counts
                 previous[key] = w.incident_id
         incs = incidents_mod.group(
             cfg.fabric, verdicts, cfg, since_ns=since, previous=previous, stored=stored
@@ -244,14 +251,20 @@ class MoveCauseAnalyzer:
             )  # fmt: skip
         stored_by_id = {s.id: s for s in stored}
         n_inc = 0
+        for s in gone:
+            self._incidents_written.pop(s.id, None)
         for inc in incs:
             line = inc.line(cfg.fabric)
             if line and not _incident_same(inc, stored_by_id.get(inc.id)):
                 lines.append(line)
                 n_inc += 1
+                self._incidents_written[inc.id] = inc.as_stored()
+        horizon = since - int(cfg.incident_lookback_s * NS)
+        for inc_id in [i for i, s in self._incidents_written.items() if s.time_ns < horizon]:
+            del self._incidents_written[inc_id]
         # Keep the pending-write memory bounded to what the next run can still re-examine.
-        for k in [k for k in self._written if k[1] < since]:
-            del self._written[k]
+        for key in [key for key in self._written if key[1] < since]:
+            del self._written[key]
         if lines:
             self.sink.write_lines(lines)
         self.stats.count("findings_written", len(lines) - n_inc)

@@ -44,6 +44,11 @@ class MoveAnalysis(Row):
     cause: str | None = None
     confidence: float | None = None
     evidence: str | None = None
+    incident_id: str | None = Field(None, description="the incident this move belongs to")
+    places: str | None = Field(
+        None, description="places on the move's path that carried evidence (comma-separated)"
+    )
+    topology: str | None = Field(None, description="known | partial | unknown")
 
 
 class HistoryItem(Row):

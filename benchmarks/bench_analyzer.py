@@ -36,6 +36,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -91,7 +92,9 @@ class Scenario:
                 self.vms[h].append((f"vm-{j:04d}", mac_of(0x56, j)))
         self.migrations: list[tuple[str, str, str, str, int]] = []  # vm, mac, src, dst, at
 
-    def line(self, measurement: str, tags: dict[str, str], fields: dict[str, object], t: int):
+    def line(
+        self, measurement: str, tags: dict[str, str], fields: dict[str, object], t: int
+    ) -> None:
         ln = encode_line(measurement, tags, fields, t)  # type: ignore[arg-type]
         if ln:
             self.lines.append(ln)
@@ -348,7 +351,7 @@ def main() -> int:
         tmp.cleanup()
 
 
-def report(sc: Scenario, out: dict, queries: int, load: list[str]) -> int:
+def report(sc: Scenario, out: dict[str, Any], queries: int, load: list[str]) -> int:
     truth = {(x.addr, x.time_ns): x for x in sc.truth}
     found = {(a, t): (c, i) for a, t, c, i in out["findings"]}
     right = sum(1 for k, x in truth.items() if found.get(k, ("",))[0] == x.cause)

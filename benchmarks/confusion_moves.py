@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,7 +236,7 @@ def run(
     repeat_s: float,
     scenarios: str,
     workdir: Path,
-    log=print,  # noqa: ANN001 - any print-like callable
+    log: Callable[[str], object] = print,
 ) -> tuple[Counter[tuple[str, str]], dict[str, int], dict[str, Counter[str]]]:
     """Run the stack for ``duration_s``; return the per-move confusion table, some counts
     (`spurious_incidents` among them) and the per-incident table (`incident_confusion`)."""

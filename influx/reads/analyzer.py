@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fabricscope import macs
-from influx.query import InfluxQuery, delete_predicate, quote_ident, regex_escape, regex_literal
+from influx.query import InfluxQuery, delete_predicate, quote_ident, regex_escape
 from influx.reads._core import (
     MAX_BULK_ROWS,
     MAX_ROWS,
@@ -129,13 +129,6 @@ def moves(
     return [_move(r, fabric) for r in rows(q, stmt, b.values)]
 
 
-def bd_moves(
-    q: InfluxQuery, fabric: str, bd: str, since_ns: int, until_ns: int, *, limit: int = 10_000
-) -> list[Move]:
-    """Moves of every endpoint of one bridge domain (loop detection)."""
-    return moves(q, fabric, since_ns, until_ns, bd=bd, limit=limit)
-
-
 # -- apic_endpoint_anomaly -----------------------------------------------------------------------
 
 
@@ -213,19 +206,6 @@ def _interface(r: dict[str, Any], node: str, interface: str) -> InterfaceSample:
         opt_float(r.get("in_unicast_pkts_rate")), as_str(r.get("bundle")),
         opt_int(r.get("in_flood_pkts_cum")),
     )  # fmt: skip
-
-
-def interface_samples(
-    q: InfluxQuery, fabric: str, node: str, interface: str, since_ns: int, until_ns: int
-) -> list[InterfaceSample]:
-    """Oper state and packet rates of one leaf port in [since, until], oldest first."""
-    b = Binds()
-    where = [b.eq("fabric", fabric), b.eq("node", node), b.eq("interface", interface)]
-    stmt = (
-        f"SELECT {cols(*_IF_FIELDS)} FROM {quote_ident('apic_interface')} WHERE "
-        f"{' AND '.join(where)} AND {span(since_ns, until_ns)} ORDER BY time ASC LIMIT {MAX_ROWS}"
-    )
-    return [_interface(r, node, interface) for r in rows(q, stmt, b.values)]
 
 
 def interfaces_in(
@@ -503,75 +483,6 @@ def net_in(
         NetSample(t, h or "", i or "", (opt_int(rx) or 0) + (opt_int(tx) or 0))
         for t, h, i, rx, tx in table(q, stmt, names)
     ]
-
-
-# -- per-move reads (superseded by the bulk reads; kept until the analyzer moves over) --------
-
-
-def host_adapters_with_mac(
-    q: InfluxQuery, mac: str, since_ns: int, until_ns: int
-) -> list[HostAdapters]:
-    """Adapter lists that contain `mac` (any form), oldest first: where a VM/NIC was seen.
-
-    The regex only narrows the scan; the exact match is re-checked on the split list so that a
-    MAC never matches across the comma between two others.
-    """
-    h = macs.to_sflow(mac)
-    if not h:
-        return []
-    stmt = (
-        f"SELECT {quote_ident('macs')}, {quote_ident('agent')}, {quote_ident('host')}, "
-        f"{quote_ident('source_id')}, {quote_ident('ifindex')} "
-        f"FROM {quote_ident('sflow_host_adapters')} WHERE {quote_ident('macs')} =~ "
-        f"{regex_literal(h)} AND {span(since_ns, until_ns)} ORDER BY time ASC LIMIT {MAX_ROWS}"
-    )
-    out = []
-    for r in rows(q, stmt):
-        listed = tuple(m for m in as_str(r.get("macs")).split(",") if m)
-        if h in listed:
-            out.append(
-                HostAdapters(int(r["time"]), as_str(r.get("agent")), as_str(r.get("host")),
-                             as_str(r.get("source_id")), as_str(r.get("ifindex")), listed)
-            )  # fmt: skip
-    return out
-
-
-# -- host load ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HostLoad:
-    """Peak load of one host over a window: CPU `usage_active` (%) and network bytes/s."""
-
-    host: str
-    cpu_active_max: float | None
-    net_bytes_per_s_max: float | None
-
-
-def host_load(q: InfluxQuery, host: str, since_ns: int, until_ns: int) -> HostLoad:
-    """Max `cpu.usage_active` and max network rate (from the cumulative `net` counters)."""
-    window = span(since_ns, until_ns)
-    cpu_stmt = (
-        f"SELECT max({quote_ident('usage_active')}) FROM {quote_ident('cpu')} WHERE "
-        f"{quote_ident('host')} = $host AND {quote_ident('cpu')} = 'cpu-total' AND {window}"
-    )
-    cpu_rows = rows(q, cpu_stmt, {"host": host})
-    cpu = opt_float(cpu_rows[0].get("max")) if cpu_rows else None
-    net_stmt = (
-        f"SELECT {quote_ident('bytes_recv')}, {quote_ident('bytes_sent')} "
-        f"FROM {quote_ident('net')} WHERE {quote_ident('host')} = $host AND {window} "
-        f"ORDER BY time ASC LIMIT {MAX_ROWS}"
-    )
-    net_rate: float | None = None
-    prev: tuple[int, int] | None = None
-    for r in rows(q, net_stmt, {"host": host}):
-        total = int(r.get("bytes_recv") or 0) + int(r.get("bytes_sent") or 0)
-        t = int(r["time"])
-        if prev is not None and t > prev[0] and total >= prev[1]:
-            rate = (total - prev[1]) / ((t - prev[0]) / 1e9)
-            net_rate = rate if net_rate is None else max(net_rate, rate)
-        prev = (t, total)
-    return HostLoad(host, cpu, net_rate)
 
 
 # -- sflow_flows ---------------------------------------------------------------------------------

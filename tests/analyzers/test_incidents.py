@@ -146,3 +146,25 @@ def test_earlier_moves_arriving_late_move_the_start_without_duplicating(env) -> 
     (after,) = run()
     assert after.id == first.id and after.start_ns < first.start_ns
     assert after.moves == first.moves + 8
+
+
+def test_incident_keeps_its_older_moves_when_they_leave_the_window(influxdb, influx_db) -> None:
+    q = InfluxQuery(influxdb.url, "", influx_db)
+    sink = ListSink()
+    an = MoveCauseAnalyzer(q, sink, CFG)
+    post(influxdb.url, influx_db, loop_lines(start_s=0) + loop_lines(start_s=40) + flood_lines())
+
+    def run(now: int) -> list[reads.StoredIncident]:
+        an.run_once(now)
+        post(influxdb.url, influx_db, list(sink.lines))
+        sink.lines.clear()
+        return reads.incidents(q, "fabric1", 0, now + NS)
+
+    (first,) = [i for i in run(NOW) if i.kind == "loop"]
+    assert first.moves == 32
+    # 620 s later the re-analyse window (600 s) starts after the loop's first half.
+    later = run(T0 + 620 * NS)
+    assert [(i.id, i.kind, i.start_ns, i.moves) for i in later] == [
+        (first.id, "loop", first.start_ns, 32)
+    ]
+    q.close()
