@@ -16,7 +16,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from api import errors
+from api import docs, errors
 from api.auth import Revocations
 from api.deps import LoginRequired, require_api_key, require_ui_login
 from api.routes import endpoints, events, health, incidents, login, sflow, ui
@@ -56,6 +56,9 @@ def create_app(settings: Settings, query: InfluxQuery | None = None) -> FastAPI:
         version="0.1.0",
         description="Endpoint moves, anomalies and sFlow metrics of ACI fabrics, from InfluxDB.",
         lifespan=lifespan,
+        # /docs is ours (api/docs.py): Swagger UI from a local package, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
         # Every route, API and UI: no parameter may carry a control character (api/errors.py).
         dependencies=[Depends(errors.reject_control_chars)],
     )
@@ -81,5 +84,6 @@ def create_app(settings: Settings, query: InfluxQuery | None = None) -> FastAPI:
         app.include_router(r, prefix="/api/v1", dependencies=auth)
     app.include_router(ui.router, dependencies=[Depends(require_ui_login)])
     app.include_router(login.router)
+    docs.install(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app
