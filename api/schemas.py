@@ -165,16 +165,13 @@ class Incident(Row):
 
 
 class IncidentMove(MoveAnalysis):
-    """A `move_analysis` finding that belongs to the incident."""
+    """A `move_analysis` finding that belongs to the incident, with the move it explains."""
 
-    incident_id: str | None = None
     move_time: str | None = None
     from_node: str | None = None
     from_interface: str | None = None
     to_node: str | None = None
     to_interface: str | None = None
-    places: str | None = None
-    topology: str | None = None
 
 
 class IncidentDetail(Incident):
