@@ -36,18 +36,36 @@ class Analyzer(Protocol):
     def run_once(self, now_ns: int | None = None) -> Any: ...
 
 
+# Runs in progress (their worker-thread futures): shutdown waits for them, briefly.
+_RUNNING: set[asyncio.Future[Any]] = set()
+STOP_GRACE_S = 4.0  # SIGTERM → exit within 5 s even mid-run
+
+
 async def run_analyzer(analyzer: Analyzer, interval_s: float | None = None) -> bool:
     """One run in a thread; errors are logged, never raised into the scheduler (the next run
     simply tries again). Then the run's health (runs, failures, duration, the analyzer's work
     counters) goes to `fabricscope_stats` through the analyzer's own sink. Returns whether the
     run succeeded."""
+    from analyzers.move_cause import Stopped
+
     started = time.perf_counter()
     error: Exception | None = None
+    fut = asyncio.ensure_future(asyncio.to_thread(analyzer.run_once))
+    _RUNNING.add(fut)
     try:
-        await asyncio.to_thread(analyzer.run_once)
+        await asyncio.shield(fut)
+    except Stopped:
+        log.info("analyzer %s: stopped mid-run (nothing written for that run)", analyzer.name)
+        return False
+    except asyncio.CancelledError:
+        # The process is shutting down: the thread was told to stop (`stop_all`); no traceback.
+        log.info("analyzer %s: run cancelled at shutdown", analyzer.name)
+        return False
     except Exception as exc:  # noqa: BLE001 - a failed run must not stop the schedule
         log.exception("analyzer %s failed", analyzer.name)
         error = exc
+    finally:
+        _RUNNING.discard(fut)
     analyzer.stats.record(error is None, time.perf_counter() - started, error)
     try:
         line = analyzer.stats.line(
@@ -116,3 +134,21 @@ async def run_forever(analyzers: Sequence[tuple[Analyzer, float]], stop: asyncio
         await stop.wait()
     finally:
         sched.shutdown(wait=False)
+        await stop_all([a for a, _ in analyzers])
+
+
+async def stop_all(analyzers: Sequence[Analyzer], grace_s: float = STOP_GRACE_S) -> None:
+    """Tell every analyzer to stop and wait (at most `grace_s`) for runs in progress: a run
+    checks its stop flag between statements and every few hundred moves, so it returns fast."""
+    for a in analyzers:
+        stop = getattr(a, "stop", None)
+        if callable(stop):
+            stop()
+    running = [f for f in _RUNNING if not f.done()]
+    if running:
+        done, pending = await asyncio.wait(running, timeout=grace_s)
+        for f in done:
+            if not f.cancelled():
+                f.exception()  # retrieved: no "exception was never retrieved" at exit
+        if pending:
+            log.warning("%d analyzer run(s) still in a query at shutdown", len(pending))

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from analyzers.stats import AnalyzerStats
+from fabricscope import macs
 from influx import reads
 from influx.line_protocol import encode_line
 from influx.query import InfluxQuery
@@ -84,9 +85,9 @@ class TrafficAnalyzer:
         )
         by_mac: dict[str, reads.EndpointInfo] = {}
         for d in directory.values():
-            for m in (reads.mac_hex(d.addr), reads.mac_hex(d.mac)):
+            for m in (macs.to_sflow(d.addr), macs.to_sflow(d.mac)):
                 # A MAC endpoint beats an IP entry's rewrite MAC (it is the L2 owner).
-                if m and (m not in by_mac or reads.mac_hex(d.addr)):
+                if m and (m not in by_mac or macs.to_sflow(d.addr)):
                     by_mac[m] = d
         epgs: dict[tuple[str, str, str, str], _Acc] = {}
         eps: dict[str, tuple[reads.EndpointInfo, _Acc]] = {}

@@ -11,19 +11,14 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Query, Request
-from fastapi.exceptions import RequestValidationError
 
 from api.auth import authorized, login_url
-from influx.api_queries import ApiQueries, Window
+from api.errors import invalid as invalid  # re-exported: routes import it from here
 from influx.query import time_range
+from influx.reads import ApiQueries, Window
 
 MAX_LIMIT = 1000
 MAX_OFFSET = 100_000
-
-
-def invalid(param: str, message: str, where: str = "query") -> RequestValidationError:
-    """A 422 naming the parameter, in FastAPI's own error shape."""
-    return RequestValidationError([{"loc": (where, param), "msg": message, "type": "value_error"}])
 
 
 def get_queries(request: Request) -> ApiQueries:
@@ -93,9 +88,14 @@ def make_window(since: str | None, until: str | None, fabric: str | None) -> Win
 
 def window_params(
     since: Annotated[
-        str, Query(description="start: RFC 3339 (2024-05-01T12:00:00Z) or relative (-1h)")
+        str,
+        Query(
+            max_length=64, description="start: RFC 3339 (2024-05-01T12:00:00Z) or relative (-1h)"
+        ),
     ] = "-24h",
-    until: Annotated[str | None, Query(description="end (exclusive): RFC 3339 or relative")] = None,
+    until: Annotated[
+        str | None, Query(max_length=64, description="end (exclusive): RFC 3339 or relative")
+    ] = None,
     fabric: Annotated[str | None, Query(max_length=256, description="fabric name tag")] = None,
 ) -> Window:
     return make_window(since, until, fabric)

@@ -44,6 +44,11 @@ class MoveAnalysis(Row):
     cause: str | None = None
     confidence: float | None = None
     evidence: str | None = None
+    incident_id: str | None = Field(None, description="the incident this move belongs to")
+    places: str | None = Field(
+        None, description="places on the move's path that carried evidence (comma-separated)"
+    )
+    topology: str | None = Field(None, description="known | partial | unknown")
 
 
 class HistoryItem(Row):
@@ -134,3 +139,44 @@ class TopFlow(BaseModel):
     samples: int = 0
     src_endpoint: dict[str, str] | None = None
     dst_endpoint: dict[str, str] | None = None
+
+
+class Incident(Row):
+    """One `incident` point (docs/measurements.md): moves that share a cause and a place.
+    `time` is the incident's start; `places` and `addrs` are the comma-separated fields split."""
+
+    id: str | None = None
+    fabric: str | None = None
+    kind: str | None = Field(
+        None, description="loop | link_failover | vm_migration | nic_teaming_flap | unknown"
+    )
+    start: str | None = Field(None, description="RFC 3339")
+    end: str | None = Field(None, description="RFC 3339")
+    endpoints: int | None = None
+    moves: int | None = None
+    places: list[str] = Field(
+        default_factory=list, description="e.g. bd:uni/tn-T/BD-B, node-101/eth1/5, host:esx-03"
+    )
+    summary: str | None = None
+    evidence: str | None = None
+    confidence: float | None = None
+    addrs: list[str] = Field(default_factory=list, description="endpoint MACs (at most 200)")
+    peak_flood_pps: float | None = None
+
+
+class IncidentMove(MoveAnalysis):
+    """A `move_analysis` finding that belongs to the incident, with the move it explains."""
+
+    move_time: str | None = None
+    from_node: str | None = None
+    from_interface: str | None = None
+    to_node: str | None = None
+    to_interface: str | None = None
+
+
+class IncidentDetail(Incident):
+    timeline: list[IncidentMove] = Field(
+        default_factory=list,
+        description="the incident's moves (move_analysis with its incident_id), oldest first",
+    )
+    timeline_truncated: bool = Field(False, description="more moves exist than were listed")

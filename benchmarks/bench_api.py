@@ -1,8 +1,9 @@
 """Benchmark: p50/p95 latency of the main API routes on seeded data (target p95 < 100 ms).
 
 Starts a private InfluxDB 1.8.10 (or uses --influx-url), seeds a realistic fabric day — endpoints
-with learn/move/delete events, moves with analyses, anomalies, host metrics, interface counters
-and flow rows — then serves the app with uvicorn on loopback and times each route over HTTP,
+with learn/move/delete events, moves with analyses grouped into incidents, a 1000-move loop
+incident with flood counters and a fault, anomalies, host metrics, interface counters and flow
+rows — then serves the app with uvicorn on loopback and times each route over HTTP,
 sequentially (a single client: latency, not throughput). Prints one result line per route.
 
     python benchmarks/bench_api.py [--endpoints 2000] [--requests 100]
@@ -25,19 +26,27 @@ import uvicorn
 from api.app import create_app
 from fabricscope.influxdb_local import LocalInfluxDB, ensure_influxd, free_port
 from fabricscope.settings import Settings
-from influx.query import InfluxQuery
+from influx.query import InfluxQuery, rfc3339_nano
 
 S = 1_000_000_000
 TARGET_P95_MS = 100.0
+
+
+def iso(ns: int) -> str:
+    return rfc3339_nano(ns)
 
 
 def mac(i: int) -> str:
     return f"00:50:56:{i >> 16 & 255:02X}:{i >> 8 & 255:02X}:{i & 255:02X}"
 
 
+BIG_LOOP = "loop-big"
+
+
 def seed(url: str, db: str, n_endpoints: int, now: int) -> int:
     rnd = random.Random(7)
     lines: list[str] = []
+    incidents: dict[str, dict] = {}
     day = 86400 * S
     for i in range(n_endpoints):
         addr = mac(i) if i % 2 == 0 else f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"
@@ -64,10 +73,15 @@ def seed(url: str, db: str, n_endpoints: int, now: int) -> int:
             lines.append(
                 f'apic_endpoint_event,{tags} node={node}i,vnid=15302i,status="deleted" {t + 1000}'
             )
-            cause = rnd.choice(["link_failover", "vm_migration", "flap", "unknown"])
+            cause = rnd.choice(["link_failover", "vm_migration", "nic_teaming_flap", "unknown"])
+            # Moves of one cause within a quarter hour form one incident.
+            iid = f"{cause}-{t // (900 * S)}"
+            inc = incidents.setdefault(iid, {"kind": cause, "t": [], "addrs": set()})
+            inc["t"].append(t)
+            inc["addrs"].add(addr)
             lines.append(
                 f"move_analysis,addr={addr},cause={cause},fabric=fabric1 confidence=0.8,"
-                f'evidence="synthetic",to_node="{new}" {t}'
+                f'evidence="synthetic",to_node="{new}",incident_id="{iid}" {t}'
             )
             node = new
         if i % 25 == 0:
@@ -112,6 +126,41 @@ def seed(url: str, db: str, n_endpoints: int, now: int) -> int:
                 f"ip_protocol=6,src_ip=10.0.0.{f},src_mac=005056001{f:03x},vlan=100 "
                 f"samples=1i,packets=100i,bytes={rnd.randrange(1, 10**6)}i {t}"
             )
+    # One big loop in the last half hour: 1000 moves of 200 endpoints between two leaf ports,
+    # flood on them, an MCP fault (the worst case for the incident page).
+    loop_t = [now - 1800 * S + k * S for k in range(0, 1000)]
+    for k, t in enumerate(loop_t):
+        a, b = ("101", "eth1/5"), ("102", "eth1/7")
+        if k % 2:
+            a, b = b, a
+        lines.append(
+            f"move_analysis,addr={mac(k % 200)},cause=loop,fabric=fabric1 confidence=0.95,"
+            f'evidence="flood",from_node="{a[0]}",from_interface="{a[1]}",to_node="{b[0]}",'
+            f'to_interface="{b[1]}",incident_id="{BIG_LOOP}" {t}'
+        )
+    incidents[BIG_LOOP] = {"kind": "loop", "t": loop_t, "addrs": {mac(k) for k in range(200)}}
+    for k in range(0, 7200, 60):
+        t = now - k * S
+        flood = 40000.0 if now - 1800 * S <= t <= loop_t[-1] else 30.0
+        for node, port in (("101", "eth1/5"), ("102", "eth1/7")):
+            lines.append(
+                f'apic_interface,fabric=fabric1,interface={port},node={node} oper_st="up",'
+                f"oper_up=true,in_flood_pkts_rate={flood} {t}"
+            )
+    lines.append(
+        'apic_fault,code=F2533,fabric=fabric1,kind=mcp_loop,node=101 interface="eth1/5",'
+        f'lc="raised",active=true,descr="loop" {loop_t[10]}'
+    )
+    for iid, inc in incidents.items():
+        ts = inc["t"]
+        places = "node-101/eth1/5,node-102/eth1/7,bd:tn/bd1" if iid == BIG_LOOP else "bd:tn/bd1"
+        lines.append(
+            f'incident,fabric=fabric1,kind={inc["kind"]} id="{iid}",'
+            f'start="{iso(min(ts))}",end="{iso(max(ts))}",start_ns={min(ts)}i,end_ns={max(ts)}i,'
+            f'endpoints={len(inc["addrs"])}i,moves={len(ts)}i,places="{places}",'
+            f'summary="synthetic {inc["kind"]}",evidence="synthetic",confidence=0.8,'
+            f'addrs="{",".join(sorted(inc["addrs"])[:200])}" {min(ts)}'
+        )
     with httpx.Client(timeout=120) as c:
         for i in range(0, len(lines), 50_000):
             r = c.post(
@@ -172,6 +221,10 @@ def main() -> int:
             "/api/v1/interfaces",
             "/api/v1/flows/top?since=-1h",
             f"/ui/endpoints/{some}",
+            "/api/v1/incidents?since=-24h&limit=100",
+            f"/api/v1/incidents/{BIG_LOOP}",
+            f"/ui/incidents/{BIG_LOOP}",
+            "/",
         ]
         worst = 0.0
         with httpx.Client(base_url=base, timeout=30) as c:

@@ -30,14 +30,15 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analyzers.move_cause import CAUSES, MoveCauseAnalyzer, MoveCauseConfig  # noqa: E402
+from analyzers.causes import CAUSE_NAMES as CAUSES  # noqa: E402
+from analyzers.move_cause import MoveCauseAnalyzer, MoveCauseConfig  # noqa: E402
 from fabricscope.commands.sim import ApicSimulation, start_apic_simulation  # noqa: E402
 from fabricscope.influxdb_local import LocalInfluxDB, ensure_influxd, free_port  # noqa: E402
 from influx import reads  # noqa: E402
@@ -68,6 +69,13 @@ class TrueMove:
     time: float
     cause: str
     scenario: str
+    run: int = 0
+
+    @property
+    def incident(self) -> tuple[int, str]:
+        """One true incident = one scenario run's moves of one cause (a concurrent run makes
+        two: its loop and its port-channel failover)."""
+        return (self.run, self.cause)
 
 
 def true_moves(fab: SimulatedFabric) -> list[TrueMove]:
@@ -79,19 +87,22 @@ def true_moves(fab: SimulatedFabric) -> list[TrueMove]:
             cause = TRUE_CAUSE.get(r.cause)
             if cause is None or r.addr_type != "mac":
                 continue
-            out.append(TrueMove(r.addr, r.time, cause, r.scenario))
+            out.append(TrueMove(r.addr, r.time, cause, r.scenario, r.run))
             try:
                 ips = fab.endpoint(r.addr).ips
             except KeyError:
                 ips = ()
-            out.extend(TrueMove(ip, r.time, cause, r.scenario) for ip in ips)
+            out.extend(TrueMove(ip, r.time, cause, r.scenario, r.run) for ip in ips)
     return out
 
 
 def confusion(
-    truth: list[TrueMove], moves: list[reads.Move], findings: list[reads.MoveFinding]
+    truth: list[TrueMove],
+    moves: list[reads.Move],
+    findings: list[reads.MoveFinding],
+    matched: list[tuple[TrueMove, reads.MoveFinding]] | None = None,
 ) -> Counter[tuple[str, str]]:
-    """(true cause, found cause) → count."""
+    """(true cause, found cause) → count; `matched` receives each true move's finding."""
     by_addr: dict[str, list[reads.MoveFinding]] = {}
     for f in findings:
         by_addr.setdefault(f.addr.upper(), []).append(f)
@@ -112,6 +123,8 @@ def confusion(
             best = min(near, key=lambda f: abs(f.time_ns - t_ns))
             used.add(id(best))
             table[(t.cause, best.cause)] += 1
+            if matched is not None:
+                matched.append((t, best))
         elif any(abs(x - t_ns) <= MATCH_S * NS for x in moved.get(key, [])):
             table[(t.cause, NO_FINDING)] += 1
         else:
@@ -120,6 +133,58 @@ def confusion(
         if id(f) not in used:
             table[(NO_TRUTH, f.cause)] += 1
     return table
+
+
+INCIDENT_COLS = ("true incidents", "found", "merged", "split", "missed", "right cause")
+
+
+def incident_confusion(
+    truth: list[TrueMove],
+    matched: list[tuple[TrueMove, reads.MoveFinding]],
+    kinds: dict[str, str],
+) -> dict[str, Counter[str]]:
+    """Per true cause: how its true incidents came out.
+
+    - `found`: all its moves are in one found incident that holds no other true incident;
+    - `merged`: that one found incident also holds another true incident's moves;
+    - `split`: its moves are in several found incidents;
+    - `missed`: none of its moves has a finding;
+    - `right cause`: found (one-to-one) with the true cause as the incident's kind.
+    """
+    ids_of: dict[tuple[int, str], set[str]] = {}
+    true_of: dict[str, set[tuple[int, str]]] = {}
+    for t, f in matched:
+        ids_of.setdefault(t.incident, set()).add(f.incident_id)
+        true_of.setdefault(f.incident_id, set()).add(t.incident)
+    out: dict[str, Counter[str]] = {}
+    for inc in sorted({t.incident for t in truth}):
+        row = out.setdefault(inc[1], Counter())
+        row["true incidents"] += 1
+        ids = ids_of.get(inc, set())
+        if not ids:
+            row["missed"] += 1
+        elif len(ids) > 1:
+            row["split"] += 1
+        elif len(true_of[next(iter(ids))]) > 1:
+            row["merged"] += 1
+        else:
+            row["found"] += 1
+            if kinds.get(next(iter(ids))) == inc[1]:
+                row["right cause"] += 1
+    return out
+
+
+def render_incidents(rows: dict[str, Counter[str]], spurious: int) -> str:
+    lines = [
+        "| true cause | " + " | ".join(INCIDENT_COLS) + " |",
+        "|---" * (len(INCIDENT_COLS) + 1) + "|",
+    ]
+    for cause in sorted(rows):
+        lines.append(
+            f"| {cause} | " + " | ".join(str(rows[cause][c]) for c in INCIDENT_COLS) + " |"
+        )
+    lines.append(f"\nfound incidents with no true move: {spurious}")
+    return "\n".join(lines)
 
 
 def render(table: Counter[tuple[str, str]]) -> str:
@@ -171,9 +236,10 @@ def run(
     repeat_s: float,
     scenarios: str,
     workdir: Path,
-    log=print,  # noqa: ANN001 - any print-like callable
-) -> tuple[Counter[tuple[str, str]], dict[str, int]]:
-    """Run the stack for ``duration_s`` and return the confusion table and some counts."""
+    log: Callable[[str], object] = print,
+) -> tuple[Counter[tuple[str, str]], dict[str, int], dict[str, Counter[str]]]:
+    """Run the stack for ``duration_s``; return the per-move confusion table, some counts
+    (`spurious_incidents` among them) and the per-incident table (`incident_confusion`)."""
     ensure_bucket(influx_url, "", "", database)
     env = dict(
         os.environ,
@@ -253,18 +319,25 @@ def run(
         reads.MoveFinding(
             f.move.time_ns, f.move.fabric, f.move.addr, f.cause, f.confidence, f.evidence,
             f.move.from_node, f.move.from_interface, f.move.to_node, f.move.to_interface,
+            f.incident_id, f.places, f.topology,
         )
         for f in findings_by_key.values()
     ]  # fmt: skip
+    kinds = {i.id: i.kind for i in analyzer.last_incidents}
     mv = reads.moves(q, cfg.fabric, since_ns, until_ns, limit=100_000)
     truth = [t for t in true_moves(fab) if t.time >= t_start]
+    matched: list[tuple[TrueMove, reads.MoveFinding]] = []
+    table = confusion(truth, mv, findings, matched)
+    with_truth = {f.incident_id for _, f in matched}
     counts = {
         "true_moves": len(truth),
         "stored_moves": len(mv),
         "findings": len(findings),
         "scenario_runs": len([r for r in fab.scenarios.runs if r.started >= t_start]),
+        "incidents": len(kinds),
+        "spurious_incidents": len(set(kinds) - with_truth),
     }
-    return confusion(truth, mv, findings), counts
+    return table, counts, incident_confusion(truth, matched, kinds)
 
 
 def main() -> int:
@@ -284,7 +357,7 @@ def main() -> int:
             url = local.start()
         try:
             t0 = time.perf_counter()
-            table, counts = run(
+            table, counts, incidents = run(
                 influx_url=url,
                 database=f"confusion_{int(time.time())}",
                 duration_s=args.duration,
@@ -301,8 +374,11 @@ def main() -> int:
     summary = ", ".join(f"{k}={v}" for k, v in counts.items())
     print(f"confusion_moves {summary} wall_s={wall:.0f}")
     print(text)
+    print()
+    inc_text = render_incidents(incidents, counts["spurious_incidents"])
+    print(inc_text)
     if args.out:
-        Path(args.out).write_text(text + "\n")
+        Path(args.out).write_text(text + "\n\n" + inc_text + "\n")
     return 0
 
 

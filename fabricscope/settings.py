@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     fabric: str = "fabric1"
     api_listen: str = "127.0.0.1:8080"
     api_key: SecretStr = SecretStr("")
+    # Where people open Grafana (links from the UI's incident pages); empty: no links.
+    grafana_url: str = "http://127.0.0.1:3000"
 
     spool_dir: str = ""  # empty: <state dir>/spool
     state_dir: str = Field(default="", description="where the managed InfluxDB and spool live")

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from fabricscope.errors import UserError, check_influx_url
 from fabricscope.settings import Settings
 
 
@@ -26,14 +27,16 @@ class StdoutSink:
 
 
 def resolve_influx_url(settings: Settings) -> Settings:
-    """An empty FABRICSCOPE_INFLUX_URL means the managed local InfluxDB, which must be running."""
+    """An empty FABRICSCOPE_INFLUX_URL means the managed local InfluxDB, which must be running.
+    A malformed URL is refused here, naming it, rather than retried forever by a writer."""
     if settings.influx_url:
+        check_influx_url(settings.influx_url)
         return settings
     from fabricscope.influxdb_local import LocalInfluxDB
 
     local = LocalInfluxDB(None)
     if not local.running():
-        raise SystemExit(
+        raise UserError(
             "no InfluxDB: set FABRICSCOPE_INFLUX_URL or run `fabricscope influxdb start` first"
         )
     return settings.model_copy(update={"influx_url": local.url})

@@ -17,6 +17,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+# The cause variable's values come from the analyzers' registry (analyzers/causes/).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from analyzers.causes import CAUSE_NAMES  # noqa: E402
+
 DASHBOARDS = Path(__file__).resolve().parent / "dashboards"
 DS = {"type": "influxdb", "uid": "fabricscope-influxdb"}
 Json = dict[str, Any]
@@ -63,6 +67,22 @@ def variable(
     if include_all:
         v["allValue"] = ".*"
     return v
+
+
+def custom_variable(name: str, values: tuple[str, ...], *, label: str = "") -> Json:
+    """A multi-value variable with a fixed list (e.g. the causes of the analyzers' registry)."""
+    return {
+        "name": name,
+        "label": label or name,
+        "type": "custom",
+        "query": ",".join(values),
+        "includeAll": True,
+        "allValue": ".*",
+        "multi": True,
+        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+        "options": [{"selected": False, "text": v, "value": v} for v in values],
+        "hide": 0,
+    }
 
 
 def annotation(name: str, query: str, *, color: str, text: str, tags: str, title: str = "") -> Json:
@@ -308,9 +328,27 @@ MOVE_COLS = (
     '"addr", "addr_type", "from_node", "from_interface", "from_encap", "to_node", '
     '"to_interface", "to_encap", "epg", "bd", "vrf", "count"'
 )
+INCIDENT_COLS = (
+    '"kind", "summary", "endpoints", "moves", "places", "confidence", "end", "evidence", "id"'
+)
+
+
+def incident_annotation(where: str) -> Json:
+    """Incidents as annotations at their start: kind as title, the summary as text."""
+    return annotation(
+        "Incidents",
+        f'SELECT "kind", "summary" FROM "incident" WHERE $timeFilter AND {where}',
+        color="red",
+        title="kind",
+        text="summary",
+        tags="kind",
+    )
+
+
+CAUSE = '"cause" =~ /^$cause$/'
 ANALYSIS_COLS = (
     '"addr", "cause", "confidence", "evidence", "from_node", "from_interface", '
-    '"to_node", "to_interface"'
+    '"to_node", "to_interface", "incident_id", "topology"'
 )
 
 
@@ -436,6 +474,19 @@ def fabric_overview() -> Json:
         reduce_sum=True,
         limit=15,
     )
+    incidents_tbl = table(
+        "Incidents",
+        [
+            target(
+                f'SELECT {INCIDENT_COLS} FROM "incident" WHERE $timeFilter AND {FABRIC} '
+                "ORDER BY time DESC LIMIT 200",
+                fmt="table",
+            )
+        ],
+        desc="incident: endpoint moves grouped by shared cause and place (analyzers/incidents.py)"
+        ", newest first. Time is the incident's start; the fabricscope UI (/ui/incidents/<id>) "
+        "charts the evidence around each one.",
+    )
     causes = bargauge(
         "Move causes",
         [
@@ -459,6 +510,7 @@ def fabric_overview() -> Json:
             (collector, 5, 4),
             (poller, 5, 4),
             (poller_lag, 4, 4),
+            (incidents_tbl, 24, 8),
             (moves_pm, 12, 8),
             (anomalies_pm, 12, 8),
             (top_movers, 8, 10),
@@ -466,6 +518,7 @@ def fabric_overview() -> Json:
             (causes, 8, 10),
         ],
         variables=[fabric_var("apic_endpoint_move")],
+        annotations=[incident_annotation(FABRIC)],
     )
 
 
@@ -520,7 +573,8 @@ def endpoint_moves() -> Json:
                     [
                         target(
                             f'SELECT count("confidence") AS "moves" FROM "move_analysis" '
-                            f'WHERE $timeFilter AND {FABRIC} {GT}, "cause" fill(none)',
+                            f"WHERE $timeFilter AND {FABRIC} AND {CAUSE} "
+                            f'{GT}, "cause" fill(none)',
                             alias="$tag_cause",
                         )
                     ],
@@ -554,7 +608,7 @@ def endpoint_moves() -> Json:
                     [
                         target(
                             f'SELECT {ANALYSIS_COLS} FROM "move_analysis" WHERE $timeFilter '
-                            f"AND {FABRIC} ORDER BY time DESC LIMIT 1000",
+                            f"AND {FABRIC} AND {CAUSE} ORDER BY time DESC LIMIT 1000",
                             fmt="table",
                         )
                     ],
@@ -564,7 +618,10 @@ def endpoint_moves() -> Json:
                 10,
             ),
         ],
-        variables=[fabric_var("apic_endpoint_move")],
+        variables=[
+            fabric_var("apic_endpoint_move"),
+            custom_variable("cause", CAUSE_NAMES, label="cause"),
+        ],
         annotations=[move_anno, cause_anno],
     )
 
@@ -572,6 +629,8 @@ def endpoint_moves() -> Json:
 # ------------------------------------------------------------------ endpoint detail
 def endpoint_detail() -> Json:
     addr = "\"addr\" = '$address'"
+    # `addrs` is the comma-separated list of the incident's endpoint MACs.
+    in_addrs = '"addrs" =~ /(^|,)$address(,|$)/'
     address = variable(
         "address",
         'SHOW TAG VALUES FROM /^apic_endpoint_(event|move|anomaly)$/ WITH KEY = "addr"',
@@ -722,6 +781,21 @@ def endpoint_detail() -> Json:
                 12,
                 8,
             ),
+            (
+                table(
+                    "Incidents",
+                    [
+                        target(
+                            f'SELECT {INCIDENT_COLS} FROM "incident" '
+                            f"WHERE $timeFilter AND {in_addrs} ORDER BY time DESC LIMIT 200",
+                            fmt="table",
+                        )
+                    ],
+                    desc="Incidents this endpoint was part of (its MAC in incident.addrs).",
+                ),
+                24,
+                6,
+            ),
         ],
         variables=[address],
         annotations=[
@@ -742,6 +816,7 @@ def endpoint_detail() -> Json:
                 text="evidence",
                 tags="cause",
             ),
+            incident_annotation(in_addrs),
             annotation(
                 "Anomalies",
                 'SELECT "kind", "detail" FROM "apic_endpoint_anomaly" '

@@ -181,6 +181,8 @@ def check_dashboard(
         if v.get("type") != "query":
             if vname in given:
                 resolved[vname] = given[vname]
+            elif v.get("type") == "custom":  # a fixed list: its current selection (All)
+                resolved[vname] = v.get("current", {}).get("value", "$__all")
             continue
         q = expand(v["query"], time_range, resolved, var_defs, interval)
         err, values = client.run(q)

@@ -25,14 +25,30 @@ import httpx
 _STR_ESC = str.maketrans({"\\": "\\\\", "\n": "\\n"})
 
 
+class QueryValueError(ValueError):
+    """A value that no InfluxQL statement can carry (a NUL or CR in a literal, a time outside
+    InfluxDB's range, an oversized duration). The message is fit for a 422 response: the API maps
+    this class to 422 wherever it surfaces, so a hostile value can never become a 5xx."""
+
+
+def _literal_safe(text: str, what: str) -> str:
+    # The InfluxQL scanner reads NUL as end of input and folds CR into LF (scanner.go,
+    # `reader.ReadRune`), and neither has an escape inside '…' or "…": such a literal would be
+    # cut short or rejected by the parser. Bind parameters (`params=`) carry both safely.
+    if "\x00" in text or "\r" in text:
+        bad = "NUL" if "\x00" in text else "carriage return"
+        raise QueryValueError(f"{what} contains a {bad} character, which InfluxQL cannot express")
+    return text
+
+
 def quote_ident(name: str) -> str:
     """A double-quoted InfluxQL identifier (measurement, tag/field key, database, RP)."""
-    return '"' + name.translate(_STR_ESC).replace('"', '\\"') + '"'
+    return '"' + _literal_safe(name, "identifier").translate(_STR_ESC).replace('"', '\\"') + '"'
 
 
 def quote_str(value: str) -> str:
     """A single-quoted InfluxQL string literal (e.g. a tag value in WHERE)."""
-    return "'" + value.translate(_STR_ESC).replace("'", "\\'") + "'"
+    return "'" + _literal_safe(value, "value").translate(_STR_ESC).replace("'", "\\'") + "'"
 
 
 _RE2_META = set(".+*?()|[]{}^$-&~#")
@@ -85,33 +101,56 @@ def delete_predicate(measurement: str, tags: Mapping[str, str]) -> str:
 
 # -- time --------------------------------------------------------------------------------------
 
-_UNITS = {
-    "ns": timedelta(microseconds=0.001),
-    "us": timedelta(microseconds=1),
-    "µs": timedelta(microseconds=1),
-    "ms": timedelta(milliseconds=1),
-    "s": timedelta(seconds=1),
-    "m": timedelta(minutes=1),
-    "h": timedelta(hours=1),
-    "d": timedelta(days=1),
-    "w": timedelta(weeks=1),
+# Nanoseconds per unit: durations are summed as exact integers (a float or a timedelta would
+# round `1ns` to zero and overflow on big inputs before any range check could run).
+_UNIT_NS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60 * 1_000_000_000,
+    "h": 3600 * 1_000_000_000,
+    "d": 86400 * 1_000_000_000,
+    "w": 7 * 86400 * 1_000_000_000,
 }
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d|w)")
-_DURATION_FULL = re.compile(r"(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h|d|w))+")
+# [0-9], not \d: \d also matches other scripts' digits, which float() would then accept.
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h|d|w)")
+_DURATION_FULL = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|µs|ms|s|m|h|d|w))+")
+
+# InfluxDB keeps time as int64 nanoseconds and reserves both extremes (models.MinNanoTime =
+# MinInt64 + 2, MaxNanoTime = MaxInt64 - 1): 1677-09-21T00:12:43.145224194Z to
+# 2262-04-11T23:47:16.854775806Z. A literal outside fails InfluxQL's integer parse.
+MIN_TIME_NS = -(2**63) + 2
+MAX_TIME_NS = 2**63 - 2
+_RANGE_TEXT = "InfluxDB stores times from 1677-09-21 to 2262-04-11 UTC"
+# GROUP BY time(…) and every other InfluxQL duration is int64 nanoseconds too.
+MAX_DURATION_NS = 2**63 - 1
+MAX_DURATION = timedelta(microseconds=MAX_DURATION_NS // 1000)
 
 
 def parse_duration(text: str) -> timedelta:
-    """`30s`, `5m`, `1h30m`, `2d`, `1w`, `500ms` → timedelta (non-negative)."""
+    """`30s`, `5m`, `1h30m`, `2d`, `1w`, `500ms` → timedelta (non-negative, at most ~292 years).
+
+    Raises QueryValueError (a ValueError) with a message fit for a 422 response."""
     t = text.strip()
     if not _DURATION_FULL.fullmatch(t):
-        raise ValueError(
+        raise QueryValueError(
             f"invalid duration {text!r}: expected e.g. 30s, 5m, 1h30m, 2d "
             "(units: ns us ms s m h d w)"
         )
-    total = timedelta()
+    if len(t) > 64:
+        raise QueryValueError(f"duration {text[:20]!r}… is too long: at most 64 characters")
+    total_ns = 0
     for num, unit in _DURATION_PART.findall(t):
-        total += _UNITS[unit] * float(num)
-    return total
+        whole, _, frac = num.partition(".")
+        per = _UNIT_NS[unit]
+        total_ns += int(whole) * per + (int(frac) * per // 10 ** len(frac) if frac else 0)
+    if total_ns > MAX_DURATION_NS:
+        raise QueryValueError(
+            f"duration {text!r} is too long: at most {MAX_DURATION.days}d (InfluxDB's limit)"
+        )
+    return timedelta(microseconds=total_ns // 1000)
 
 
 def duration_literal(value: timedelta | str) -> str:
@@ -119,7 +158,9 @@ def duration_literal(value: timedelta | str) -> str:
     td = parse_duration(value) if isinstance(value, str) else value
     us = td // timedelta(microseconds=1)
     if us <= 0:
-        raise ValueError(f"duration must be positive, got {td}")
+        raise QueryValueError(f"duration must be positive, got {td}")
+    if td > MAX_DURATION:
+        raise QueryValueError(f"duration {td} is too long: at most {MAX_DURATION.days}d")
     for unit, size in (("w", 604800_000_000), ("d", 86400_000_000), ("h", 3600_000_000),
                        ("m", 60_000_000), ("s", 1_000_000), ("ms", 1000)):  # fmt: skip
         if us % size == 0:
@@ -127,35 +168,57 @@ def duration_literal(value: timedelta | str) -> str:
     return f"{us}u"
 
 
+def _out_of_range(text: str) -> QueryValueError:
+    return QueryValueError(f"time {text!r} is out of range: {_RANGE_TEXT}")
+
+
 def parse_time(text: str, *, now: datetime | None = None) -> datetime:
     """`since`/`until` values: `now`, relative (`-1h`, `-30m`, `now-2d`, `-1h30m`) or RFC 3339.
 
-    Returns an aware UTC datetime; raises ValueError with a message fit for a 422 response.
+    Returns an aware UTC datetime within InfluxDB's time range; raises QueryValueError (a
+    ValueError) with a message fit for a 422 response.
     """
     t = text.strip()
     now = now or datetime.now(UTC)
     if not t:
-        raise ValueError("empty time: use RFC 3339 (2024-05-01T12:00:00Z), 'now' or e.g. -1h")
+        raise QueryValueError("empty time: use RFC 3339 (2024-05-01T12:00:00Z), 'now' or e.g. -1h")
     low = t.lower()
     if low == "now":
         return now
     if low.startswith("now"):
         low = low[3:].strip()
     if low[:1] in ("-", "+") and _DURATION_FULL.fullmatch(low[1:].strip()):
-        delta = parse_duration(low[1:].strip())
-        return now - delta if low[0] == "-" else now + delta
+        try:
+            delta = parse_duration(low[1:].strip())
+            rel = now - delta if low[0] == "-" else now + delta
+        except (QueryValueError, OverflowError):
+            raise _out_of_range(text) from None
+        return _in_range(rel, text)
+    dt: datetime | None
     try:
         dt = datetime.fromisoformat(t.replace("z", "Z"))
     except ValueError:
         dt = None
     if dt is None or "T" not in t.upper() and " " not in t:
-        raise ValueError(
+        raise QueryValueError(
             f"invalid time {text!r}: use RFC 3339 (2024-05-01T12:00:00Z), 'now' or a relative "
             "time like -1h, -30m, -2d"
         )
     if dt.tzinfo is None:
-        raise ValueError(f"invalid time {text!r}: RFC 3339 needs a UTC offset, e.g. Z or +02:00")
-    return dt.astimezone(UTC)
+        raise QueryValueError(
+            f"invalid time {text!r}: RFC 3339 needs a UTC offset, e.g. Z or +02:00"
+        )
+    try:
+        dt = dt.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before datetime.min in UTC
+        raise _out_of_range(text) from None
+    return _in_range(dt, text)
+
+
+def _in_range(dt: datetime, text: str) -> datetime:
+    if not MIN_TIME_NS <= to_ns(dt) <= MAX_TIME_NS:
+        raise _out_of_range(text)
+    return dt
 
 
 def to_ns(dt: datetime) -> int:
@@ -172,8 +235,12 @@ def rfc3339_nano(time_ns: int) -> str:
 
 
 def time_literal(dt: datetime) -> str:
-    """An InfluxQL time literal: integer nanoseconds (unambiguous, no quoting issues)."""
-    return f"{to_ns(dt)}"
+    """An InfluxQL time literal: integer nanoseconds (unambiguous, no quoting issues).
+    QueryValueError outside InfluxDB's range, which the server could not parse."""
+    ns = to_ns(dt)
+    if not MIN_TIME_NS <= ns <= MAX_TIME_NS:
+        raise QueryValueError(f"time {dt.isoformat()} is out of range: {_RANGE_TEXT}")
+    return f"{ns}"
 
 
 def time_range(
@@ -192,7 +259,7 @@ def time_range(
         end = until if isinstance(until, datetime) else parse_time(until, now=now)
         parts.append(f"time < {time_literal(end)}")
     if len(parts) == 2 and to_ns(start) >= to_ns(end):
-        raise ValueError(f"since ({since}) must be before until ({until})")
+        raise QueryValueError(f"since ({since}) must be before until ({until})")
     return " AND ".join(parts)
 
 

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Path, Query
 
 from api.deps import PageDep, QueriesDep, WindowDep, invalid
 from api.schemas import EndpointSearch, HistoryItem, Paged
-from influx.api_queries import SEARCH_MAX_ADDRS, classify_search, mac_to_apic
+from fabricscope import macs
+from influx.reads import SEARCH_MAX_ADDRS, classify_search
 
 router = APIRouter(tags=["endpoints"])
 
@@ -17,7 +18,7 @@ AddrPath = Annotated[str, Path(min_length=1, max_length=128, description="MAC or
 
 def normalize_addr(addr: str) -> str:
     """MACs in any spelling → APIC form; anything else is matched exactly (and quoted)."""
-    return mac_to_apic(addr) or addr.strip()
+    return macs.to_apic(addr) or addr.strip()
 
 
 @router.get("/endpoints", response_model=EndpointSearch)

@@ -7,22 +7,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from analyzers.causes import CAUSE_NAMES
 from api.deps import AddrQuery, PageDep, QueriesDep, WindowDep
 from api.routes.endpoints import normalize_addr, paged
 from api.schemas import Anomaly, Move, MoveAnalysis, Paged
+from collector.apic.anomaly_kinds import ANOMALY_KINDS
 
 router = APIRouter(tags=["events"])
 
 
-class AnomalyKind(StrEnum):
-    """The kinds the APIC tracker writes (collector/apic/tracker.py)."""
-
-    rapid = "rapid"
-    offsubnet = "offsubnet"
-    stale = "stale"
-    rogue = "rogue"
-    duplicate_ip = "duplicate_ip"
-    loop = "loop"
+# The kinds the APIC tracker writes, from their one list (collector/apic/anomaly_kinds.py).
+AnomalyKind = StrEnum("AnomalyKind", {k: k for k in ANOMALY_KINDS})  # type: ignore[misc]
+# The causes the move-cause analyzer names, from its registry (analyzers/causes/).
+CauseName = StrEnum("CauseName", {c: c for c in CAUSE_NAMES})  # type: ignore[misc]
 
 
 @router.get("/moves", response_model=Paged[Move])
@@ -51,8 +48,9 @@ async def analysis_moves(
     win: WindowDep,
     page: PageDep,
     addr: AddrQuery = None,
-    cause: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    cause: Annotated[CauseName | None, Query(description="move cause")] = None,
 ) -> Any:
     a = normalize_addr(addr) if addr else None
-    rows = await queries.move_analysis(win, a, cause, page.limit, page.offset)
+    c = cause.value if cause else None
+    rows = await queries.move_analysis(win, a, c, page.limit, page.offset)
     return paged(rows, page.limit, page.offset)

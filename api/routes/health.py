@@ -20,8 +20,8 @@ from fastapi.responses import JSONResponse
 
 from api.deps import QueriesDep
 from api.schemas import Health, ProcessHealth
-from influx.api_queries import Window
 from influx.query import InfluxQueryError, time_range
+from influx.reads import Window
 
 router = APIRouter(tags=["health"])
 

@@ -2,8 +2,9 @@
 
 `GET /ui/login` shows a form; `POST /ui/login` checks the key (constant time) and on success sets
 the signed session cookie of api/auth.py and redirects (303) to `next` — only ever a path on this
-site. A wrong key gets the form again with a message and status 401. `/ui/logout` (GET or POST)
-clears the cookie. With no key configured there is nothing to log in to: both redirect onwards.
+site. A wrong key gets the form again with a message and status 401; too many wrong keys from one
+client get 429 for a while (api/throttle.py). `/ui/logout` (GET or POST) clears the cookie and
+revokes the session. With no key configured there is nothing to log in to: both redirect onwards.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from api.auth import (
     SESSION_COOKIE,
     SESSION_TTL_S,
     authorized,
+    client_address,
     configured_key,
     key_matches,
     make_session_token,
+    revocations,
     safe_next,
+    throttle,
 )
 from api.routes.ui import templates
 
@@ -76,12 +80,23 @@ async def login(request: Request) -> Response:
     if not key:
         return RedirectResponse(target, status_code=303)
     given = form.get("key", "")
+    thr, client = throttle(request), client_address(request)
+    wait = thr.retry_after(client)
+    if wait:
+        # Refused before the key is compared: a guesser learns nothing while blocked.
+        page = _login_page(
+            request, target, f"Too many wrong keys: try again in {wait} s.", status=429
+        )
+        page.headers["Retry-After"] = str(wait)
+        return page
     if not key_matches(key, given):
-        # The address helps spot guessing; the submitted text is never logged (it may be a
-        # mistyped real key).
-        log.warning("UI login refused from %s", request.client.host if request.client else "?")
+        # The throttle logs the address once per block (never the submitted text: it may be a
+        # mistyped real key), not once per attempt.
+        if given:
+            thr.failure(client, "UI login")
         message = "Wrong API key." if given else "Enter the API key."
         return _login_page(request, target, message, status=401)
+    thr.success(client)
     resp = RedirectResponse(target, status_code=303)
     resp.set_cookie(
         SESSION_COOKIE,
@@ -97,6 +112,8 @@ async def login(request: Request) -> Response:
 
 @router.api_route("/ui/logout", methods=["GET", "POST"])
 async def logout(request: Request) -> Response:
+    # Revoked, not only deleted from this browser: a copy of the cookie stops working too.
+    revocations(request).revoke(request.cookies.get(SESSION_COOKIE))
     resp = RedirectResponse("/ui/login" if configured_key(request) else "/", status_code=303)
     resp.delete_cookie(
         SESSION_COOKIE, path="/", secure=_secure(request), httponly=True, samesite="strict"

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from api.deps import MAX_LIMIT, PageDep, QueriesDep, WindowDep, invalid
 from api.routes.endpoints import paged
 from api.schemas import Host, HostMetrics, InterfaceRow, Paged, TopFlow
-from influx.api_queries import sflow_mac_to_apic
+from fabricscope.macs import sflow_to_apic as sflow_mac_to_apic
 from influx.query import duration_literal, parse_duration
 
 router = APIRouter(tags=["sflow"])

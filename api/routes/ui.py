@@ -6,20 +6,28 @@ configured, api/app.py guards these routes with `require_ui_login` (login page: 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from api import incident_views
 from api.deps import QueriesDep, make_window
 from api.routes.endpoints import normalize_addr
 from api.routes.events import AnomalyKind
-from influx.api_queries import classify_search
+from api.routes.incidents import IncidentKind, check_id, make_span
+from influx.reads import classify_search
 
 router = APIRouter(include_in_schema=False)
+
+
+def now_ns() -> int:
+    return time.time_ns()
 
 
 def _auth_context(request: Request) -> dict[str, Any]:
@@ -58,9 +66,15 @@ async def index(
     queries: QueriesDep,
     q: Annotated[str | None, Query(max_length=64)] = None,
     since: Since = "-7d",
+    fabric: Annotated[str | None, Query(max_length=256)] = None,
 ) -> Response:
     if not q:
-        return _page(request, "index.html", q="", since=since, results=None)
+        if fabric is not None and not fabric.strip():
+            fabric = None
+        recent = await incident_views.last_hour(queries.iq, now_ns(), fabric)
+        return _page(
+            request, "index.html", q="", since=since, results=None, fabric=fabric or "", **recent
+        )
     try:
         win = make_window(since, None, None)
         aq = classify_search(q)
@@ -88,6 +102,7 @@ async def endpoint_page(
     a = normalize_addr(addr)
     state = await queries.endpoint_state(a, win)
     history = await queries.history(a, win, 200, 0)
+    incidents = await incident_views.endpoint_incidents(queries.iq, a, make_span(since, None, None))
     analyses = await queries.move_analysis(win, a, None, 200, 0)
     # The analyzer stamps each finding with its move's own timestamp: match on time exactly.
     by_time = {str(x.get("time")): x for x in analyses}
@@ -100,7 +115,13 @@ async def endpoint_page(
         if not any(h.get("analysis") is x for h in history if h["type"] == "move")
     ]
     return _page(
-        request, "endpoint.html", ep=state, history=history, analyses=unmatched, since=since
+        request,
+        "endpoint.html",
+        ep=state,
+        history=history,
+        analyses=unmatched,
+        since=since,
+        incidents=incidents,
     )
 
 
@@ -147,3 +168,55 @@ async def hosts_page(request: Request, queries: QueriesDep, since: Since = "-1h"
     except RequestValidationError as exc:
         return _error(request, exc)
     return _page(request, "hosts.html", rows=await queries.hosts(win), since=since)
+
+
+@router.get("/ui/incidents", response_class=HTMLResponse)
+async def incidents_page(
+    request: Request,
+    queries: QueriesDep,
+    since: Since = "-24h",
+    kind: Annotated[IncidentKind | None, Query()] = None,
+    fabric: Annotated[str | None, Query(max_length=256)] = None,
+) -> Response:
+    try:
+        span = make_span(since, None, fabric)
+    except RequestValidationError as exc:
+        return _error(request, exc)
+    rows = await incident_views.incident_list(queries.iq, span, kind.value if kind else None)
+    return _page(
+        request,
+        "incidents.html",
+        incidents=rows,
+        since=since,
+        kind=kind.value if kind else "",
+        kinds=[k.value for k in IncidentKind],
+        fabric=fabric or "",
+    )
+
+
+@router.get("/ui/incidents/{incident_id:path}", response_class=HTMLResponse)
+async def incident_page(
+    request: Request,
+    queries: QueriesDep,
+    incident_id: Annotated[str, PathParam(min_length=1, max_length=128)],
+    since: Since = "-30d",
+) -> Response:
+    try:
+        span = make_span(since, None, None)
+        check_id(incident_id)
+    except RequestValidationError as exc:
+        return _error(request, exc)
+    ctx = await incident_views.incident_page(
+        queries.iq, span, incident_id, request.app.state.grafana_url, now_ns()
+    )
+    if ctx is None:
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {
+                "title": "Incident not found",
+                "message": f"No incident {incident_id!r} since {since}.",
+            },
+            404,
+        )
+    return _page(request, "incident.html", since=since, **ctx)

@@ -34,6 +34,13 @@ DEFAULT_COUNTERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
+def bundle_of(attrs: dict[str, Any]) -> str | None:
+    """The port-channel a member port belongs to (ethpmPhysIf `bundleIndex`, e.g. `po7`), so
+    the analyzers can tie a `poN` endpoint location to the member ports that went down."""
+    b = attrs.get("bundleIndex")
+    return b if isinstance(b, str) and b and b != "unspecified" else None
+
+
 class InterfaceWatch:
     def __init__(
         self,
@@ -71,6 +78,7 @@ class InterfaceWatch:
         fields: dict[str, Any] = {"oper_st": st, "oper_up": st == "up"}
         if attrs.get("operSpeed"):
             fields["speed"] = attrs["operSpeed"]
+        fields["bundle"] = bundle_of(attrs)
         line = interface_line(self.fabric, node, port, fields, ts)
         if line:
             self.events += 1
@@ -98,8 +106,9 @@ class InterfaceWatch:
                     if p in per_port:
                         st = a.get("operSt", "")
                         per_port[p].update(
-                            oper_st=st, oper_up=st == "up", speed=a.get("operSpeed") or None
-                        )
+                            oper_st=st, oper_up=st == "up", speed=a.get("operSpeed") or None,
+                            bundle=bundle_of(a),
+                        )  # fmt: skip
                 for cls, prefix, names in self.counters:
                     try:
                         objs = await self.client.class_objects(cls, scope=scope)

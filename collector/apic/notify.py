@@ -24,12 +24,13 @@ from typing import Any
 import httpx
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from collector.apic.anomaly_kinds import ANOMALY_KINDS
 from collector.apic.models import addr_type
 from collector.apic.tracker import Anomaly, Move, Output
 
 log = logging.getLogger(__name__)
 
-ALL_KINDS = ("move", "rapid", "rogue", "offsubnet", "stale", "duplicate_ip", "loop")
+ALL_KINDS = ("move", *ANOMALY_KINDS)
 DEFAULT_KINDS = "rapid,rogue,offsubnet,duplicate_ip,loop"
 _SEVERITY = {
     "move": 5,

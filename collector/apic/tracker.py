@@ -29,6 +29,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from collector.apic.anomaly_kinds import ANOMALY_KINDS  # re-exported (see __all__)
 from collector.apic.models import (
     F_BOUNCE,
     F_BOUNCE_PROXY,
@@ -41,8 +42,6 @@ from collector.apic.models import (
     addr_type,
     flags_text,
 )
-
-ANOMALY_KINDS = ("rapid", "offsubnet", "stale", "rogue", "duplicate_ip", "loop")
 
 
 @dataclass(slots=True)

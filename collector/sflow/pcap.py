@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import struct
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from socket import AF_INET6, inet_ntoa, inet_ntop
 from typing import BinaryIO
 
@@ -37,9 +37,15 @@ _IPV6_EXT = frozenset((0, 43, 60))  # hop-by-hop, routing, destination options
 _MAX_BLOCK = 1 << 26  # refuse absurd pcapng block lengths (corrupt file)
 
 
-def read_datagrams(path: str) -> Iterator[Packet]:
-    """Yield (timestamp_ns, source_ip, udp_payload) for every UDP datagram in ``path``."""
+def read_datagrams(
+    path: str, on_open: Callable[[BinaryIO], None] | None = None
+) -> Iterator[Packet]:
+    """Yield (timestamp_ns, source_ip, udp_payload) for every UDP datagram in ``path``.
+
+    ``on_open`` gets the open file first (progress reporting reads its position)."""
     with open(path, "rb") as f:
+        if on_open is not None:
+            on_open(f)
         head = f.read(4)
         if len(head) == 4:
             magic_be = struct.unpack(">I", head)[0]
@@ -57,7 +63,9 @@ def read_datagrams(path: str) -> Iterator[Packet]:
     yield os.stat(path).st_mtime_ns, "0.0.0.0", payload
 
 
-def read_many(paths: Iterable[str], window: int = 4096) -> Iterator[Packet]:
+def read_many(
+    paths: Iterable[str], window: int = 4096, on_open: Callable[[BinaryIO], None] | None = None
+) -> Iterator[Packet]:
     """``read_datagrams`` over several files, with no two datagrams sharing a timestamp.
 
     InfluxDB keeps one point per series and timestamp, so two datagrams from one agent stamped
@@ -68,7 +76,7 @@ def read_many(paths: Iterable[str], window: int = 4096) -> Iterator[Packet]:
     recent: deque[int] = deque(maxlen=window)
     seen: set[int] = set()
     for path in paths:
-        for ts_ns, source, payload in read_datagrams(path):
+        for ts_ns, source, payload in read_datagrams(path, on_open):
             while ts_ns in seen:
                 ts_ns += 1
             if len(recent) == window:

@@ -11,6 +11,7 @@ import sys
 import time
 from typing import Any
 
+from fabricscope.errors import UserError, bind_error
 from fabricscope.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,17 @@ def register(sub: Any) -> None:
     decode.set_defaults(handler=cmd_decode)
 
     replay = group.add_parser("replay", help="decode captures and write them to InfluxDB")
-    replay.add_argument("files", nargs="+", metavar="FILE")
+    replay.add_argument("files", nargs="*", metavar="FILE")
     replay.add_argument("--flow-interval", type=float, help="seconds per sflow_flows row")
+    replay.add_argument(
+        "--wait",
+        nargs="?",
+        type=float,
+        const=0.0,
+        metavar="SECONDS",
+        help="wait until InfluxDB has taken every line, spooled ones included (at most SECONDS; "
+        "without FILEs: deliver what an earlier replay left in the spool)",
+    )
     _influx_args(replay)
     replay.set_defaults(handler=cmd_replay)
 
@@ -75,15 +85,19 @@ def cmd_decode(args: argparse.Namespace) -> int:
     from collector.sflow.pcap import read_datagrams, read_many
     from collector.sflow.pipeline import SflowPipeline
     from collector.sflow.sflowtool_json import to_sflowtool
+    from fabricscope.progress import FileProgress
     from influx.sink import ListSink
 
     out = sys.stdout
     errors = 0
+    check_captures(args.files, "decode")
+    progress = FileProgress("decode", args.files)
     if args.format == "lp":
         sink = ListSink()
         pipe = SflowPipeline(sink, flow_interval_s=args.flow_interval, stats_interval_s=1e9)
         last_ns = 0
-        for ts_ns, source, payload in read_many(args.files):
+        for ts_ns, source, payload in read_many(args.files, on_open=progress.opened):
+            progress.step()
             pipe.tick(ts_ns)  # capture time drives the flow intervals
             pipe.handle(payload, source, ts_ns)
             last_ns = max(last_ns, ts_ns)
@@ -96,7 +110,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
         errors = pipe.points.stats.decode_errors
     else:
         for path in args.files:
-            for _, source, payload in read_datagrams(path):
+            for _, source, payload in read_datagrams(path, progress.opened):
+                progress.step()
                 try:
                     obj = to_sflowtool(decode_datagram(payload))
                 except DecodeError as exc:
@@ -104,6 +119,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
                     print(f"{path}: datagram from {source}: {exc}", file=sys.stderr)
                     continue
                 out.write(json.dumps(obj, separators=(",", ":")) + "\n")
+    progress.close()
     if errors:
         print(f"{errors} datagram(s) could not be decoded", file=sys.stderr)
     return 1 if errors else 0
@@ -119,8 +135,12 @@ def _print_lines(sink: Any) -> None:
 def cmd_replay(args: argparse.Namespace) -> int:
     from collector.sflow.pcap import read_many
     from collector.sflow.pipeline import SflowPipeline
+    from fabricscope.progress import FileProgress
     from fabricscope.wiring import make_writer
 
+    if not args.files and args.wait is None:
+        raise UserError("sflow replay: give capture FILEs, or --wait to deliver the spool")
+    check_captures(args.files, "replay")
     settings = _settings(args)
     writer = make_writer(settings, name="replay")
     pipe = SflowPipeline(
@@ -129,24 +149,92 @@ def cmd_replay(args: argparse.Namespace) -> int:
         stats_interval_s=1e9,
         instance="replay",
     )
+    progress = FileProgress("replay", args.files)
     count = 0
     last_ns = 0
     try:
-        for ts_ns, source, payload in read_many(args.files):
-            pipe.tick(ts_ns)
-            pipe.handle(payload, source, ts_ns)
-            last_ns = max(last_ns, ts_ns)
-            count += 1
-        pipe.finish(last_ns or time.time_ns())
+        if args.files:
+            for ts_ns, source, payload in read_many(args.files, on_open=progress.opened):
+                progress.step()
+                pipe.tick(ts_ns)
+                pipe.handle(payload, source, ts_ns)
+                last_ns = max(last_ns, ts_ns)
+                count += 1
+            pipe.finish(last_ns or time.time_ns())
+            progress.close()
+        if args.wait is not None:
+            wait_for_delivery(writer, args.wait)
     finally:
         writer.close()
     st = pipe.points.stats
+    if args.files:
+        print(
+            f"replayed {count} datagrams: {st.samples} samples, {st.decode_errors} decode errors, "
+            f"{st.lines} lines",
+            file=sys.stderr,
+        )
+    return report_delivery(writer, settings)
+
+
+def wait_for_delivery(writer: Any, limit_s: float) -> bool:
+    """Block until the writer has delivered everything (spool included), at most `limit_s`
+    seconds (0: no limit), saying what it waits for every 10 s. True when all is delivered."""
+    deadline = time.monotonic() + limit_s if limit_s > 0 else float("inf")
+    said = False
+    while True:
+        left = deadline - time.monotonic()
+        if writer.flush(timeout=max(0.0, min(10.0, left))):
+            return True
+        if left <= 10.0:
+            return False
+        st = writer.stats()
+        pending = int(st.get("spool_lines", 0)) + int(st.get("queue_depth", 0))
+        why = f" ({st['last_error']})" if st.get("last_error") else ""
+        print(
+            f"waiting for InfluxDB at {writer.url} to take {pending} lines{why}; Ctrl-C stops "
+            "(the lines stay in the spool)"
+            if not said
+            else f"still waiting: {pending} lines{why}",
+            file=sys.stderr,
+            flush=True,
+        )
+        said = True
+
+
+def report_delivery(writer: Any, settings: Settings) -> int:
+    """0 when InfluxDB took every line; else say where the lines are and how to deliver them."""
+    st = writer.stats()
+    spooled = int(st.get("spool_lines", 0))
+    dropped = int(st.get("points_dropped", 0))
+    if dropped:
+        print(f"fabricscope: {dropped} lines were dropped (see the log)", file=sys.stderr)
+    if not spooled:
+        return 1 if dropped else 0
+    where = writer.spool.directory if writer.spool is not None else "the spool"
+    why = f" ({st['last_error']})" if st.get("last_error") else ""
     print(
-        f"replayed {count} datagrams: {st.samples} samples, {st.decode_errors} decode errors, "
-        f"{st.lines} lines",
+        f"fabricscope: error: InfluxDB at {settings.influx_url} did not take the data{why}: "
+        f"{spooled} lines wait in the spool {where}. Once InfluxDB is up, "
+        "`fabricscope sflow replay --wait` delivers them (so does the next replay).",
         file=sys.stderr,
     )
-    return 0
+    return 1
+
+
+def check_captures(paths: list[str], verb: str) -> None:
+    """Every capture readable, else one error naming the file (before any work starts)."""
+    for path in paths:
+        try:
+            with open(path, "rb"):
+                pass
+        except FileNotFoundError:
+            raise UserError(
+                f"sflow {verb}: {path}: no such file (give a pcap, pcapng or .bin)"
+            ) from None
+        except IsADirectoryError:
+            raise UserError(f"sflow {verb}: {path} is a directory: give capture files") from None
+        except OSError as exc:
+            raise UserError(f"sflow {verb}: cannot read {path}: {exc.strerror}") from None
 
 
 # ------------------------------------------------------------------- listen
@@ -156,12 +244,18 @@ def cmd_listen(args: argparse.Namespace) -> int:
     from collector.sflow.pipeline import parse_allow_list
 
     try:
-        parse_listen(settings.sflow_listen)
+        host, port = parse_listen(settings.sflow_listen)
+    except ValueError as exc:
+        raise UserError(
+            f"invalid listen address {settings.sflow_listen!r} (--listen / "
+            f"FABRICSCOPE_SFLOW_LISTEN): {exc}; expected host:port, e.g. 0.0.0.0:6343"
+        ) from None
+    try:
         parse_allow_list(settings.sflow_allow)
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise UserError(f"invalid --allow / FABRICSCOPE_SFLOW_ALLOW: {exc}") from None
     workers = max(1, settings.sflow_workers)
+    probe_udp(host, port, settings.sflow_rcvbuf_bytes, workers > 1)
     if workers == 1:
         return run_worker(settings, 0, False, args.stdout)
     ctx = multiprocessing.get_context("spawn")
@@ -182,6 +276,19 @@ def cmd_listen(args: argparse.Namespace) -> int:
     for p in procs:
         p.join()
     return max((p.exitcode or 0) for p in procs)
+
+
+def probe_udp(host: str, port: int, rcvbuf: int, reuse_port: bool) -> None:
+    """Bind the listen address once, before any worker starts: a port in use or an address
+    that is not on this machine is one clear error here, not a traceback per worker."""
+    from collector.sflow.listener import open_socket
+
+    try:
+        open_socket(host, port, rcvbuf, reuse_port).close()
+    except OSError as exc:
+        raise bind_error(
+            "udp", host, port, exc, "choose another with --listen or FABRICSCOPE_SFLOW_LISTEN"
+        ) from None
 
 
 def run_worker(settings: Settings, index: int, reuse_port: bool, stdout: bool) -> int:

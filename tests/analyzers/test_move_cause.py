@@ -137,7 +137,9 @@ def test_vm_migration(env):
     assert f.cause == "vm_migration"
     assert "hypervisor hv1" in f.evidence and "hypervisor hv2" in f.evidence
     assert "CPU peak 88%" in f.evidence
-    assert f.confidence == pytest.approx(0.9)
+    # No LLDP/CDP adjacency in the database: the evidence says so and confidence is lower.
+    assert "topology unknown" in f.evidence and f.topology == "unknown"
+    assert f.confidence == pytest.approx(0.85)
 
 
 def test_nic_teaming_flap(env):
@@ -156,26 +158,79 @@ def test_nic_teaming_flap(env):
     assert "3 times back and forth" in last.evidence
 
 
-def test_loop(env):
+def flood(node: str, port: str, t: int, pps: float):
+    return encode_line(
+        "apic_interface",
+        {"fabric": "fabric1", "node": node, "interface": port},
+        {"in_flood_pkts_rate": pps, "in_multicast_pkts_rate": 1.0, "in_unicast_pkts_rate": 100.0},
+        t,
+    )
+
+
+def test_loop_from_apic_flood_on_the_bds_ports(env):
     url, db, run, q = env
     lines = []
     for i in range(6):
         addr = f"00:50:56:AA:CC:{i:02X}"
         lines.append(move_line(addr, T0 + i * NS, ("101", "eth1/1"), ("102", "eth1/9")))
-    # Broadcast counter on a leaf port: ~10 pkts/s baseline, then ~5000 pkts/s.
-    lines += [
-        ifc("leaf101", "7", True, T0 - 110 * NS, bcast=1000),
-        ifc("leaf101", "7", True, T0 - 80 * NS, bcast=1300),
-        ifc("leaf101", "7", True, T0 - 50 * NS, bcast=1600),
-        ifc("leaf101", "7", True, T0 - 20 * NS, bcast=1600 + 150_000),
-    ]
+    # Flood on node 101 eth1/1 (where the BD's endpoints move): quiet, then a storm.
+    lines += [flood("101", "eth1/1", T0 - k * 60 * NS, 5.0) for k in range(2, 10)]
+    lines += [flood("101", "eth1/1", T0 - 20 * NS, 5200.0)]
     post(url, db, lines)
     run()
     fs = findings(q)
     assert len(fs) == 6
     assert {f.cause for f in fs} == {"loop"}
-    assert "broadcast storm on leaf101 ifIndex 7" in fs[0].evidence
+    assert "APIC flood storm on node-101/eth1/1: 5200 pkts/s" in fs[0].evidence
     assert "6 endpoints of BD t1/bd1" in fs[0].evidence
+    assert "bd:t1/bd1" in fs[0].places and "node-101/eth1/1" in fs[0].places
+    assert len({f.incident_id for f in fs}) == 1
+
+
+def test_storm_on_an_unrelated_port_is_not_a_loop(env):
+    url, db, run, q = env
+    lines = [
+        move_line(f"00:50:56:AA:CC:{i:02X}", T0 + i * NS, ("101", "eth1/1"), ("102", "eth1/9"))
+        for i in range(6)
+    ]
+    # The storm is on a port where no endpoint of this BD moves, and on a switch's sFlow agent.
+    lines += [flood("105", "eth1/3", T0 - k * 60 * NS, 5.0) for k in range(2, 10)]
+    lines += [flood("105", "eth1/3", T0 - 20 * NS, 9000.0)]
+    lines += [
+        ifc("sw1", "7", True, T0 - 110 * NS, bcast=1000),
+        ifc("sw1", "7", True, T0 - 20 * NS, bcast=1000 + 150_000),
+    ]
+    post(url, db, lines)
+    run()
+    assert {f.cause for f in findings(q)} == {"unknown"}
+
+
+def test_loop_from_an_mcp_fault_on_a_moving_port(env):
+    url, db, run, q = env
+    lines = [
+        move_line(f"00:50:56:AA:CC:{i:02X}", T0 + i * NS, ("101", "eth1/1"), ("102", "eth1/9"))
+        for i in range(6)
+    ]
+    lines.append(
+        encode_line(
+            "apic_fault",
+            {"fabric": "fabric1", "node": "102", "code": "F2533", "kind": "mcp_loop"},
+            {
+                "interface": "eth1/9",
+                "severity": "major",
+                "lc": "raised",
+                "active": True,
+                "descr": "MCP detected a loop",
+                "dn": "topology/pod-1/node-102/sys/phys-[eth1/9]",
+            },
+            T0 - 3 * NS,
+        )  # fmt: skip
+    )
+    post(url, db, lines)
+    run()
+    fs = findings(q)
+    assert {f.cause for f in fs} == {"loop"}
+    assert "mcp_loop fault F2533" in fs[0].evidence and fs[0].confidence == pytest.approx(0.85)
 
 
 def test_many_moves_without_storm_is_not_loop(env):

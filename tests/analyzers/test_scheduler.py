@@ -131,3 +131,44 @@ def test_cli_once_writes_findings(influxdb, influx_db, tmp_path, monkeypatch):
     )["results"][0]
     got = {(s["tags"]["analyzer"], s["tags"]["fabric"]): s["values"][0][1:] for s in res["series"]}
     assert got == {("move_cause", "fab9"): [1, 0, True], ("traffic", "fab9"): [1, 0, True]}
+
+
+class Slow(Counting):
+    """A run that takes ~forever unless told to stop (checks its flag like MoveCauseAnalyzer)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        import threading
+
+        self._stop = threading.Event()
+        self.started = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run_once(self, now_ns: int | None = None) -> None:
+        from analyzers.move_cause import Stopped
+
+        self.calls += 1
+        self.started.set()
+        for _ in range(6000):  # 60 s of "queries"
+            if self._stop.is_set():
+                raise Stopped("stop")
+            time.sleep(0.01)
+
+
+async def test_stop_mid_run_returns_fast_without_traceback(caplog):
+    slow = Slow("move_cause")
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_forever([(slow, 3600.0)], stop))
+    for _ in range(200):
+        await asyncio.sleep(0.02)
+        if slow.started.is_set():
+            break
+    assert slow.started.is_set()
+    stop.set()
+    # The run would last 60 s unless stopped mid-way; shutdown waits for it (a generous bound,
+    # not a timing assertion).
+    await asyncio.wait_for(task, 30.0)
+    assert slow.calls == 1
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]

@@ -48,11 +48,21 @@ def test_session_token_roundtrip_expiry_and_tampering() -> None:
     assert valid_session_token(API_KEY, t, now=1000 + SESSION_TTL_S - 1)
     assert not valid_session_token(API_KEY, t, now=1000 + SESSION_TTL_S)  # expired
     assert not valid_session_token("another-key", t, now=1000)  # key rotated
-    version, expires, sig = t.split(".")
-    assert version == "v1"
-    # Stretching the expiry breaks the signature.
-    assert not valid_session_token(API_KEY, f"v1.{int(expires) + 9999}.{sig}", now=1000)
-    for bad in ("", "v1", "v1..", f"v2.{expires}.{sig}", f"v1.{expires}.{sig[:-1]}0", "é.é.é"):
+    version, expires, sid, sig = t.split(".")
+    assert version == "v2" and len(sid) >= 16
+    assert make_session_token(API_KEY, now=1000) != t  # a fresh session id each time
+    # Stretching the expiry or swapping the session id breaks the signature.
+    assert not valid_session_token(API_KEY, f"v2.{int(expires) + 9999}.{sid}.{sig}", now=1000)
+    assert not valid_session_token(API_KEY, f"v2.{expires}.x{sid}.{sig}", now=1000)
+    for bad in (
+        "",
+        "v2",
+        "v2...",
+        f"v1.{expires}.{sig}",  # the old stateless format cannot be revoked: refused
+        f"v2.{expires}.{sid}.{sig[:-1]}{'1' if sig.endswith('0') else '0'}",
+        f"v2.{expires}..{sig}",
+        "é.é.é.é",
+    ):
         assert not valid_session_token(API_KEY, bad, now=1000), bad
     assert not valid_session_token("", t, now=1000)  # no key configured: no sessions
 
@@ -144,6 +154,7 @@ def test_forged_or_foreign_cookies_are_refused(keyed: TestClient) -> None:
         make_session_token("another-key"),
         make_session_token(API_KEY, now=0),  # long expired
         "v1.99999999999.deadbeef",
+        "v2.99999999999.abc.deadbeef",
     ):
         keyed.cookies.set(SESSION_COOKIE, token)
         assert keyed.get("/api/v1/moves").status_code == 401

@@ -87,6 +87,15 @@ def test_generated_dashboards_are_the_expected_set() -> None:
     d = json.loads((GRAFANA / "dashboards" / "endpoint-detail.json").read_text())
     (address,) = [v for v in d["templating"]["list"] if v["name"] == "address"]
     assert 'WITH KEY = "addr"' in address["query"]
+    # Incidents: a table and annotations on the overview and on the endpoint's dashboard.
+    for name in ("fabric-overview.json", "endpoint-detail.json"):
+        d = json.loads((GRAFANA / "dashboards" / name).read_text())
+        annos = {a["name"]: a for a in d["annotations"]["list"]}
+        assert 'FROM "incident"' in annos["Incidents"]["query"], name
+        assert annos["Incidents"]["textColumn"] == "summary"
+        tables = [p for p in d["panels"] if p["title"] == "Incidents"]
+        assert len(tables) == 1 and tables[0]["type"] == "table", name
+        assert 'FROM "incident"' in tables[0]["targets"][0]["query"]
 
 
 def test_macro_expansion() -> None:

@@ -166,8 +166,8 @@ def test_version_header_absent_falls_back_to_setup_endpoint() -> None:
     assert reads.delete_move_finding(q1, "f", "a", "c", T) is True
     assert s1.paths() == ["GET /ping", "GET /api/v2/setup", "POST /query"]
     form = dict(httpx.QueryParams(s1.requests[-1].content.decode()))
-    assert form["q"].startswith('DELETE FROM "move_analysis" WHERE "fabric" = $fabric')
-    assert json.loads(form["params"]) == {"fabric": "f", "addr": "a", "cause": "c"}
+    assert form["q"].startswith('DELETE FROM "move_analysis" WHERE "fabric" = $p0')
+    assert json.loads(form["params"]) == {"p0": "f", "p1": "a", "p2": "c"}
 
 
 def test_v3_cannot_delete_and_sends_nothing() -> None:

@@ -9,14 +9,19 @@ import pytest
 
 from influx.line_protocol import encode_line
 from influx.query import (
+    MAX_DURATION,
+    MAX_TIME_NS,
+    MIN_TIME_NS,
     InfluxQuery,
     InfluxQueryError,
+    QueryValueError,
     duration_literal,
     parse_duration,
     parse_time,
     quote_ident,
     quote_str,
     regex_literal,
+    time_literal,
     time_range,
     to_ns,
 )
@@ -81,6 +86,58 @@ def test_time_range():
     assert time_range(None, None) == ""
     with pytest.raises(ValueError, match="before"):
         time_range("now", "-1h", now=NOW)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "-1000000d",  # OverflowError in datetime arithmetic before the fix
+        "+3000000d",
+        "-300000d",  # a valid datetime, but before 1677: InfluxQL cannot parse the integer
+        "now-" + "9" * 400 + "d",  # float("9"*400) is inf
+        "9999-12-31T23:59:59Z",
+        "0001-01-01T00:00:00Z",
+        "0001-01-01T00:00:00+01:00",  # OverflowError in astimezone
+        "2262-04-11T23:47:17Z",
+        "1677-09-21T00:12:43Z",
+    ],
+)
+def test_parse_time_outside_influxdb_range(text):
+    with pytest.raises(QueryValueError, match="out of range: InfluxDB stores times from 1677"):
+        parse_time(text, now=NOW)
+
+
+def test_parse_time_range_edges_and_literals():
+    first = parse_time("1677-09-21T00:12:43.145225Z")
+    last = parse_time("2262-04-11T23:47:16.854775Z")
+    assert MIN_TIME_NS <= to_ns(first) and to_ns(last) <= MAX_TIME_NS
+    # time_literal guards datetimes passed in directly, too.
+    with pytest.raises(QueryValueError, match="out of range"):
+        time_literal(datetime(1000, 1, 1, tzinfo=UTC))
+    with pytest.raises(QueryValueError, match="out of range"):
+        time_range(datetime(3000, 1, 1, tzinfo=UTC))
+
+
+def test_durations_beyond_int64_nanoseconds():
+    for text in ("99999999999w", "1" + "0" * 400 + "s", "106752d", "20000000000000000000ns"):
+        with pytest.raises(QueryValueError, match="too long"):
+            parse_duration(text)
+    assert parse_duration(f"{MAX_DURATION.days}d") <= MAX_DURATION
+    with pytest.raises(QueryValueError, match="too long"):
+        duration_literal(MAX_DURATION + timedelta(seconds=1))
+    # Other scripts' digits are not digits here (\d would take them and float() too).
+    with pytest.raises(QueryValueError, match="invalid duration"):
+        parse_duration("\u0663d")
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "a\rb"])
+def test_literals_refuse_what_influxql_cannot_express(bad):
+    """The scanner reads NUL as end of input and CR as LF: no literal can carry either."""
+    with pytest.raises(QueryValueError, match="InfluxQL cannot express"):
+        quote_str(bad)
+    with pytest.raises(QueryValueError, match="InfluxQL cannot express"):
+        quote_ident(bad)
+    assert "\x00" not in regex_literal(bad) and "\r" not in regex_literal(bad)
 
 
 def test_to_ns_is_exact():

@@ -19,7 +19,7 @@ CAUSES = ("vm_migration", "link_failover", "nic_teaming_flap", "loop")
 
 def test_each_scenarios_moves_get_the_true_cause(tmp_path, influxdb, influx_db):
     bench = load("benchmarks/confusion_moves.py")
-    table, counts = bench.run(
+    table, counts, incidents = bench.run(
         influx_url=influxdb.url,
         database=influx_db,
         duration_s=100.0,
@@ -29,6 +29,7 @@ def test_each_scenarios_moves_get_the_true_cause(tmp_path, influxdb, influx_db):
         log=print,
     )
     print(bench.render(table), counts)
+    print(bench.render_incidents(incidents, counts["spurious_incidents"]))
     assert counts["true_moves"] > 0 and counts["findings"] > 0
     for cause in CAUSES:
         row = {found: n for (true, found), n in table.items() if true == cause}
@@ -46,7 +47,7 @@ def test_concurrent_scenarios_keep_each_moves_true_cause(tmp_path, influxdb, inf
     migration during a broadcast storm in another BD. Evidence off a move's path must not decide
     its cause: ≥ 95 % right per cause."""
     bench = load("benchmarks/confusion_moves.py")
-    table, counts = bench.run(
+    table, counts, incidents = bench.run(
         influx_url=influxdb.url,
         database=influx_db,
         duration_s=100.0,
@@ -63,3 +64,10 @@ def test_concurrent_scenarios_keep_each_moves_true_cause(tmp_path, influxdb, inf
         assert row.get(bench.MISSED, 0) == 0 and row.get(bench.NO_FINDING, 0) == 0, row
         assert row.get(cause, 0) >= 0.95 * total, (cause, row)
     assert not [k for k in table if k[0] == bench.NO_TRUTH], bench.render(table)
+    # Issue #9's proof: one incident per true event, with the right cause, ≥ 95 %.
+    print(bench.render_incidents(incidents, counts["spurious_incidents"]))
+    for cause in ("loop", "link_failover", "vm_migration"):
+        row = incidents[cause]
+        assert row["true incidents"] > 0, incidents
+        assert row["right cause"] >= 0.95 * row["true incidents"], (cause, dict(row))
+    assert counts["spurious_incidents"] == 0, counts

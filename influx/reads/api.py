@@ -1,29 +1,24 @@
-"""Query stage: the HTTP API's reads (api → influx/api_queries → influx/query → InfluxDB).
+"""The HTTP API's reads (api → influx.reads.api → influx/query → InfluxDB): JSON-ready rows.
 
-All InfluxQL lives in `influx/`: the analyzers read through `influx/reads.py` (typed records on
-exact nanosecond times), the API through this module (JSON-ready rows, paging, searches); both
-build statements with the one quoting layer of `influx/query.py`.
-
-Every statement is built only with the helpers of `influx/query.py`: user-supplied values go
-through `quote_str` / `regex_literal`, identifiers through `quote_ident`, times through
-`time_range`. Callers validate parameters first (api/deps.py) so that what reaches this module
-is already well-typed; this module still never formats a raw string into InfluxQL.
+Part of the one read layer `influx.reads` (the analyzers' typed reads sit beside it). Every value
+that comes from a request goes in as a bind parameter (`Binds`); identifiers through
+`quote_ident`, times as integer literals from `time_range`, prefixes through `regex_literal`.
+Callers validate parameters first (api/deps.py) so that what reaches this module is well-typed.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from influx.query import InfluxQuery, Series, quote_ident, quote_str, regex_literal
+from fabricscope import macs
+from influx.query import InfluxQuery, quote_ident, regex_literal
+from influx.reads._core import Binds, series_rows
 
-# APIC writes MACs as upper-case colon-separated hex; sFlow writes lower-case plain hex.
-_MAC_ANY = re.compile(r"^[0-9A-Fa-f]{2}([:.-]?)[0-9A-Fa-f]{2}(\1[0-9A-Fa-f]{2}){4}$")
-_MAC_DOTTED = re.compile(r"^[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}$")
 # A search may be a prefix of a MAC or an IP: hex digits, ':', '.', '-' only.
 _PREFIX_TEXT = re.compile(r"^[0-9A-Fa-f:.\-]{1,45}$")
 SEARCH_MAX_ADDRS = 100
@@ -36,10 +31,11 @@ class Window:
     time_clause: str
     fabric: str | None = None
 
-    def where(self, *extra: str) -> str:
+    def where(self, b: Binds, *extra: str) -> str:
+        """` WHERE time … AND extra… AND fabric = $pN` (the fabric as a bind parameter)."""
         parts = [p for p in (self.time_clause, *extra) if p]
         if self.fabric is not None:
-            parts.append(f"fabric = {quote_str(self.fabric)}")
+            parts.append(b.eq("fabric", self.fabric))
         return f" WHERE {' AND '.join(parts)}" if parts else ""
 
 
@@ -48,22 +44,6 @@ def ns_to_iso(ns: Any) -> str | None:
     if not isinstance(ns, int):
         return None
     return datetime.fromtimestamp(ns / 1e9, tz=UTC).isoformat().replace("+00:00", "Z")
-
-
-def mac_to_apic(text: str) -> str | None:
-    """Any common MAC spelling → APIC's `AA:BB:CC:DD:EE:FF`, or None when not a full MAC."""
-    t = text.strip()
-    if _MAC_ANY.match(t) or _MAC_DOTTED.match(t):
-        digits = re.sub(r"[^0-9A-Fa-f]", "", t).upper()
-        return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
-    return None
-
-
-def sflow_mac_to_apic(mac: str) -> str | None:
-    """sFlow's `0050560a0b0c` → `00:50:56:0A:0B:0C` (None for `none`/`other`)."""
-    if len(mac) == 12 and all(c in "0123456789abcdefABCDEF" for c in mac):
-        return ":".join(mac[i : i + 2].upper() for i in range(0, 12, 2))
-    return None
 
 
 @dataclass(frozen=True)
@@ -80,7 +60,7 @@ def classify_search(q: str) -> AddrQuery:
     t = q.strip()
     if not t:
         raise ValueError("q is empty: give a MAC, an IP address, a CIDR or an address prefix")
-    mac = mac_to_apic(t)
+    mac = macs.to_apic(t)
     if mac:
         return AddrQuery("mac", mac)
     try:
@@ -100,10 +80,6 @@ def classify_search(q: str) -> AddrQuery:
         f"q {q!r} is not a MAC, IP address, CIDR prefix or address prefix "
         "(only hex digits, ':', '.', '-' and '/len' are allowed)"
     )
-
-
-def _rows(series: Iterable[Series]) -> list[dict[str, Any]]:
-    return [row for s in series for row in s.rows()]
 
 
 def _clean(row: dict[str, Any]) -> dict[str, Any]:
@@ -143,27 +119,29 @@ def _state(addr: str, events: list[dict[str, Any]], last_move: dict[str, Any]) -
     }
 
 
-def _or_equals(key: str, values: Sequence[str]) -> str:
-    return "(" + " OR ".join(f"{quote_ident(key)} = {quote_str(v)}" for v in values) + ")"
-
-
 class ApiQueries:
     """The reads behind each route, over one `InfluxQuery` (async)."""
 
     def __init__(self, iq: InfluxQuery) -> None:
         self.iq = iq
 
-    async def _select(self, stmt: str) -> list[dict[str, Any]]:
-        return [_clean(r) for r in _rows(await self.iq.aquery(stmt))]
+    async def _select(self, stmt: str, b: Binds) -> list[dict[str, Any]]:
+        return [_clean(r) for r in series_rows(await self.iq.aquery(stmt, params=b.values))]
 
     async def _points(
-        self, measurement: str, win: Window, extra: Sequence[str], limit: int, offset: int
+        self,
+        measurement: str,
+        win: Window,
+        b: Binds,
+        extra: Sequence[str],
+        limit: int,
+        offset: int,
     ) -> list[dict[str, Any]]:
         stmt = (
-            f"SELECT * FROM {quote_ident(measurement)}{win.where(*extra)} "
+            f"SELECT * FROM {quote_ident(measurement)}{win.where(b, *extra)} "
             f"ORDER BY time DESC LIMIT {int(limit)} OFFSET {int(offset)}"
         )
-        return await self._select(stmt)
+        return await self._select(stmt, b)
 
     # -- health ------------------------------------------------------------------------------
 
@@ -173,13 +151,14 @@ class ApiQueries:
 
     async def last_stats(self, win: Window) -> dict[str, dict[str, Any]]:
         """Newest process-level `fabricscope_stats` row per process (per-agent rows excluded)."""
-        no_agent = f"agent = {quote_str('')}"
+        b = Binds()
+        no_agent = b.eq("agent", "")
         stmt = (
-            f"SELECT * FROM {quote_ident('fabricscope_stats')}{win.where(no_agent)}"
+            f"SELECT * FROM {quote_ident('fabricscope_stats')}{win.where(b, no_agent)}"
             " GROUP BY process ORDER BY time DESC LIMIT 1"
         )
         out: dict[str, dict[str, Any]] = {}
-        for s in await self.iq.aquery(stmt):
+        for s in await self.iq.aquery(stmt, params=b.values):
             for row in s.rows():
                 out[str(row.get("process", ""))] = _clean(row)
         return out
@@ -188,22 +167,24 @@ class ApiQueries:
 
     async def search_addrs(self, aq: AddrQuery, win: Window) -> list[str]:
         """Endpoint addresses matching the search, seen in events or moves within the window."""
-        if aq.kind in ("mac", "ip"):
-            cond = f"addr = {quote_str(aq.value)}"
-        elif aq.kind == "prefix":
-            cond = f"addr =~ {regex_literal(aq.value, match='prefix')}"
-        elif aq.network is not None and aq.network.version == 4 and aq.network.prefixlen >= 8:
-            # Narrow an IPv4 CIDR to its whole leading octets as a literal text prefix, so
-            # InfluxDB filters the series index instead of returning every address.
-            octets = str(aq.network.network_address).split(".")[: aq.network.prefixlen // 8]
-            cond = f"addr =~ {regex_literal('.'.join(octets) + '.', match='prefix')}"
-        else:
-            cond = ""
         addrs: set[str] = set()
         for m in ("apic_endpoint_event", "apic_endpoint_move"):
+            b = Binds()
+            if aq.kind in ("mac", "ip"):
+                cond = b.eq("addr", aq.value)
+            elif aq.kind == "prefix":
+                cond = f"{quote_ident('addr')} =~ {regex_literal(aq.value, match='prefix')}"
+            elif aq.network is not None and aq.network.version == 4 and aq.network.prefixlen >= 8:
+                # Narrow an IPv4 CIDR to its whole leading octets as a literal text prefix, so
+                # InfluxDB filters the series index instead of returning every address.
+                octets = str(aq.network.network_address).split(".")[: aq.network.prefixlen // 8]
+                prefix = regex_literal(".".join(octets) + ".", match="prefix")
+                cond = f"{quote_ident('addr')} =~ {prefix}"
+            else:
+                cond = ""
             # count() GROUP BY addr lists the series that have points in the window.
-            stmt = f"SELECT count(*) FROM {quote_ident(m)}{win.where(cond)} GROUP BY addr"
-            for s in await self.iq.aquery(stmt):
+            stmt = f"SELECT count(*) FROM {quote_ident(m)}{win.where(b, cond)} GROUP BY addr"
+            for s in await self.iq.aquery(stmt, params=b.values):
                 if "addr" in s.tags:
                     addrs.add(s.tags["addr"])
         if aq.network is not None:
@@ -232,19 +213,23 @@ class ApiQueries:
         events: dict[str, list[dict[str, Any]]] = {a: [] for a in addrs}
         moves: dict[str, dict[str, Any]] = {}
         for i in range(0, len(addrs), 50):
-            cond = _or_equals("addr", list(addrs[i : i + 50]))
+            chunk = list(addrs[i : i + 50])
+            b = Binds()
             stmt = (
-                f"SELECT * FROM {quote_ident('apic_endpoint_event')}{win.where(cond)} "
+                f"SELECT * FROM {quote_ident('apic_endpoint_event')}"
+                f"{win.where(b, b.any_of('addr', chunk))} "
                 f"GROUP BY addr ORDER BY time DESC LIMIT {int(max_events)}"
             )
-            for r in await self._select(stmt):
+            for r in await self._select(stmt, b):
                 events.setdefault(str(r.get("addr")), []).append(r)
+            b = Binds()
             stmt = (
                 "SELECT last(epg) AS epg, last(bd) AS bd, last(vrf) AS vrf, "
                 "last(to_node) AS to_node "
-                f"FROM {quote_ident('apic_endpoint_move')}{win.where(cond)} GROUP BY addr"
+                f"FROM {quote_ident('apic_endpoint_move')}{win.where(b, b.any_of('addr', chunk))}"
+                " GROUP BY addr"
             )
-            for r in await self._select(stmt):
+            for r in await self._select(stmt, b):
                 moves[str(r.get("addr"))] = r
         return [_state(a, events.get(a, []), moves.get(a, {})) for a in addrs]
 
@@ -252,10 +237,11 @@ class ApiQueries:
         self, addr: str, win: Window, limit: int, offset: int
     ) -> list[dict[str, Any]]:
         """Events and moves of one endpoint merged newest first (offset applied after merging)."""
-        cond = [f"addr = {quote_str(addr)}"]
         n = limit + offset
-        events = await self._points("apic_endpoint_event", win, cond, n, 0)
-        moves = await self._points("apic_endpoint_move", win, cond, n, 0)
+        b = Binds()
+        events = await self._points("apic_endpoint_event", win, b, [b.eq("addr", addr)], n, 0)
+        b = Binds()
+        moves = await self._points("apic_endpoint_move", win, b, [b.eq("addr", addr)], n, 0)
         merged = [{"type": "event", **e} for e in events] + [{"type": "move", **m} for m in moves]
         merged.sort(key=lambda r: str(r.get("time", "")), reverse=True)
         return merged[offset : offset + limit]
@@ -263,28 +249,31 @@ class ApiQueries:
     async def moves(
         self, win: Window, addr: str | None, limit: int, offset: int
     ) -> list[dict[str, Any]]:
-        extra = [f"addr = {quote_str(addr)}"] if addr else []
-        return await self._points("apic_endpoint_move", win, extra, limit, offset)
+        b = Binds()
+        extra = [b.eq("addr", addr)] if addr else []
+        return await self._points("apic_endpoint_move", win, b, extra, limit, offset)
 
     async def anomalies(
         self, win: Window, kind: str | None, addr: str | None, limit: int, offset: int
     ) -> list[dict[str, Any]]:
+        b = Binds()
         extra = []
         if kind:
-            extra.append(f"kind = {quote_str(kind)}")
+            extra.append(b.eq("kind", kind))
         if addr:
-            extra.append(f"addr = {quote_str(addr)}")
-        return await self._points("apic_endpoint_anomaly", win, extra, limit, offset)
+            extra.append(b.eq("addr", addr))
+        return await self._points("apic_endpoint_anomaly", win, b, extra, limit, offset)
 
     async def move_analysis(
         self, win: Window, addr: str | None, cause: str | None, limit: int, offset: int
     ) -> list[dict[str, Any]]:
+        b = Binds()
         extra = []
         if addr:
-            extra.append(f"addr = {quote_str(addr)}")
+            extra.append(b.eq("addr", addr))
         if cause:
-            extra.append(f"cause = {quote_str(cause)}")
-        return await self._points("move_analysis", win, extra, limit, offset)
+            extra.append(b.eq("cause", cause))
+        return await self._points("move_analysis", win, b, extra, limit, offset)
 
     # -- hosts, interfaces, flows ----------------------------------------------------------------
 
@@ -294,17 +283,21 @@ class ApiQueries:
         fields: Sequence[str],
         win: Window,
         group: Sequence[str],
+        b: Binds | None = None,
         extra: Sequence[str] = (),
     ) -> list[dict[str, Any]]:
+        b = b or Binds()
         sel = ", ".join(f"last({quote_ident(f)}) AS {quote_ident(f)}" for f in fields)
         grp = ", ".join(quote_ident(g) for g in group)
-        stmt = f"SELECT {sel} FROM {quote_ident(measurement)}{win.where(*extra)} GROUP BY {grp}"
-        return await self._select(stmt)
+        stmt = f"SELECT {sel} FROM {quote_ident(measurement)}{win.where(b, *extra)} GROUP BY {grp}"
+        return await self._select(stmt, b)
 
     async def hosts(self, win: Window, host: str | None = None) -> list[dict[str, Any]]:
         """Telegraf-shape host summary (cpu, mem, system) plus VMs seen on each hypervisor."""
-        extra = [f"host = {quote_str(host)}"] if host else []
         hosts: dict[str, dict[str, Any]] = {}
+
+        def host_cond(b: Binds) -> list[str]:
+            return [b.eq("host", host)] if host else []
 
         def merge(rows: list[dict[str, Any]]) -> None:
             for r in rows:
@@ -312,45 +305,48 @@ class ApiQueries:
                 r.pop("time", None)
                 h.update({k: v for k, v in r.items() if k != "host"})
 
+        b = Binds()
         merge(
             await self._last_by(
-                "system", ["load1", "n_cpus", "uptime"], win, ["host", "agent"], extra
+                "system", ["load1", "n_cpus", "uptime"], win, ["host", "agent"], b, host_cond(b)
             )
         )
-        cpu_extra = [*extra, f"cpu = {quote_str('cpu-total')}"]
-        merge(await self._last_by("cpu", ["usage_active"], win, ["host"], cpu_extra))
-        merge(await self._last_by("mem", ["used_percent", "total"], win, ["host"], extra))
-        vm_extra = [*extra, f"vm != {quote_str('')}"]
+        b = Binds()
+        cpu_extra = [*host_cond(b), b.eq("cpu", "cpu-total")]
+        merge(await self._last_by("cpu", ["usage_active"], win, ["host"], b, cpu_extra))
+        b = Binds()
+        merge(await self._last_by("mem", ["used_percent", "total"], win, ["host"], b, host_cond(b)))
+        b = Binds()
+        vm_extra = [*host_cond(b), b.ne("vm", "")]
         for r in await self._last_by(
-            "sflow_host_adapters", ["macs"], win, ["host", "vm"], vm_extra
+            "sflow_host_adapters", ["macs"], win, ["host", "vm"], b, vm_extra
         ):
             h = hosts.setdefault(r["host"], {"host": r["host"], "vms": []})
-            macs = [m for m in str(r.get("macs", "")).split(",") if m]
-            h["vms"].append({"vm": r.get("vm"), "macs": macs})
+            vm_macs = [m for m in str(r.get("macs", "")).split(",") if m]
+            h["vms"].append({"vm": r.get("vm"), "macs": vm_macs})
         return [hosts[k] for k in sorted(hosts)]
 
     async def host_metrics(
         self, host: str, win: Window, interval: str, limit: int
     ) -> dict[str, list[dict[str, Any]]]:
         """Mean cpu/mem/load per `interval` bucket (interval already a valid duration literal)."""
-        h = f"host = {quote_str(host)}"
-        specs = {
-            "cpu": (
-                "cpu",
-                ["usage_active", "usage_user", "usage_system"],
-                [h, f"cpu = {quote_str('cpu-total')}"],
-            ),
-            "mem": ("mem", ["used_percent"], [h]),
-            "system": ("system", ["load1", "load5", "load15"], [h]),
+        specs: dict[str, tuple[str, list[str], bool]] = {
+            "cpu": ("cpu", ["usage_active", "usage_user", "usage_system"], True),
+            "mem": ("mem", ["used_percent"], False),
+            "system": ("system", ["load1", "load5", "load15"], False),
         }
         out: dict[str, list[dict[str, Any]]] = {}
-        for key, (m, fields, extra) in specs.items():
+        for key, (m, fields, cpu_total) in specs.items():
+            b = Binds()
+            extra = [b.eq("host", host)]
+            if cpu_total:
+                extra.append(b.eq("cpu", "cpu-total"))
             sel = ", ".join(f"mean({quote_ident(f)}) AS {quote_ident(f)}" for f in fields)
             stmt = (
-                f"SELECT {sel} FROM {quote_ident(m)}{win.where(*extra)} "
+                f"SELECT {sel} FROM {quote_ident(m)}{win.where(b, *extra)} "
                 f"GROUP BY time({interval}) fill(none) ORDER BY time DESC LIMIT {int(limit)}"
             )
-            out[key] = await self._select(stmt)
+            out[key] = await self._select(stmt, b)
         return out
 
     async def interfaces(
@@ -394,16 +390,17 @@ class ApiQueries:
         self, win: Window, by: str, limit: int, agent: str | None
     ) -> list[dict[str, Any]]:
         """Top talkers by bytes over the window (sum per src/dst pair), largest first."""
-        extra = [f"agent = {quote_str(agent)}"] if agent else []
+        b = Binds()
+        extra = [b.eq("agent", agent)] if agent else []
         # sflow_flows has no fabric tag: filter on time (and agent) only.
         fw = Window(win.time_clause)
         keys = ["src_ip", "dst_ip", "ip_protocol"] if by == "ip" else ["src_mac", "dst_mac"]
         stmt = (
             "SELECT sum(bytes) AS bytes, sum(packets) AS packets, sum(samples) AS samples "
-            f"FROM {quote_ident('sflow_flows')}{fw.where(*extra)} "
+            f"FROM {quote_ident('sflow_flows')}{fw.where(b, *extra)} "
             f"GROUP BY {', '.join(quote_ident(k) for k in keys)}"
         )
-        rows = await self._select(stmt)
+        rows = await self._select(stmt, b)
         for r in rows:
             r.pop("time", None)
         rows.sort(key=lambda r: int(r.get("bytes", 0)), reverse=True)
@@ -417,12 +414,13 @@ class ApiQueries:
         # Chunked: one OR list per statement keeps statements short.
         for i in range(0, len(addrs), 50):
             chunk = list(addrs[i : i + 50])
+            b = Binds()
             stmt = (
                 "SELECT last(epg) AS epg, last(bd) AS bd, last(vrf) AS vrf "
                 f"FROM {quote_ident('apic_endpoint_move')}"
-                f"{win.where(_or_equals('addr', chunk))} GROUP BY addr"
+                f"{win.where(b, b.any_of('addr', chunk))} GROUP BY addr"
             )
-            for r in await self._select(stmt):
+            for r in await self._select(stmt, b):
                 r.pop("time", None)
                 out[r.pop("addr")] = r
         return out

@@ -1,0 +1,155 @@
+"""Each cause against evidence indexes built in memory (no InfluxDB): the move's own path only."""
+
+from __future__ import annotations
+
+import pytest
+
+from analyzers.causes import BY_NAME, CAUSE_NAMES, markdown_table
+from analyzers.move_cause import MoveCauseAnalyzer
+
+from .evidence_builders import NS, T0, adapters, index, lldp, move, nic, port
+
+MAC = "00:50:56:AA:BB:01"
+HEX = "005056aabb01"
+
+
+def best(m, ev):  # noqa: ANN001, ANN201
+    return MoveCauseAnalyzer.analyse(None, m, ev)  # type: ignore[arg-type]
+
+
+def test_registry_drives_names_and_docs() -> None:
+    assert CAUSE_NAMES == ("loop", "link_failover", "vm_migration", "nic_teaming_flap", "unknown")
+    table = markdown_table()
+    for name in CAUSE_NAMES:
+        assert f"| `{name}` |" in table
+        assert BY_NAME[name].name == name
+
+
+def test_neighbouring_port_down_is_not_this_endpoints_failover() -> None:
+    m = move(MAC, T0, ("101", "eth1/1"), ("102", "eth1/1"))
+    ev = index(
+        [m],
+        interfaces=[
+            port("101", "eth1/2", T0 - 60 * NS),
+            port("101", "eth1/2", T0 - 3 * NS, up=False),
+        ],
+    )
+    assert best(m, ev).cause == "unknown"
+    ev = index(
+        [m],
+        interfaces=[
+            port("101", "eth1/1", T0 - 60 * NS),
+            port("101", "eth1/1", T0 - 3 * NS, up=False),
+        ],
+    )
+    v = best(m, ev)
+    assert v.cause == "link_failover" and v.confidence == pytest.approx(0.9)
+    assert v.key == "node-101/eth1/1"
+
+
+def test_port_channel_failover_from_member_ports() -> None:
+    movers = [move(f"00:50:56:AA:CC:{i:02X}", T0 + i * NS // 100, ("103", "po7"), ("104", "po7"))
+              for i in range(8)]  # fmt: skip
+    ev = index(movers, interfaces=[
+        port("103", "eth1/33", T0 - 60 * NS, bundle="po7"),
+        port("103", "eth1/34", T0 - 60 * NS, bundle="po7"),
+        port("103", "eth1/33", T0 - NS, up=False, bundle="po7"),
+        port("103", "eth1/34", T0 - NS, up=False, bundle="po7"),
+    ])  # fmt: skip
+    vs = [best(m, ev) for m in movers]
+    assert {v.cause for v in vs} == {"link_failover"}
+    assert {v.key for v in vs} == {"node-103/po7"}  # one incident for the port-channel
+    assert "member of po7" in vs[0].evidence
+
+
+def test_host_nic_down_counts_only_for_the_host_behind_the_old_port() -> None:
+    m = move(MAC, T0, ("101", "eth1/5"), ("102", "eth1/5"))
+    downs = [nic("esx-9", "2", T0 - 40 * NS, True), nic("esx-9", "2", T0 - 2 * NS, False)]
+    # esx-9 is cabled to another port, and esx-1 (behind the old port) has no NIC down.
+    ev = index([m], adjacency=[lldp("101", "eth1/5", "esx-1"), lldp("101", "eth1/9", "esx-9")],
+               adapters=[adapters("esx-1", T0 - 50 * NS, ("aa0000000001",)),
+                         adapters("esx-9", T0 - 50 * NS, ("aa0000000009", HEX))],
+               if_counters=downs)  # fmt: skip
+    assert best(m, ev).cause == "unknown"
+    ev = index([m], adjacency=[lldp("101", "eth1/5", "esx-9")],
+               adapters=[adapters("esx-9", T0 - 50 * NS, ("aa0000000009",))],
+               if_counters=downs)  # fmt: skip
+    v = best(m, ev)
+    assert v.cause == "link_failover" and v.confidence == pytest.approx(0.85)
+    assert "host:esx-9/if2" == v.key and "lldp sysName" in v.evidence
+
+
+def vm_evidence(adj: list) -> tuple:  # noqa: ANN001
+    m = move(MAC, T0, ("101", "eth1/5"), ("103", "eth1/7"))
+    ads = [
+        adapters("esx-1", T0 - 60 * NS, (HEX,), vm="web-1", ifindex="100"),
+        adapters("esx-1", T0 - 20 * NS, (HEX,), vm="web-1", ifindex="100"),
+        adapters("esx-2", T0 + 5 * NS, (HEX,), vm="web-1", ifindex="101"),
+        adapters("esx-1", T0 - 60 * NS, ("aa0000000001",)),
+        adapters("esx-2", T0 - 60 * NS, ("aa0000000002",)),
+    ]
+    return m, index([m], adapters=ads, adjacency=adj)
+
+
+def test_vm_migration_confidence_follows_the_topology() -> None:
+    m, ev = vm_evidence([lldp("101", "eth1/5", "esx-1"), lldp("103", "eth1/7", "esx-2")])
+    v = best(m, ev)
+    assert (v.cause, v.confidence, v.key) == ("vm_migration", pytest.approx(0.9), "vm:web-1")
+    assert ev.path(m).topology == "known"
+    m, ev = vm_evidence([])
+    v = best(m, ev)
+    assert v.confidence == pytest.approx(0.8) and "topology unknown" in v.evidence
+    assert ev.path(m).topology == "unknown"
+    # The join by chassis MAC when the LLDP name is not the sFlow host name.
+    m, ev = vm_evidence([lldp("101", "eth1/5", "x", chassis="aa0000000001"),
+                         lldp("103", "eth1/7", "y", chassis="aa0000000002")])  # fmt: skip
+    assert best(m, ev).confidence == pytest.approx(0.9)
+    # Against the topology (other hosts behind those ports): much lower.
+    m, ev = vm_evidence([lldp("101", "eth1/5", "esx-2"), lldp("103", "eth1/7", "esx-1")])
+    assert best(m, ev).confidence == pytest.approx(0.6)
+
+
+def loop_moves() -> list:  # noqa: ANN201
+    return [move(f"00:50:56:AA:DD:{i:02X}", T0 + k * 2 * NS + i * NS // 100,
+                 *((("105", "eth1/40"), ("110", "eth1/40")) if k % 2 == 0
+                   else (("110", "eth1/40"), ("105", "eth1/40"))), bd="t1/loop")
+            for i in range(10) for k in range(3)]  # fmt: skip
+
+
+def quiet_then(node: str, iface: str, pps: float) -> list:  # noqa: ANN001
+    return [port(node, iface, T0 - k * 60 * NS, flood=3.0) for k in range(1, 8)] + [
+        port(node, iface, T0 + 1 * NS, flood=pps)
+    ]
+
+
+def test_loop_needs_flood_on_the_bds_own_ports() -> None:
+    mv = loop_moves()
+    ev = index(mv, interfaces=quiet_then("118", "eth1/45", 20000.0))  # elsewhere
+    # Without loop evidence on their own ports they are only endpoints flapping back and forth.
+    assert {best(m, ev).cause for m in mv} == {"nic_teaming_flap"}
+    ev = index(mv, interfaces=quiet_then("110", "eth1/40", 8000.0))
+    vs = [best(m, ev) for m in mv]
+    assert {v.cause for v in vs} == {"loop"} and {v.key for v in vs} == {"bd:t1/loop"}
+    assert vs[0].peak_flood_pps == pytest.approx(8000.0)
+
+
+def test_port_that_always_floods_a_little_is_not_a_storm() -> None:
+    mv = loop_moves()
+    steady = [port("110", "eth1/40", T0 - k * 60 * NS, flood=900.0) for k in range(0, 8)]
+    assert {best(m, index(mv, interfaces=steady)).cause for m in mv} == {"nic_teaming_flap"}
+
+
+def test_mass_move_in_another_bd_during_a_storm_stays_unknown() -> None:
+    mv = loop_moves()
+    other = [move(f"00:50:56:EE:00:{i:02X}", T0 + i * NS // 10, ("107", "eth1/4"),
+                  ("108", "eth1/4"), bd="t2/quiet") for i in range(12)]  # fmt: skip
+    ev = index(mv + other, interfaces=quiet_then("105", "eth1/40", 9000.0))
+    assert {best(m, ev).cause for m in other} == {"unknown"}
+    assert {best(m, ev).cause for m in mv} == {"loop"}
+
+
+def test_docs_table_is_the_registrys() -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "measurements.md").read_text()
+    assert markdown_table() in docs, "regenerate with: python3 -m analyzers.causes"
