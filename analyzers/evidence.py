@@ -189,7 +189,8 @@ class MovePath:
 
 
 class EvidenceIndex:
-    """Everything one run knows, indexed. Build with `load` (InfluxDB) or `build` (in memory)."""
+    """Everything one run knows, indexed: `load` reads it from InfluxDB; the constructor takes
+    records directly (tests build indexes in memory)."""
 
     def __init__(
         self,
