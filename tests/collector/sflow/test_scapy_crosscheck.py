@@ -195,3 +195,28 @@ def test_show_layers_names_each_layer() -> None:
     for layer in ("###[ Ethernet ]###", "###[ 802.1Q ]###", "###[ IP ]###", "###[ TCP ]###"):
         assert layer in text
     assert "vlan      = 100" in text and "dport     = https" in text
+
+
+def test_sflow_decode_dissect_shows_each_sampled_header() -> None:
+    import subprocess
+    import sys
+
+    paths = sorted(str(p) for p in (FIXTURES / "public").glob("*.bin"))
+    expected = sum(1 for name, _, _ in fixture_headers() if (FIXTURES / "public" / name).exists())
+    assert expected > 0
+    r = subprocess.run(
+        [sys.executable, "-m", "fabricscope.cli", "sflow", "decode", "--dissect", *paths],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert r.returncode == 0, r.stderr
+    blocks = r.stdout.split("\n== ")
+    assert len(blocks) == expected and r.stdout.startswith("== ")
+    for block in blocks:
+        assert "bytes sampled" in block.splitlines()[0]
+        assert "###[ Ethernet ]###" in block or "###[ IP" in block
+        verdicts = [ln for ln in block.splitlines() if ln.startswith("-- ")]
+        assert verdicts == ["-- fast path and scapy agree"], block[-400:]
+    assert r.stderr == ""  # no progress bar in a pipe, no scapy warnings
