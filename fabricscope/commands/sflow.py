@@ -38,6 +38,11 @@ def register(sub: Any) -> None:
     decode.add_argument("files", nargs="+", metavar="FILE")
     decode.add_argument("--format", choices=("json", "lp"), default="json")
     decode.add_argument("--flow-interval", type=float, default=10.0)
+    decode.add_argument(
+        "--dissect",
+        action="store_true",
+        help="show each sampled packet header layer by layer (scapy), with the fast path's verdict",
+    )
     decode.set_defaults(handler=cmd_decode)
 
     replay = group.add_parser("replay", help="decode captures and write them to InfluxDB")
@@ -92,6 +97,14 @@ def cmd_decode(args: argparse.Namespace) -> int:
     errors = 0
     check_captures(args.files, "decode")
     progress = FileProgress("decode", args.files)
+    if args.dissect:
+        from fabricscope.commands.sflow_dissect import dissect_files
+
+        shown, errors = dissect_files(args.files, out, progress)
+        progress.close()
+        if not shown:
+            print("no sampled packet headers (flow record 0:1) in these captures", file=sys.stderr)
+        return 1 if errors else 0
     if args.format == "lp":
         sink = ListSink()
         pipe = SflowPipeline(sink, flow_interval_s=args.flow_interval, stats_interval_s=1e9)
