@@ -61,15 +61,27 @@ def open_socket(host: str, port: int, rcvbuf: int, reuse_port: bool) -> socket.s
     return sock
 
 
-def kernel_udp_rcvbuf_errors() -> int | None:
-    """UDP RcvbufErrors from /proc/net/snmp: datagrams the kernel dropped for a full buffer."""
+def socket_drops(sock: socket.socket) -> int | None:
+    """Datagrams the kernel dropped on *this* socket (full receive buffer, or a filter): the
+    ``drops`` column of its own row in /proc/net/udp{,6}, found by the socket's inode. The
+    host-wide UDP RcvbufErrors would also count every other process's drops."""
     try:
-        with open("/proc/net/snmp") as fh:
-            lines = [line.split() for line in fh if line.startswith("Udp:")]
-        header, values = lines[0], lines[1]
-        return int(values[header.index("RcvbufErrors")])
-    except (OSError, IndexError, ValueError):
+        inode = os.fstat(sock.fileno()).st_ino
+    except OSError:
         return None
+    wanted = str(inode)
+    for path in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(path) as fh:
+                next(fh, None)  # header
+                for line in fh:
+                    cols = line.split()
+                    # sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref ptr drops
+                    if len(cols) >= 13 and cols[9] == wanted:
+                        return int(cols[12])
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 @dataclass
@@ -103,6 +115,10 @@ class SflowListener:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def socket_drops(self) -> int | None:
+        """This listener socket's kernel drops (None once closed or where /proc is missing)."""
+        return socket_drops(self.sock) if self.sock.fileno() >= 0 else None
 
     def serve(self) -> None:
         buf = bytearray(MAX_DATAGRAM)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 import ipaddress
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -31,46 +32,11 @@ from collector.sflow.records import (
     SampledHeader,
     tag_str,
 )
+from collector.sflow.structures import COUNTERS
 from influx.line_protocol import escape_string_field, escape_tag_value, format_int
 
 U32_UNKNOWN = 0xFFFFFFFF
 U64_UNKNOWN = 0xFFFFFFFFFFFFFFFF
-
-# sFlow counter block tag → measurement suffix (sflow.org structures catalogue names).
-BLOCK_NAMES: dict[int, str] = {
-    1: "if_counters",
-    2: "ethernet",
-    3: "tokenring",
-    4: "vg",
-    5: "vlan",
-    6: "ieee80211",
-    7: "lacp",
-    10: "sfp",
-    11: "pfc",
-    1001: "processor",
-    1002: "radio",
-    1004: "openflow_port",
-    1005: "port_name",
-    2000: "host_descr",
-    2001: "host_adapters",
-    2002: "host_parent",
-    2003: "host_cpu",
-    2004: "host_memory",
-    2005: "host_disk_io",
-    2006: "host_net_io",
-    2007: "mib2_ip",
-    2008: "mib2_icmp",
-    2009: "mib2_tcp",
-    2010: "mib2_udp",
-    2100: "virt_node",
-    2101: "virt_cpu",
-    2102: "virt_memory",
-    2103: "virt_disk_io",
-    2104: "virt_net_io",
-    2105: "jvm_runtime",
-    2106: "jvm_statistics",
-    2207: "ovs_dp_stats",
-}
 
 MAX_SEQUENCE_GAP = 100_000
 REORDER_WINDOW = 1_000
@@ -117,7 +83,7 @@ def _fields_lp(fields: Mapping[str, RecordValue]) -> str:
             if not is_unknown(value):
                 parts.append(f"{key}={format_int(value)}")
         elif isinstance(value, float):
-            if value == value and value not in (float("inf"), float("-inf")):
+            if math.isfinite(value):
                 parts.append(f"{key}={_f32(value)!r}")
         else:
             parts.append(f"{key}={escape_string_field(value)}")
@@ -139,8 +105,10 @@ def _f32(value: float) -> float:
 
 def _flt(fields: Mapping[str, RecordValue], key: str) -> float | None:
     v = fields.get(key)
-    if isinstance(v, float) and v == v:
-        return _f32(v)
+    if isinstance(v, float):
+        # NaN and ±inf are not line protocol (InfluxDB answers 400): an agent sending one
+        # has no value for that field.
+        return _f32(v) if math.isfinite(v) else None
     if isinstance(v, int) and not is_unknown(v):
         return float(v)
     return None
@@ -151,7 +119,10 @@ def _join(pairs: list[tuple[str, int | float | None]]) -> str:
     for k, v in pairs:
         if v is None:
             continue
-        out.append(f"{k}={format_int(v)}" if isinstance(v, int) else f"{k}={v!r}")
+        if isinstance(v, int):
+            out.append(f"{k}={format_int(v)}")
+        elif math.isfinite(v):
+            out.append(f"{k}={v!r}")
     return ",".join(out)
 
 
@@ -306,9 +277,10 @@ class SflowPoints:
             if type(rec) is not CounterRecord:
                 continue
             tag = rec.tag
-            name = BLOCK_NAMES.get(tag)
-            if name is None:
+            spec = COUNTERS.get(tag)
+            if spec is None:
                 continue
+            name = spec.name
             if tag == 1:
                 ifindex = rec.fields.get("if_index")
                 prefix = self._prefix(f"sflow_{name}", *ident, "ifindex", str(ifindex))
@@ -320,9 +292,11 @@ class SflowPoints:
             fs = _fields_lp(rec.fields)
             if tag == 1:
                 status = rec.fields.get("if_status")
-                if isinstance(status, int):
-                    # ifStatus bit 0 = admin up, bit 1 = oper up (RFC 2863 via sFlow §if_counters)
-                    fs += f",if_admin_up={status & 1}i,if_oper_up={(status >> 1) & 1}i"
+                if isinstance(status, int) and not is_unknown(status):
+                    # ifStatus bit 0 = admin up, bit 1 = oper up (RFC 2863 via sFlow §if_counters);
+                    # an unknown status (all ones) stays unknown: no up/down fields at all.
+                    updown = f"if_admin_up={status & 1}i,if_oper_up={(status >> 1) & 1}i"
+                    fs = f"{fs},{updown}" if fs else updown
             if fs:
                 out.append(f"{prefix} {fs}{ts}")
             if vm is None:
@@ -717,4 +691,4 @@ def valid_agent(agent: str) -> bool:
     return True
 
 
-__all__ = ["SflowPoints", "CollectorStats", "BLOCK_NAMES", "tag_str", "valid_agent"]
+__all__ = ["SflowPoints", "CollectorStats", "tag_str", "valid_agent"]

@@ -187,7 +187,6 @@ def cmd_listen(args: argparse.Namespace) -> int:
 def run_worker(settings: Settings, index: int, reuse_port: bool, stdout: bool) -> int:
     from collector.sflow.listener import (
         SflowListener,
-        kernel_udp_rcvbuf_errors,
         parse_listen,
         worker_instance,
     )
@@ -202,10 +201,10 @@ def run_worker(settings: Settings, index: int, reuse_port: bool, stdout: bool) -
         values: dict[str, int | float] = {}
         if hasattr(writer, "stats"):
             values.update({k: v for k, v in writer.stats().items() if isinstance(v, int | float)})
-        rcv = kernel_udp_rcvbuf_errors()
-        if rcv is not None:
-            values["kernel_rcvbuf_errors"] = rcv
         if listener is not None:
+            rcv = listener.socket_drops()  # this socket's own drops, not the host's
+            if rcv is not None:
+                values["kernel_rcvbuf_errors"] = rcv
             values["received_bytes"] = listener.stats.bytes
         return values
 
