@@ -147,3 +147,11 @@ def test_unknown_if_status_gives_no_up_down_fields() -> None:
     fields = _check(out[0])["fields"]
     assert fields["if_in_octets"] == 5
     assert "if_admin_up" not in fields and "if_oper_up" not in fields and "if_status" not in fields
+
+
+def test_every_structure_is_documented() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[3] / "docs" / "measurements.md").read_text()
+    missing = [c.measurement for c in COUNTERS.values() if f"`{c.measurement}`" not in doc]
+    assert not missing
