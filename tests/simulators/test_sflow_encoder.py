@@ -148,7 +148,7 @@ def test_real_datagrams_present() -> None:
 def _values(block: object, seed: int) -> object:
     """Copy of ``block`` with distinct, full-width values in every numeric field."""
     changes: dict[str, object] = {}
-    layout = type(block).LAYOUT  # type: ignore[attr-defined]
+    layout = type(block).layout()  # type: ignore[attr-defined]
     for i, (f, code) in enumerate(zip(dataclasses.fields(block), layout, strict=True)):  # type: ignore[arg-type]
         if code == "Q":
             changes[f.name] = (1 << 40) + seed * 1000 + i
