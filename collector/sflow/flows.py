@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
+from socket import AF_INET6, inet_ntoa, inet_ntop
 
 from collector.sflow.drop_reasons import reason_name
 from collector.sflow.lp import Prefixes, num
@@ -78,6 +79,19 @@ def flow_key(agent: str, sample: FlowSample) -> tuple[FlowKey, int]:
     return (agent, vlan, src_mac, dst_mac, src_ip, dst_ip, proto), frame_length
 
 
+def raw_key_text(agent: str, raw: bytes) -> FlowKey:
+    """The native path's raw key (see _flowscan.c) as the text key flow_key() gives."""
+    vlan = str(int.from_bytes(raw[1:5], "big")) if raw[0] else "none"
+    n = raw[18]
+    src = raw[19 : 19 + n]
+    dst = raw[19 + n : 19 + 2 * n]
+    if n == 4:
+        sip, dip = inet_ntoa(src), inet_ntoa(dst)
+    else:
+        sip, dip = inet_ntop(AF_INET6, src), inet_ntop(AF_INET6, dst)
+    return (agent, vlan, raw[5:11].hex(), raw[11:17].hex(), sip, dip, str(raw[17]))
+
+
 class FlowTable:
     """One interval's flow and drop aggregation."""
 
@@ -86,9 +100,12 @@ class FlowTable:
         self._prefix = prefixes.get
         self.flows: dict[FlowKey, FlowStat] = {}
         self.drops: dict[DropKey, FlowStat] = {}
+        # The native path (fastpath.native) aggregates on raw key bytes: (agent, raw) →
+        # [samples, packets, bytes]; they become text tags only at flush (raw_key_text).
+        self.raw: dict[tuple[str, bytes], list[int]] = {}
 
     def __len__(self) -> int:
-        return len(self.flows) + len(self.drops)
+        return len(self.flows) + len(self.raw) + len(self.drops)
 
     def add(self, key: FlowKey, frame_length: int, rate: int) -> None:
         """One sampled packet standing for ``rate`` packets (rate 0 is malformed: count 1)."""
@@ -119,11 +136,23 @@ class FlowTable:
     def flush(self, ts: int) -> list[str]:
         """The interval's rows (top-N per agent + ``other``, then drops); clears the table."""
         out: list[str] = []
+        for (agent, raw), (samples, packets, nbytes) in self.raw.items():
+            key = raw_key_text(agent, raw)
+            stat = self.flows.get(key)
+            if stat is None:
+                stat = self.flows[key] = FlowStat()
+            stat.samples += samples
+            stat.packets += packets
+            stat.bytes += nbytes
+        self.raw.clear()
         by_agent: dict[str, list[tuple[FlowKey, FlowStat]]] = {}
         for key, stat in self.flows.items():
             by_agent.setdefault(key[0], []).append((key, stat))
         for agent, rows in by_agent.items():
-            top = heapq.nlargest(self.top_n, rows, key=lambda r: (r[1].bytes, r[1].samples))
+            # ties broken by the key itself: the same rows whatever order flows arrived in
+            top = heapq.nlargest(
+                self.top_n, rows, key=lambda r: (r[1].bytes, r[1].samples, r[0])
+            )
             for key, stat in top:
                 out.append(
                     f"{self._flow_prefix(agent, key[1:])} samples={stat.samples}i,"

@@ -18,6 +18,7 @@ import ipaddress
 from collections.abc import Mapping
 
 from collector.sflow.counter_lines import FORMATTERS, MEASUREMENTS
+from collector.sflow.fastpath import TEMPLATES, Parsed, native
 from collector.sflow.flows import FlowTable
 from collector.sflow.loss import CollectorStats, SequenceTracker
 from collector.sflow.lp import Pairs, Prefixes, join
@@ -30,12 +31,22 @@ from collector.sflow.records import (
     RecordValue,
     tag_str,
 )
+from collector.sflow.structures import COUNTERS
 from collector.sflow.telegraf import TelegrafHost
 from influx.line_protocol import escape_string_field
 
+Block = Mapping[str, RecordValue] | tuple[int | float, ...]
 SOURCE_ENTITY_LOGICAL = 3  # hsflowd reports VMs/containers as 3:N, the host itself as 2:1
 TAG_HOST_DESCR = 2000
 TAG_ADAPTERS = 2001
+# blocks whose fields are read by name: identity (host_descr) and the Telegraf measurements
+_NAMED_TAGS = frozenset((2000, 2003, 2004, 2005, 2006, 2009))
+
+
+def _fields(tag: int, value: Block) -> Mapping[str, RecordValue]:
+    if type(value) is tuple:
+        return dict(zip(COUNTERS[tag].names, value, strict=True))
+    return value  # type: ignore[return-value]
 
 
 class SflowPoints:
@@ -82,46 +93,101 @@ class SflowPoints:
                 flows.add_discard(agent, sample)  # type: ignore[arg-type]
         st.lines += len(out) - before
 
+    def add_parsed(self, p: Parsed, recv_ns: int, out: list[str]) -> None:
+        """The fast path's reading of one datagram (fastpath.py): the same effect as
+        add_datagram on the full decoder's records."""
+        st = self.stats
+        before = len(out)
+        st.datagrams += 1
+        st.samples += p.samples
+        st.unknown_records += p.unknown
+        agent = p.agent
+        self.sequences.datagram(agent, p.sub_agent, p.sequence, p.uptime)
+        flows = self.flows
+        if p.native_flows:
+            native.apply(p.data, agent, flows.raw)
+            st.flow_samples += p.native_flows
+        add = flows.add
+        fi = ci = di = 0
+        for kind in p.order:
+            if kind == 0:
+                key, frame_length, rate = p.flows[fi]
+                fi += 1
+                st.flow_samples += 1
+                add(key, frame_length, rate)
+            elif kind == 1:
+                cls, idx, blocks = p.counters[ci]
+                ci += 1
+                st.counter_samples += 1
+                self.counter_blocks(agent, cls, idx, blocks, recv_ns, out)  # type: ignore[arg-type]
+            else:
+                st.discard_samples += 1
+                flows.add_discard(agent, p.discards[di])
+                di += 1
+        st.lines += len(out) - before
+
     # ----------------------------------------------------------------- counters
     def _add_counters(
         self, agent: str, sample: CounterSample, recv_ns: int, out: list[str]
     ) -> None:
-        blocks: dict[int, Mapping[str, RecordValue]] = {
-            rec.tag: rec.fields for rec in sample.records if type(rec) is CounterRecord
-        }
-        source = f"{sample.source_id_type}:{sample.source_id_index}"
-        host, vm = self._identity(agent, sample, blocks.get(TAG_HOST_DESCR))
+        blocks: list[tuple[int, Block]] = [
+            (rec.tag, rec.fields) for rec in sample.records if type(rec) is CounterRecord
+        ]
+        self.counter_blocks(
+            agent, sample.source_id_type, sample.source_id_index, blocks, recv_ns, out
+        )
+
+    def counter_blocks(
+        self, agent: str, cls: int, idx: int, blocks: list[tuple[int, Block]], recv_ns: int,
+        out: list[str],
+    ) -> None:  # fmt: skip
+        """One counter sample's blocks, each a field dict or (fast path) its value tuple."""
+        source = f"{cls}:{idx}"
+        named: dict[int, Mapping[str, RecordValue]] = {}
+        for tag, value in blocks:
+            if tag in _NAMED_TAGS:
+                named[tag] = _fields(tag, value)
+        host, vm = self._identity(agent, cls, idx, named.get(TAG_HOST_DESCR))
         ident: tuple[str, ...] = ("agent", agent, "host", host, "source_id", source)
         if vm is not None:
             ident = (*ident, "vm", vm)
         ts = f" {recv_ns}"
-        for tag, fields in blocks.items():
-            fmt = FORMATTERS.get(tag)
-            if fmt is None:
+        for tag, value in blocks:
+            measurement = MEASUREMENTS.get(tag)
+            if measurement is None:
                 continue
             if tag == TAG_ADAPTERS:
-                self._adapters(fields, ident, ts, out)
+                self._adapters(_fields(tag, value), ident, ts, out)
+                continue
+            fs = None
+            if type(value) is tuple:
+                tpl = TEMPLATES.get(tag)
+                if tpl is not None:
+                    fs = tpl.format(value)
+                    if fs is not None and tag == 1:
+                        status = int(value[4])  # if_status: known here (no unknowns in the tuple)
+                        fs += f",if_admin_up={status & 1}i,if_oper_up={(status >> 1) & 1}i"
+            if fs is None:
+                fs = FORMATTERS[tag](_fields(tag, value))
+            if not fs:
                 continue
             if tag == 1:
-                prefix = self._prefix(
-                    MEASUREMENTS[tag], *ident, "ifindex", str(fields.get("if_index"))
-                )
+                if_index = value[0] if type(value) is tuple else value.get("if_index")  # type: ignore[union-attr]
+                prefix = self._prefix(measurement, *ident, "ifindex", str(if_index))
             else:
-                prefix = self._prefix(MEASUREMENTS[tag], *ident)
-            fs = fmt(fields)
-            if fs:
-                out.append(f"{prefix} {fs}{ts}")
+                prefix = self._prefix(measurement, *ident)
+            out.append(f"{prefix} {fs}{ts}")
         if vm is None:
-            self.telegraf.sample(agent, host, source, blocks, recv_ns, out)
+            self.telegraf.sample(agent, host, source, named, recv_ns, out)
 
     def _identity(
-        self, agent: str, sample: CounterSample, descr: Mapping[str, RecordValue] | None
+        self, agent: str, cls: int, idx: int, descr: Mapping[str, RecordValue] | None
     ) -> tuple[str, str | None]:
         """(host, vm): a VM sample (3:N) is tagged with its hypervisor and its own name."""
         name = descr.get("hostname") if descr else None
         name = name if isinstance(name, str) and name else None
-        if sample.source_id_type == SOURCE_ENTITY_LOGICAL:
-            return self._host_names.get(agent, agent), name or f"vm{sample.source_id_index}"
+        if cls == SOURCE_ENTITY_LOGICAL:
+            return self._host_names.get(agent, agent), name or f"vm{idx}"
         if name is not None:
             self._host_names[agent] = name
             return name, None
