@@ -150,9 +150,7 @@ class FlowTable:
             by_agent.setdefault(key[0], []).append((key, stat))
         for agent, rows in by_agent.items():
             # ties broken by the key itself: the same rows whatever order flows arrived in
-            top = heapq.nlargest(
-                self.top_n, rows, key=lambda r: (r[1].bytes, r[1].samples, r[0])
-            )
+            top = heapq.nlargest(self.top_n, rows, key=lambda r: (r[1].bytes, r[1].samples, r[0]))
             for key, stat in top:
                 out.append(
                     f"{self._flow_prefix(agent, key[1:])} samples={stat.samples}i,"
