@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import time
 from pathlib import Path
 
 from collector.sflow.decoder import decode_datagram
@@ -106,3 +107,34 @@ def write_pcap(path: Path, corpus: list[bytes], repeat: int, port: int = 6343) -
                 fh.write(frame)
                 count += 1
     return count
+
+
+def send(port: int, rate: int, seconds: float, corpus: list[bytes], sources: int = 16
+         ) -> tuple[int, float]:  # fmt: skip
+    """Offer ``rate`` datagrams/s for ``seconds`` to 127.0.0.1:``port`` from ``sources`` source
+    addresses (127.0.0.2 …, so SO_REUSEPORT and per-source hashing see many senders), cycling
+    through the corpus; paced in 5 ms slices. Returns (datagrams sent, achieved rate)."""
+    socks = []
+    for i in range(sources):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+        s.bind((f"127.0.0.{2 + i}", 0))
+        socks.append(s.sendto)
+    dest = ("127.0.0.1", port)
+    n = len(corpus)
+    sent = 0
+    start = time.perf_counter()
+    try:
+        while True:
+            elapsed = time.perf_counter() - start
+            if elapsed >= seconds:
+                break
+            due = int(rate * min(elapsed + 0.005, seconds))
+            while sent < due:
+                socks[sent % sources](corpus[sent % n], dest)
+                sent += 1
+            time.sleep(0.001)
+    finally:
+        for fn in socks:
+            fn.__self__.close()  # type: ignore[attr-defined]
+    return sent, sent / (time.perf_counter() - start)
