@@ -2,8 +2,8 @@
 
 The receive loop only decodes and hands lines to the writer's bounded queue (which spools or
 drops-and-counts when full), so a slow InfluxDB can never stall it. Throughput beyond one core
-comes from several processes bound to the same port with SO_REUSEPORT: the kernel spreads
-agents over the sockets by flow hash, so each agent's sequence numbers stay in one process.
+comes from distributor.py (one reader, decode workers chosen by agent address); SO_REUSEPORT
+sockets (the kernel hashes the UDP source) remain available to callers of open_socket.
 """
 
 from __future__ import annotations
