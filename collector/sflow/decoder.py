@@ -20,6 +20,7 @@ from collections.abc import Callable
 from socket import AF_INET6, inet_ntoa, inet_ntop
 from struct import Struct, unpack_from
 
+from collector.sflow.flow_structures import FLOW_ROWS, Step
 from collector.sflow.headers import decode_header_layers
 from collector.sflow.records import (
     BadRecord,
@@ -477,6 +478,33 @@ def _fixed_flow(layout: Layout) -> Callable[[bytes, int, int], dict[str, RecordV
     return decode
 
 
+def _flow_row(steps: tuple[Step, ...]) -> Callable[[bytes, int, int], dict[str, RecordValue]]:
+    """A flow record of flow_structures.FLOW_ROWS: fields in order, bounded by ``end``."""
+    plan = [(s.kind, s.name) for s in steps if s.kind != "="]
+
+    def decode(data: bytes, off: int, end: int) -> dict[str, RecordValue]:
+        fields: dict[str, RecordValue] = {}
+        for kind, name in plan:
+            if kind == "Q":
+                if off + 8 > end:
+                    raise _Short(f"truncated {name}")
+                fields[name] = int(_U64.unpack_from(data, off)[0])
+                off += 8
+            elif kind == "mac":
+                if off + 8 > end:
+                    raise _Short(f"truncated {name}")
+                fields[name] = data[off : off + 6].hex()
+                off += 8
+            elif kind[0] == "s" or kind == "urlkey":
+                fields[name], off = _string(data, off, end)
+            else:  # I, appstatus
+                fields[name] = _u32(data, off, end)
+                off += 4
+        return fields
+
+    return decode
+
+
 FlowFn = Callable[[bytes, int, int], dict[str, RecordValue]]
 _FLOW_FNS: dict[int, FlowFn] = {
     2: _flow_ethernet,
@@ -516,6 +544,7 @@ _FLOW_FNS: dict[int, FlowFn] = {
     2103: _flow_socket6,
     2209: _fixed_flow(_TCP_INFO),
     2210: _fixed_flow(_ENTITIES),
+    **{tag: _flow_row(steps) for tag, steps in FLOW_ROWS.items()},
 }
 
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from collector.sflow.drop_reasons import reason_name
+from collector.sflow.flow_structures import APP_STATUS, FLOW_ROWS, Step, url_encode
 from collector.sflow.records import (
     BadRecord,
     CounterRecord,
@@ -454,6 +455,34 @@ def _r_tcp_info(out: Out, p: str, _tag: int, f: dict[str, RecordValue]) -> None:
 
 
 FlowRenderer = Callable[[Out, str, int, dict[str, RecordValue]], None]
+
+
+def _r_row(steps: tuple[Step, ...]) -> FlowRenderer:
+    """A record of flow_structures.FLOW_ROWS, the way sflowtool's reader prints it."""
+
+    def render(out: Out, p: str, _tag: int, f: dict[str, RecordValue]) -> None:
+        for step in steps:
+            kind = step.kind
+            if kind == "=":
+                out[p + step.key] = step.value
+                continue
+            value = f[step.name]
+            if kind == "urlkey":
+                if value:
+                    out[p + step.key] = url_encode(_cstr(value, 255))
+            elif step.cap:
+                if value:
+                    out[p + step.key] = _cstr(value, step.cap)
+            elif kind == "appstatus":
+                assert isinstance(value, int)
+                name = APP_STATUS[value] if value < len(APP_STATUS) else None
+                out[p + step.key] = name or f"<out-of-range={value}>"
+            else:
+                out[p + step.key] = str(value)
+
+    return render
+
+
 _FLOW_RENDERERS: dict[int, FlowRenderer] = {
     2: _r_ethernet,
     3: _r_ipv4,
@@ -496,6 +525,7 @@ _FLOW_RENDERERS: dict[int, FlowRenderer] = {
             ("dst_index", "entities_dst_index"),
         ),
     ),  # fmt: skip
+    **{tag: _r_row(steps) for tag, steps in FLOW_ROWS.items()},
 }
 
 

@@ -127,7 +127,89 @@ def _unknowns() -> list[bytes]:
     return [b.datagram(samples, agent="192.0.2.99", sequence=1, uptime=100_000)]
 
 
-SYNTHETIC = {"hsflowd2-apps": _app_host, "switch-asic": _switch_asic, "unknowns": _unknowns}
+def _app_flows() -> list[bytes]:
+    """hsflowd mod_json/mod_http transaction samples and MPLS/802.11 extensions on flows."""
+    s = b.xdr_string
+    app = [
+        b.tlv(
+            2202,
+            s("payments")
+            + s("charge")
+            + s("card=visa")
+            + s("ok")
+            + b.u64(512, 2048)
+            + b.u32(1500, 0),
+        ),
+        b.tlv(2203, s("payments") + s("authorize") + s("")),
+        b.tlv(2204, s("client-7")),
+        b.tlv(2205, s("db-3")),
+        b.tlv(
+            2206,
+            b.u32(2, 1001)
+            + s("/api/v1/pay?x=1")
+            + s("shop.example")
+            + s("")
+            + s("curl/8.5")
+            + s("198.51.100.7")
+            + s("alice")
+            + s("application/json")
+            + b.u64(300, 1200)
+            + b.u32(820, 200),
+        ),
+        b.tlv(2100, b.u32(6) + bytes([192, 0, 2, 50, 198, 51, 100, 7]) + b.u32(443, 50123)),
+    ]
+    cache = [b.tlv(2200, b.u32(1, 2) + s("user:42 name") + b.u32(1, 128, 35, 1))]
+    http1 = [
+        b.tlv(
+            2201,
+            b.u32(4, 1001)
+            + s("/login")
+            + s("")
+            + s("https://r.example/")
+            + s("Mozilla")
+            + s("")
+            + s("text/html")
+            + b.u64(900)
+            + b.u32(310, 302),
+        )
+    ]
+    mpls = [
+        b.tlv(1008, s("lsp-a") + b.u32(7, 3)),
+        b.tlv(1009, s("vc-b") + b.u32(42, 5)),
+        b.tlv(1010, s("10.0.0.0/8") + b.u32(8)),
+        b.tlv(1011, b.u32(24)),
+        b.tlv(
+            1014,
+            s("fabric-wifi")
+            + b"\x02\x00\x00\x00\x00\x09\0\0"
+            + b.u32(4, 36)
+            + b.u64(866_700_000)
+            + b.u32(40, 180, 220),
+        ),
+        b.tlv(
+            1015,
+            s("")
+            + b"\x02\x00\x00\x00\x00\x09\0\0"
+            + b.u32(4, 1, 200, 0, 36)
+            + b.u64(866_700_000)
+            + b.u32(100),
+        ),
+    ]
+    samples = [
+        b.flow_sample(app, seq=1, source=(3, 2), rate=100),
+        b.flow_sample(cache, seq=2, source=(3, 2), rate=10),
+        b.flow_sample(http1, seq=3, source=(3, 2), rate=10),
+        b.flow_sample(mpls, seq=4, source=(0, 9), rate=1000),
+    ]
+    return [b.datagram(samples, agent="192.0.2.51", sequence=1, uptime=5_000)]
+
+
+SYNTHETIC = {
+    "hsflowd2-apps": _app_host,
+    "hsflowd2-app-flows": _app_flows,
+    "switch-asic": _switch_asic,
+    "unknowns": _unknowns,
+}
 
 
 def write_bins() -> None:
