@@ -15,6 +15,7 @@ length ``DROPS_RECORD`` carries the reader socket's kernel drop count in the tim
 from __future__ import annotations
 
 import logging
+import select
 import threading
 import time
 import zlib
@@ -22,6 +23,7 @@ from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from struct import Struct
 
+from collector.sflow.fastpath import native
 from collector.sflow.listener import MAX_DATAGRAM, ListenerStats, open_socket, socket_drops
 from collector.sflow.pipeline import SflowPipeline
 
@@ -62,6 +64,9 @@ class Reader:
         self._stop.set()
 
     def serve(self) -> None:
+        if native is not None and hasattr(native, "recv_batch"):
+            self._serve_batched()
+            return
         n = len(self.conns)
         batches = [bytearray() for _ in range(n)]
         buf = bytearray(MAX_DATAGRAM)
@@ -97,6 +102,57 @@ class Reader:
                     if now >= next_drops:
                         drops = socket_drops(self.sock)
                         if drops is not None:  # worker 0 reports the shared socket's drops
+                            batches[0] += pack(DROPS_RECORD, drops, 0)
+                        next_drops = now + 1.0
+                    self._send(batches, n)
+                    next_flush = now + BATCH_SECONDS
+        finally:
+            self._send(batches, n)
+            for conn in self.conns:
+                conn.close()
+            self.sock.close()
+
+    def _serve_batched(self) -> None:
+        """As serve(), with recvmmsg() batches from the native module."""
+        n = len(self.conns)
+        batches = [bytearray() for _ in range(n)]
+        fd = self.sock.fileno()
+        recv_batch = native.recv_batch
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        pack = _REC.pack
+        stats = self.stats
+        next_flush = time.monotonic() + BATCH_SECONDS
+        next_drops = 0.0
+        try:
+            while not self._stop.is_set():
+                try:
+                    got = recv_batch(fd, 64)
+                except OSError as exc:
+                    if self._stop.is_set():
+                        break
+                    log.warning("receive failed: %s", exc)
+                    got = []
+                if got:
+                    now_ns = time.time_ns()
+                    for i, (data, source) in enumerate(got):
+                        size = len(data)
+                        stats.received += 1
+                        stats.bytes += size
+                        src = source.encode()
+                        batch = batches[agent_slot(data, n)]
+                        batch += pack(size, now_ns + i, len(src))
+                        batch += src
+                        batch += data
+                        if len(batch) >= BATCH_BYTES:
+                            self._send(batches, n)
+                else:
+                    poller.poll(BATCH_SECONDS * 1000)
+                now = time.monotonic()
+                if now >= next_flush:
+                    if now >= next_drops:
+                        drops = socket_drops(self.sock)
+                        if drops is not None:
                             batches[0] += pack(DROPS_RECORD, drops, 0)
                         next_drops = now + 1.0
                     self._send(batches, n)
