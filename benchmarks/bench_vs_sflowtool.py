@@ -85,11 +85,11 @@ def sflowtool_offline(binary: Path, pcap: Path) -> tuple[float, float]:
 
 
 # ------------------------------------------------------------------------- fabricscope
-def fabricscope_offline(pcap: Path, native: bool) -> tuple[float, float, int]:
+def fabricscope_offline(pcap: Path, native: bool, fast: bool = True) -> tuple[float, float, int]:
     """(CPU seconds, wall seconds, lines) of the collector pipeline over the pcap."""
     packets = list(read_datagrams(str(pcap)))  # reading the file is not decoding: done first
     sink = CountingSink()
-    pipe = SflowPipeline(sink, flow_interval_s=10.0, stats_interval_s=1e9, native=native)
+    pipe = SflowPipeline(sink, flow_interval_s=10.0, stats_interval_s=1e9, native=native, fast=fast)
     cpu0, t0 = time.process_time(), time.perf_counter()
     for ts_ns, source, payload in packets:
         pipe.handle(payload, source, ts_ns)
@@ -143,6 +143,16 @@ def _drained(port: int, timeout: float = 5.0) -> bool:
     return False
 
 
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def _wait_bound(port: int, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 30
     while _port_drops(port) is None:
@@ -161,8 +171,10 @@ def udp_zero_loss(kind: str, binary: Path | None, corpus: list[bytes], rates: li
         try:
             _wait_bound(port, proc)
             time.sleep(0.5)
+            cpu0 = _proc_cpu(proc.pid)
             sent, achieved = sflow_corpus.send(port, rate, seconds, corpus, sources)
             drained = _drained(port)  # a receiver that cannot keep up leaves a backlog
+            cpu = _proc_cpu(proc.pid) - cpu0
             drops = _port_drops(port) or 0
         finally:
             proc.terminate()
@@ -170,8 +182,9 @@ def udp_zero_loss(kind: str, binary: Path | None, corpus: list[bytes], rates: li
         ok = drops == 0 and drained and achieved >= 0.95 * rate
         print(
             f"  udp {kind:<11} offered {rate:>7,} dg/s (sent {achieved:>9,.0f} dg/s from "
-            f"{sources} sources): kernel drops {drops:,}, backlog drained {drained} -> "
-            f"{'ok' if ok else 'LOSS'}",
+            f"{sources} sources): receiver CPU {cpu / sent * 1e6:,.1f} µs/datagram "
+            f"({100 * cpu / seconds:.0f} % of a core), kernel drops {drops:,}, backlog drained "
+            f"{drained} -> {'ok' if ok else 'LOSS'}",
             flush=True,
         )
         if not ok:
@@ -207,10 +220,12 @@ def main() -> None:
         rows = []
         from collector.sflow.fastpath import native
 
-        modes = [("fabricscope (native)", True)] if native is not None else []
-        modes.append(("fabricscope (pure Python)", False))
-        for name, use_native in modes:
-            cpu, wall, lines = fabricscope_offline(pcap, use_native)
+        modes = [("fabricscope (native)", True, True)] if native is not None else []
+        modes.append(("fabricscope (pure Python)", False, True))
+        # the full decoder for every datagram: the collector's path before the fast paths
+        modes.append(("fabricscope (full decoder)", False, False))
+        for name, use_native, fast in modes:
+            cpu, wall, lines = fabricscope_offline(pcap, use_native, fast)
             rows.append((name, samples / cpu, samples / wall))
             print(f"  {name:<26} {samples / cpu:>10,.0f} samples/CPU-s "
                   f"{samples / wall:>10,.0f} samples/s wall  ({lines:,} lines)")  # fmt: skip

@@ -22,14 +22,16 @@ FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "sflo
 COUNTER_SHARE = 0.03
 
 
-def _fixture_datagrams() -> list[bytes]:
+def _fixture_datagrams() -> list[tuple[bytes, bool]]:
+    """(datagram, captured): captures (public/, generated/) may be copied as traffic; the
+    encoded golden cases (one of each structure) are sent once."""
     seen: set[bytes] = set()
     out = []
     for path in sorted(FIXTURES.rglob("*.bin")):
         data = path.read_bytes()
         if data not in seen:  # the golden cases copy some datagrams
             seen.add(data)
-            out.append(data)
+            out.append((data, path.parent.name in ("public", "generated")))
     return out
 
 
@@ -42,10 +44,10 @@ def build(agents: int = 16) -> list[bytes]:
     flows: list[bytes] = []
     others: list[bytes] = []
     n_flow = n_counter = 0
-    for data in _fixture_datagrams():
+    for data, captured in _fixture_datagrams():
         dg = decode_datagram(data)
         kinds = {type(s) for s in dg.samples}
-        if kinds == {FlowSample} and dg.agent_address_type == 1:
+        if captured and kinds == {FlowSample} and dg.agent_address_type == 1:
             flows.append(data)
             n_flow += len(dg.samples)
         else:

@@ -63,24 +63,48 @@ class Bail(Exception):
 
 # --------------------------------------------------------------- counter block templates
 class BlockTemplate:
-    """A fixed-layout block formatted from its value tuple with one ``str.format`` call, when
-    every integer is known and fits int64 and every float is finite (the common case)."""
+    """A fixed-layout block formatted from its value tuple with one ``str.format`` call when every
+    float is finite and every integer fits int64. Unknown (all-ones) integers are left out with
+    a template made once per pattern of unknown positions (agents repeat the same pattern,
+    e.g. hsflowd's tcpMaxConn)."""
 
-    __slots__ = ("floats", "ints_only", "struct", "template")
+    __slots__ = ("floats", "ints_only", "names", "struct", "template", "_masked")
 
     def __init__(self, spec: Counter) -> None:
         assert spec.struct is not None
         self.struct = spec.struct
         self.floats = tuple(i for i, f in enumerate(spec.fields) if f.code == "f")
         self.ints_only = not self.floats
-        self.template = ",".join(
+        self.names = tuple(
             f"{f.name}={{}}" if f.code == "f" else f"{f.name}={{}}i" for f in spec.fields
         )
+        self.template = ",".join(self.names)
+        self._masked: dict[tuple[int, ...], str] = {}
+
+    def _without(self, vals: list[int | float]) -> str:
+        """Template and values with the unknown integers left out (floats already zeroed)."""
+        unknown = tuple(i for i, v in enumerate(vals) if v == U32_UNKNOWN or v == U64_UNKNOWN)
+        tpl = self._masked.get(unknown)
+        if tpl is None:
+            skip = set(unknown)
+            tpl = ",".join(n for i, n in enumerate(self.names) if i not in skip)
+            if len(self._masked) < 64:
+                self._masked[unknown] = tpl
+        for i in reversed(unknown):
+            del vals[i]
+        return tpl
 
     def format(self, values: tuple[int | float, ...]) -> str | None:
-        """The field set, or None when the general formatter must handle these values."""
+        """The field set ("" when nothing is known), or None when the general formatter must
+        handle these values (an integer beyond int64, a non-finite float)."""
         if self.ints_only:
-            if U32_UNKNOWN in values or U64_UNKNOWN in values or max(values) > _INT64_MAX:
+            if U32_UNKNOWN in values or U64_UNKNOWN in values:
+                vals: list[int | float] = list(values)
+                tpl = self._without(vals)
+                if vals and max(vals) > _INT64_MAX:
+                    return None
+                return tpl.format(*vals) if tpl else ""
+            if max(values) > _INT64_MAX:
                 return None
             return self.template.format(*values)
         vals = list(values)
@@ -88,7 +112,9 @@ class BlockTemplate:
             if not math.isfinite(vals[i]):
                 return None
             vals[i] = 0  # a float must not pass for an unknown integer below
-        if U32_UNKNOWN in vals or U64_UNKNOWN in vals or max(vals) > _INT64_MAX:
+        if U32_UNKNOWN in vals or U64_UNKNOWN in vals:
+            return None  # rare with floats (host_cpu): the general formatter
+        if max(vals) > _INT64_MAX:
             return None
         for i in self.floats:
             vals[i] = f32(values[i])

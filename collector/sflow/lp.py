@@ -47,16 +47,21 @@ def flt(fields: Mapping[str, RecordValue], key: str) -> float | None:
     return None
 
 
+_INT64_MAX = (1 << 63) - 1
+_INT64_MIN = -(1 << 63)
+
+
 def join(pairs: Pairs) -> str:
     """`k=v,...` for the pairs that have a value; ints get the `i` suffix."""
-    out = []
+    out: list[str] = []
+    add = out.append
     for k, v in pairs:
         if v is None:
             continue
         if type(v) is int:
-            out.append(f"{k}={format_int(v)}")
-        elif math.isfinite(v):
-            out.append(f"{k}={v!r}")
+            add(f"{k}={v}i" if _INT64_MIN <= v <= _INT64_MAX else f"{k}={format_int(v)}")
+        elif v - v == 0:  # finite (NaN and ±inf give NaN)
+            add(f"{k}={v!r}")
     return ",".join(out)
 
 

@@ -21,7 +21,7 @@ from collector.sflow.counter_lines import FORMATTERS, MEASUREMENTS
 from collector.sflow.fastpath import TEMPLATES, Parsed, native
 from collector.sflow.flows import FlowTable
 from collector.sflow.loss import CollectorStats, SequenceTracker
-from collector.sflow.lp import Pairs, Prefixes, join
+from collector.sflow.lp import U32_UNKNOWN, Pairs, Prefixes, join
 from collector.sflow.records import (
     CounterRecord,
     CounterSample,
@@ -162,11 +162,12 @@ class SflowPoints:
             fs = None
             if type(value) is tuple:
                 tpl = TEMPLATES.get(tag)
-                if tpl is not None:
+                if tpl is not None and (tag != 1 or value[4] != U32_UNKNOWN):
                     fs = tpl.format(value)
                     if fs is not None and tag == 1:
-                        status = int(value[4])  # if_status: known here (no unknowns in the tuple)
-                        fs += f",if_admin_up={status & 1}i,if_oper_up={(status >> 1) & 1}i"
+                        status = int(value[4])  # if_status (known, checked above)
+                        updown = f"if_admin_up={status & 1}i,if_oper_up={(status >> 1) & 1}i"
+                        fs = f"{fs},{updown}" if fs else updown
             if fs is None:
                 fs = FORMATTERS[tag](_fields(tag, value))
             if not fs:
