@@ -37,6 +37,8 @@
 #define MAX_RECORDS 1000
 #define MAX_VLAN_TAGS 8
 #define KEY_MAX (1 + 4 + 6 + 6 + 1 + 1 + 16 + 16)
+#define RTMETRIC ((4300u << 12) | 1002u)
+#define RTFLOW ((4300u << 12) | 1003u)
 
 static inline uint32_t rd32(const unsigned char *p) {
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
@@ -198,7 +200,7 @@ static int scan_visit(void *vctx, uint32_t tag, Py_ssize_t start, Py_ssize_t end
             c->native++;
             return 0;
         }
-    } else if (tag != 2 && tag != 4 && tag != 5) {
+    } else if (tag != 2 && tag != 4 && tag != 5 && tag != RTMETRIC && tag != RTFLOW) {
         c->unknown++;
         return 0;
     }

@@ -33,6 +33,7 @@ from collector.sflow.records import (
     FlowRecordT,
     FlowSample,
     RecordValue,
+    RtSample,
     SampledHeader,
     UnknownRecord,
     UnknownSample,
@@ -49,6 +50,8 @@ SAMPLE_COUNTERS = 2
 SAMPLE_FLOW_EXPANDED = 3
 SAMPLE_COUNTERS_EXPANDED = 4
 SAMPLE_DISCARD = 5
+SAMPLE_RTMETRIC = 4300 << 12 | 1002
+SAMPLE_RTFLOW = 4300 << 12 | 1003
 
 
 class DecodeError(ValueError):
@@ -689,13 +692,80 @@ def _discard_sample(ctx: _Ctx, data: bytes, off: int, end: int) -> DiscardSample
     return sample
 
 
-SampleFn = Callable[[_Ctx, bytes, int, int], FlowSample | CounterSample | DiscardSample]
+_F32 = Struct(">f")
+_F64 = Struct(">d")
+
+
+# rtmetric / rtflow value types → how they are read (sflowtool readRTMetric / readRTFlow)
+RT_METRIC_KINDS = {0: "s", 1: "I", 2: "Q", 3: "I", 4: "Q", 5: "f", 6: "d"}
+RT_FLOW_KINDS = {0: "s", 1: "mac", 2: "ip", 3: "ip6", 4: "I", 5: "Q", 6: "f", 7: "d"}
+_RT_SIZES = {"I": 4, "Q": 8, "f": 4, "d": 8, "mac": 8, "ip": 4, "ip6": 16}
+
+
+def _rt_value(kind: str, data: bytes, off: int) -> RecordValue:
+    if kind == "I":
+        return int(_U32.unpack_from(data, off)[0])
+    if kind == "Q":
+        return int(_U64.unpack_from(data, off)[0])
+    if kind == "f":
+        return float(_F32.unpack_from(data, off)[0])
+    if kind == "d":
+        return float(_F64.unpack_from(data, off)[0])
+    if kind == "mac":
+        return data[off : off + 6].hex()
+    if kind == "ip":
+        return inet_ntoa(data[off : off + 4])
+    return inet_ntop(AF_INET6, data[off : off + 16])
+
+
+def _rt_sampler(flow: bool) -> Callable[[_Ctx, bytes, int, int], RtSample]:
+    """rtmetric (flow=False) or rtflow: a data-source name, for rtflow the sampling rate and
+    pool, then (name, type, value) triples; an unknown type ends the sample as an error."""
+    kinds = RT_FLOW_KINDS if flow else RT_METRIC_KINDS
+
+    def decode(ctx: _Ctx, data: bytes, off: int, end: int) -> RtSample:
+        del ctx
+        name, off = _string(data, off, end)
+        sample = RtSample(SAMPLE_RTFLOW if flow else SAMPLE_RTMETRIC, name)
+        if flow:
+            sample.sampling_rate = _u32(data, off, end)
+            sample.sample_pool = _u32(data, off + 4, end)
+            off += 8
+        n = _u32(data, off, end)
+        off += 4
+        if n > MAX_LIST:
+            raise _Short(f"{n} values > {MAX_LIST}")
+        for _ in range(n):
+            key, off = _string(data, off, end)
+            code = _u32(data, off, end)
+            off += 4
+            kind = kinds.get(code)
+            if kind is None:
+                raise _Short(f"unknown value type {code} for {key!r}")
+            value: RecordValue
+            if kind == "s":
+                value, off = _string(data, off, end)
+            else:
+                size = _RT_SIZES[kind]
+                if off + size > end:
+                    raise _Short(f"truncated value of {key!r}")
+                value = _rt_value(kind, data, off)
+                off += size
+            sample.values.append((code, key, value))
+        return sample
+
+    return decode
+
+
+SampleFn = Callable[[_Ctx, bytes, int, int], FlowSample | CounterSample | DiscardSample | RtSample]
 _SAMPLE_FNS: dict[int, SampleFn] = {
     SAMPLE_FLOW: _flow_sample,
     SAMPLE_COUNTERS: _counter_sample,
     SAMPLE_FLOW_EXPANDED: _flow_sample_expanded,
     SAMPLE_COUNTERS_EXPANDED: _counter_sample_expanded,
     SAMPLE_DISCARD: _discard_sample,
+    SAMPLE_RTMETRIC: _rt_sampler(flow=False),
+    SAMPLE_RTFLOW: _rt_sampler(flow=True),
 }
 
 

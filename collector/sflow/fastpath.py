@@ -206,11 +206,13 @@ class FastReader:
         elif tag == 2 or tag == 4:
             p.counters.append(self._counters(p, data, start, end, tag))
             p.order.append(1)
-        else:  # 5: discard
+        elif tag == 5:
             discard = self._full_sample(full._discard_sample, data, start, end)
             assert isinstance(discard, DiscardSample)
             p.discards.append(discard)
             p.order.append(2)
+        else:  # rtmetric / rtflow: decoded to be checked (and counted), nothing written
+            self._full_sample(full._SAMPLE_FNS[tag], data, start, end)
 
     def _read(self, data: bytes) -> Parsed:
         size = len(data)
@@ -241,7 +243,7 @@ class FastReader:
             end = start + length
             if end > size:
                 raise Bail
-            if 1 <= tag <= 5:
+            if 1 <= tag <= 5 or tag == full.SAMPLE_RTMETRIC or tag == full.SAMPLE_RTFLOW:
                 self._sample(p, agent, data, start, end, tag)
             else:
                 p.unknown += 1

@@ -21,6 +21,7 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+from collector.sflow.decoder import SAMPLE_RTFLOW
 from collector.sflow.drop_reasons import reason_name
 from collector.sflow.flow_structures import APP_STATUS, FLOW_ROWS, Step, url_encode
 from collector.sflow.records import (
@@ -32,6 +33,7 @@ from collector.sflow.records import (
     FlowRecord,
     FlowSample,
     RecordValue,
+    RtSample,
     SampledHeader,
     UnknownRecord,
     UnknownSample,
@@ -115,8 +117,42 @@ def _source(cls: int, idx: int) -> str:
 # ----------------------------------------------------------------------------------------
 
 
-def _sample(sample: FlowSample | CounterSample | DiscardSample | UnknownSample) -> Out:
+_RT_METRIC_PREFIX = ("rtmetric_string_", "rtmetric_counter32_", "rtmetric_counter64_",
+                     "rtmetric_gauge32_", "rtmetric_gauge64_", "rtmetric_gaugeFloat_",
+                     "rtmetric_gaugeDouble_")  # fmt: skip
+_RT_FLOW_PREFIX = ("rtflow_string_", "rtflow_mac_", "rtflow_ip_", "rtflow_ip6_", "rtflow_int32_",
+                   "rtflow_int64_", "rtflow_float_", "rtflow_double_")  # fmt: skip
+
+
+def _rt(out: Out, sample: RtSample) -> None:
+    """readRTMetric / readRTFlow: keys are a type prefix + the value's own name."""
+    flow = sample.tag == SAMPLE_RTFLOW
+    out["sampleType"] = "RTFLOW" if flow else "RTMETRIC"
+    if sample.datasource:
+        out["rtflow_datasource_name" if flow else "rtmetric_datasource_name"] = _cstr(
+            sample.datasource, 64
+        )
+    if flow:
+        out["rtflow_sampling_rate"] = str(sample.sampling_rate)
+        out["rtflow_sample_pool"] = str(sample.sample_pool)
+    prefixes = _RT_FLOW_PREFIX if flow else _RT_METRIC_PREFIX
+    for code, name, value in sample.values:
+        key = prefixes[code] + _cstr(name, 64)
+        if isinstance(value, float):
+            out[key] = f"{value:.3f}"
+        elif code == 0:
+            out[key] = _cstr(value, 255)
+        elif flow and code == 3:
+            out[key] = _long_ip6(str(value))
+        else:
+            out[key] = str(value)
+
+
+def _sample(sample: FlowSample | CounterSample | DiscardSample | RtSample | UnknownSample) -> Out:
     out: Out = {"sampleType_tag": tag_str(sample.tag)}
+    if isinstance(sample, RtSample):
+        _rt(out, sample)
+        return out
     if isinstance(sample, FlowSample):
         out["sampleType"] = "FLOWSAMPLE"
         out["sampleSequenceNo"] = str(sample.sequence)

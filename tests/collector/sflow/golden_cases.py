@@ -201,7 +201,29 @@ def _app_flows() -> list[bytes]:
         b.flow_sample(http1, seq=3, source=(3, 2), rate=10),
         b.flow_sample(mpls, seq=4, source=(0, 9), rate=1000),
     ]
-    return [b.datagram(samples, agent="192.0.2.51", sequence=1, uptime=5_000)]
+    # hsflowd relaying JSON as rtmetric (4300:1002) and rtflow (4300:1003): every value type
+    metric = (s("app.checkout") + b.u32(7)
+              + s("state") + b.u32(0) + s("ready")
+              + s("requests") + b.u32(1, 1200)
+              + s("bytes") + b.u32(2) + b.u64(2**40)
+              + s("queue") + b.u32(3, 17)
+              + s("memory") + b.u32(4) + b.u64(2**33)
+              + s("load") + b.u32(5) + struct.pack(">f", 0.75)
+              + s("latency") + b.u32(6) + struct.pack(">d", 12.5))  # fmt: skip
+    flow = (s("app.flows") + b.u32(100, 5000, 8)
+            + s("user") + b.u32(0) + s("bob")
+            + s("client_mac") + b.u32(1) + b"\x02\x00\x00\x00\x00\x07\0\0"
+            + s("client") + b.u32(2) + bytes([198, 51, 100, 7])
+            + s("server6") + b.u32(3) + bytes.fromhex("20010db8000000000000000000000001")
+            + s("status") + b.u32(4, 200)
+            + s("bytes") + b.u32(5) + b.u64(123456789)
+            + s("ratio") + b.u32(6) + struct.pack(">f", 0.5)
+            + s("duration") + b.u32(7) + struct.pack(">d", 0.125))  # fmt: skip
+    rt = [b.tlv(4300 << 12 | 1002, metric), b.tlv(4300 << 12 | 1003, flow)]
+    return [
+        b.datagram(samples, agent="192.0.2.51", sequence=1, uptime=5_000),
+        b.datagram(rt, agent="192.0.2.51", sequence=2, uptime=6_000),
+    ]
 
 
 SYNTHETIC = {
