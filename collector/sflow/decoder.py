@@ -508,6 +508,18 @@ def _flow_row(steps: tuple[Step, ...]) -> Callable[[bytes, int, int], dict[str, 
     return decode
 
 
+def _flow_vlan_tunnel(data: bytes, off: int, end: int) -> dict[str, RecordValue]:
+    """0:1012 extended_vlantunnel: the stack of 802.1Q tags (TPID << 16 | TCI) stripped."""
+    stack, _ = _u32_list(data, off, end, "VLAN tunnel stack")
+    return {"stack": stack}
+
+
+def _flow_wifi_payload(data: bytes, off: int, end: int) -> dict[str, RecordValue]:
+    """0:1013 extended_80211_payload: cipher suite, then a sampled header of the payload."""
+    cipher_suite = _u32(data, off, end)
+    return {"cipher_suite": cipher_suite, "header": _flow_header(data, off + 4, end)}  # type: ignore[dict-item]
+
+
 FlowFn = Callable[[bytes, int, int], dict[str, RecordValue]]
 _FLOW_FNS: dict[int, FlowFn] = {
     2: _flow_ethernet,
@@ -520,6 +532,8 @@ _FLOW_FNS: dict[int, FlowFn] = {
     1005: _flow_url,
     1006: _flow_mpls,
     1007: _flow_nat,
+    1012: _flow_vlan_tunnel,
+    1013: _flow_wifi_payload,
     1020: _flow_nat_port,
     # tunnels (sflow_tunnels.txt) reuse the sampled_ethernet/ipv4/ipv6 layouts
     1021: _flow_ethernet,

@@ -519,6 +519,25 @@ def _r_row(steps: tuple[Step, ...]) -> FlowRenderer:
     return render
 
 
+def _r_vlan_tunnel(out: Out, p: str, _tag: int, f: dict[str, RecordValue]) -> None:
+    # readExtendedVlanTunnel: per tag "0x" + TPID in lowercase hex, then priority.CFI.VLAN
+    # with no separator in between (sflowtool's quirk), tags joined by "-"
+    stack = f["stack"]
+    assert isinstance(stack, list)
+    if stack:
+        out[p + "vlan_tunnel"] = "-".join(
+            f"0x{(lab >> 16) & 0xFFFF:04x}{(lab >> 13) & 7}.{(lab >> 12) & 1}.{lab & 4095}"
+            for lab in stack
+        )
+
+
+def _r_wifi_payload(out: Out, p: str, _tag: int, f: dict[str, RecordValue]) -> None:
+    out[p + "cipher_suite"] = str(f["cipher_suite"])
+    header = f["header"]
+    assert isinstance(header, SampledHeader)
+    _header(out, p, header)
+
+
 _FLOW_RENDERERS: dict[int, FlowRenderer] = {
     2: _r_ethernet,
     3: _r_ipv4,
@@ -530,6 +549,8 @@ _FLOW_RENDERERS: dict[int, FlowRenderer] = {
     1005: _r_url,
     1006: _r_mpls,
     1007: _r_nat,
+    1012: _r_vlan_tunnel,
+    1013: _r_wifi_payload,
     1020: _r_nat_port,
     1021: _r_ethernet,
     1022: _r_ethernet,

@@ -195,6 +195,11 @@ def _app_flows() -> list[bytes]:
             + b.u32(100),
         ),
     ]
+    frame = b.ethernet(b.ipv4(b"\0" * 8, 17, src="10.9.0.1", dst="10.9.0.2"), 0x0800)
+    mpls += [
+        b.tlv(1012, b.u32(2, 0x8100_2064, 0x88A8_0007)),
+        b.tlv(1013, b.u32(4) + b.header_record(frame)[8:]),  # cipher suite + sampled header
+    ]
     samples = [
         b.flow_sample(app, seq=1, source=(3, 2), rate=100),
         b.flow_sample(cache, seq=2, source=(3, 2), rate=10),
