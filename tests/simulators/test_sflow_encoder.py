@@ -412,7 +412,7 @@ def test_discard_sample_and_unknown_records() -> None:
     )
     unknown = enc.RawRecord(enc.tag_of(9999, 7), b"\x01\x02\x03")  # padded to 4 by the encoder
     drop = enc.DiscardSample(12, reason=258, records=[hdr, unknown], input=12, drops=4)
-    raw_sample = enc.RawSample(enc.tag_of(4300, 1002), b"{}")
+    raw_sample = enc.RawSample(enc.tag_of(9999, 1002), b"{}")  # 4300:1002 (rtmetric) is decoded now
     dg = decode_datagram(enc.encode_datagram("192.0.2.1", [drop, raw_sample]))
     d, u = dg.samples
     assert isinstance(d, rec.DiscardSample)
