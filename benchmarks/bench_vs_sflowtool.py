@@ -11,6 +11,9 @@ script prints both rates side by side with their ratio:
   sflowtool ``-p PORT -l``, both into /dev/null) while benchmarks.sflow_corpus.send() offers
   rising datagram rates from many source addresses; a rate counts as zero-loss when the
   receiver socket's kernel drop counter (/proc/net/udp) stays 0 and every datagram arrived.
+  sflowtool keeps the kernel's default receive buffer (net.core.rmem_default) while
+  fabricscope asks for 8 MB (capped at net.core.rmem_max); ``--rcvbuf BYTES`` gives
+  fabricscope's receiver that buffer instead, e.g. the kernel default, for an equal footing.
 
 sflowtool is never committed: give a binary with ``$SFLOWTOOL``/``--sflowtool``, or a source
 checkout (github sflow/sflowtool) with ``--build-sflowtool DIR`` to compile it into a temporary
@@ -29,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks import sflow_corpus
@@ -43,7 +47,7 @@ class CountingSink:
     def __init__(self) -> None:
         self.lines = 0
 
-    def write_lines(self, lines: list[str]) -> None:
+    def write_lines(self, lines: Sequence[str]) -> None:
         self.lines += len(lines)
 
 
@@ -100,15 +104,20 @@ def fabricscope_offline(pcap: Path, native: bool, fast: bool = True) -> tuple[fl
 
 
 # ------------------------------------------------------------------------- udp
-def _receiver(kind: str, binary: Path | None, port: int) -> subprocess.Popen[bytes]:
+def _receiver(
+    kind: str, binary: Path | None, port: int, rcvbuf: int | None = None
+) -> subprocess.Popen[bytes]:
     null = open(os.devnull, "wb")  # noqa: SIM115 - owned by the child for its lifetime
+    env = dict(os.environ)
+    if rcvbuf is not None:
+        env["FABRICSCOPE_SFLOW_RCVBUF_BYTES"] = str(rcvbuf)
     if kind == "sflowtool":
         assert binary is not None
         cmd = [str(binary), "-4", "-p", str(port), "-l"]
     else:
         cmd = [sys.executable, "-m", "fabricscope.cli", "sflow", "listen", "--stdout",
                "--listen", f"127.0.0.1:{port}"]  # fmt: skip
-    return subprocess.Popen(cmd, stdout=null, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(cmd, stdout=null, stderr=subprocess.DEVNULL, env=env)
 
 
 def _port_socket(port: int) -> tuple[int, int] | None:
@@ -162,12 +171,12 @@ def _wait_bound(port: int, proc: subprocess.Popen[bytes]) -> None:
 
 
 def udp_zero_loss(kind: str, binary: Path | None, corpus: list[bytes], rates: list[int],
-                  seconds: float, sources: int) -> int:  # fmt: skip
+                  seconds: float, sources: int, rcvbuf: int | None = None) -> int:  # fmt: skip
     """Highest offered datagram rate with no kernel drop at the receiver."""
     best = 0
     for rate in rates:
         port = free_port()
-        proc = _receiver(kind, binary, port)
+        proc = _receiver(kind, binary, port, rcvbuf)
         try:
             _wait_bound(port, proc)
             time.sleep(0.5)
@@ -203,6 +212,9 @@ def main() -> None:
     ap.add_argument("--rates", default="5000,10000,15000,20000,25000,30000,40000")
     ap.add_argument("--seconds", type=float, default=5.0, help="per UDP rate step")
     ap.add_argument("--sources", type=int, default=16, help="UDP sender addresses")
+    ap.add_argument("--rcvbuf", type=int,
+                    help="SO_RCVBUF for fabricscope's UDP receiver (default: its own 8 MB; "
+                    "sflowtool always has net.core.rmem_default)")  # fmt: skip
     args = ap.parse_args()
 
     corpus = sflow_corpus.build()
@@ -242,7 +254,15 @@ def main() -> None:
 
         if args.udp:
             rates = [int(r) for r in args.rates.split(",")]
-            fs = udp_zero_loss("fabricscope", None, corpus, rates, args.seconds, args.sources)
+            try:
+                rmem_default = Path("/proc/sys/net/core/rmem_default").read_text().strip()
+            except OSError:
+                rmem_default = "?"
+            fs_buf = f"{args.rcvbuf:,}" if args.rcvbuf else "8 MB asked"
+            print(f"udp receive buffers: fabricscope {fs_buf}, sflowtool kernel default "
+                  f"{rmem_default} bytes")  # fmt: skip
+            fs = udp_zero_loss("fabricscope", None, corpus, rates, args.seconds, args.sources,
+                               args.rcvbuf)  # fmt: skip
             print(f"udp zero-loss: fabricscope {fs:,} datagrams/s "
                   f"({fs * samples_per_pass / len(corpus):,.0f} samples/s)")  # fmt: skip
             if binary is not None:

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# SFL_APP_STATUS_names in sflow.h, typo included
-APP_STATUS = ("OK", "OTHER", "TIMEOUT", "INTERNAL_ERROR", "BAD_REQUEST", "FORBIDDEN", "TOO_LARGE",
-              "NOT_IMPLEMENTED", "NOT_FOUND", "UNAVAILABLE", "UNATHORIZED")  # fmt: skip
+# SFL_APP_STATUS_names in sflowtool's sflow.h, typo included; status 0 prints as SUCCESS
+# (checked against a built sflowtool's -j output)
+APP_STATUS = ("SUCCESS", "OTHER", "TIMEOUT", "INTERNAL_ERROR", "BAD_REQUEST", "FORBIDDEN",
+              "TOO_LARGE", "NOT_IMPLEMENTED", "NOT_FOUND", "UNAVAILABLE",
+              "UNATHORIZED")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +86,14 @@ FLOW_ROWS: dict[int, tuple[Step, ...]] = {
 
 
 def url_encode(text: str) -> str:
-    """sflowtool's URLEncode: letters and digits kept, whitespace → '+', the rest %XX."""
+    """sflowtool's URLEncode: letters and digits kept, whitespace → '+', the rest '%' + 2 hex.
+
+    sflowtool reads the two hex digits from its lookup table as one native-endian uint16 and
+    prints the high byte first, so on the little-endian hosts it runs on the digits come out
+    swapped: ':' (0x3A) prints as %A3. We print what sflowtool prints (seen on a built
+    sflowtool -j). Bytes >= 0x80 index its table with a negative char (undefined there);
+    they get the same swapped form here.
+    """
     out = []
     for ch in text.encode("utf-8", "replace"):
         c = chr(ch)
@@ -93,5 +102,5 @@ def url_encode(text: str) -> str:
         elif c in " \t\n\v\f\r":
             out.append("+")
         else:
-            out.append(f"%{ch:02X}")
+            out.append(f"%{ch & 15:X}{ch >> 4:X}")
     return "".join(out)
