@@ -630,8 +630,15 @@ def test_dockerfile_shape() -> None:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
     froms = [ln for ln in lines if ln.startswith("FROM ")]
     assert len(froms) >= 2 and any(" AS builder" in f for f in froms), "multi-stage"
-    assert "ARG PYTHON_IMAGE=python:3.11-slim" in lines
+    assert "ARG PYTHON_IMAGE=python:3.11.7-slim-bookworm" in lines
     assert re.search(r"pip wheel .*--wheel-dir[= ]/wheels \.", text)
+    # reproducible rebuilds: the base image pinned to a patch release, every Python package to
+    # the constraints file the tests install from (scripts/setup.sh)
+    assert re.search(r"ARG PYTHON_IMAGE=python:\d+\.\d+\.\d+-slim-\w+", text)
+    assert re.search(
+        r"PIP_CONSTRAINT=/src/constraints.txt pip wheel --constraint constraints.txt", text
+    )
+    assert "constraints.txt" in (ROOT / "scripts" / "setup.sh").read_text()
     assert re.search(r"pip install --no-index --find-links[= ]/wheels fabricscope", text)
     users = [ln.split(None, 1)[1] for ln in lines if ln.startswith("USER ")]
     assert users and users[-1] not in ("root", "0", "0:0")
