@@ -47,12 +47,18 @@ ENV PYTHONUNBUFFERED=1 \
     FABRICSCOPE_STATE_DIR=/var/lib/fabricscope \
     FABRICSCOPE_SPOOL_DIR=/var/lib/fabricscope/spool
 
+# /run/fabricscope/influx-{rw,ro}: mount points of the token volumes (docker-compose.yml); a new
+# named volume takes their owner and mode. -ro is world-readable: Grafana runs as another uid.
+# /var/lib/fabricscope/health: the processes' health files (fabricscope/health.py).
 RUN groupadd --system --gid "${FABRICSCOPE_GID}" fabricscope \
  && useradd --system --uid "${FABRICSCOPE_UID}" --gid "${FABRICSCOPE_GID}" \
         --home-dir /var/lib/fabricscope --no-create-home --shell /usr/sbin/nologin fabricscope \
- && mkdir -p /var/lib/fabricscope/spool \
- && chown -R "${FABRICSCOPE_UID}:${FABRICSCOPE_GID}" /var/lib/fabricscope \
- && chmod 0750 /var/lib/fabricscope /var/lib/fabricscope/spool
+ && mkdir -p /var/lib/fabricscope/spool /var/lib/fabricscope/health \
+        /run/fabricscope/influx-rw /run/fabricscope/influx-ro \
+ && chown -R "${FABRICSCOPE_UID}:${FABRICSCOPE_GID}" /var/lib/fabricscope /run/fabricscope \
+ && chmod 0750 /var/lib/fabricscope /var/lib/fabricscope/spool /var/lib/fabricscope/health \
+ && chmod 0700 /run/fabricscope/influx-rw \
+ && chmod 0755 /run/fabricscope /run/fabricscope/influx-ro
 
 # Bind-mount the wheels instead of COPYing them: they never become an image layer.
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \

@@ -1,14 +1,15 @@
 """GET /api/v1/health — InfluxDB reachability and each process's last `fabricscope_stats` report.
 
 Open without an API key (load balancers and `fabricscope demo` poll it). Answers 503 when
-InfluxDB cannot be queried, so a health check fails exactly when the API cannot serve data.
+InfluxDB cannot be queried, so a health check fails exactly when the API cannot serve data;
+`influxdb` says why: "unreachable", "unauthorized" (HTTP 401/403: the token) or "error".
 """
 
 from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -34,17 +35,29 @@ def stale_after(row: dict[str, Any]) -> float:
     return STALE_AFTER_S
 
 
+def influx_state(exc: InfluxQueryError) -> Literal["unreachable", "unauthorized", "error"]:
+    """401/403 is its own state: the fix is a token, not a network or a database."""
+    if exc.status in (401, 403):
+        return "unauthorized"
+    return "unreachable" if str(exc).startswith("InfluxDB unreachable") else "error"
+
+
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})
 async def health(queries: QueriesDep) -> Any:
     try:
         await queries.ping()
         stats = await queries.last_stats(Window(time_range("-1d")))
     except InfluxQueryError as exc:
-        unreachable = str(exc).startswith("InfluxDB unreachable")
+        state = influx_state(exc)
         body = Health(
             status="unavailable",
-            influxdb="unreachable" if unreachable else "error",
-            influxdb_error=str(exc),
+            influxdb=state,
+            influxdb_error=(
+                f"InfluxDB refused the API's credentials (HTTP {exc.status}): check "
+                "FABRICSCOPE_INFLUX_TOKEN (or _TOKEN_FILE)"
+                if state == "unauthorized"
+                else str(exc)
+            ),
             processes={p: ProcessHealth(status="absent") for p in PROCESSES},
         )
         return JSONResponse(body.model_dump(), status_code=503)
