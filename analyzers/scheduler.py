@@ -42,6 +42,7 @@ async def run_analyzer(analyzer: Analyzer, interval_s: float | None = None) -> b
     counters) goes to `fabricscope_stats` through the analyzer's own sink. Returns whether the
     run succeeded."""
     started = time.perf_counter()
+    work_before = dict(analyzer.stats.work)
     error: Exception | None = None
     try:
         await asyncio.to_thread(analyzer.run_once)
@@ -49,6 +50,10 @@ async def run_analyzer(analyzer: Analyzer, interval_s: float | None = None) -> b
         log.exception("analyzer %s failed", analyzer.name)
         error = exc
     analyzer.stats.record(error is None, time.perf_counter() - started, error)
+    if error is None:  # one line per run (a failure has its own line, with the traceback)
+        log.info("analyzer %s: ok in %.2f s%s", analyzer.name, time.perf_counter() - started,
+                 "".join(f", {k} {v - work_before.get(k, 0)}"
+                         for k, v in analyzer.stats.work.items()))  # fmt: skip
     try:
         line = analyzer.stats.line(
             int(analyzer.clock() * NS), interval_s, writer_counters(analyzer.sink)
