@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Prove the README's two commands on a stock Debian 12: debootstrap a bookworm root from the
-# Debian mirror this machine's apt uses, copy the repository in (what `git clone` would give:
-# tracked and untracked-but-not-ignored files, never .venv or caches), chroot into it and run
+# Debian mirror this machine's apt uses, copy the repository in (what `git clone` would give: the
+# committed HEAD; --worktree copies the working tree instead), chroot into it and run
 #     scripts/setup.sh          then          scripts/test.sh [PYTEST ARGS]
 # as root with a clean environment. Prints one result line at the end and exits with the tests'
 # status. Slow (Debian packages, pip, a cold Go build of influxd, the tests): not part of CI.
 #
-# usage: scripts/check-fresh-debian.sh [--root DIR] [--keep] [--reuse] [-- PYTEST ARGS...]
+# usage: scripts/check-fresh-debian.sh [--root DIR] [--keep] [--reuse] [--worktree]
+#                                      [-- PYTEST ARGS...]
 #   --root DIR   where to build the root (default /var/tmp/fabricscope-fresh-debian)
 #   --keep       leave the root in place afterwards (default: removed)
-#   --reuse      reuse an existing root's base system instead of a new debootstrap (faster
-#                reruns; the repository copy, the venv and the caches are still made afresh)
+#   --reuse      reuse an existing (--keep) root: its Debian packages and its built influxd stay,
+#                so only the repository copy and the venv are new (a quicker rerun; the full
+#                proof is a run without it)
+#   --worktree   copy the working tree (tracked + untracked, not ignored) instead of HEAD
 #   -- ARGS      passed to pytest by scripts/test.sh, e.g. `-- tests/deploy -q` for a bounded
 #                run; without them the whole suite runs, exactly the README's test command.
 # Needs root (debootstrap, chroot, mounts); installs debootstrap with apt-get when missing.
@@ -20,14 +23,16 @@ REPO=$PWD
 ROOTFS=/var/tmp/fabricscope-fresh-debian
 KEEP=0
 REUSE=0
+WORKTREE=0
 PYTEST_ARGS=()
 while (($#)); do
     case $1 in
     --root) ROOTFS=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
     --reuse) REUSE=1; KEEP=1; shift ;;
+    --worktree) WORKTREE=1; shift ;;
     --) shift; PYTEST_ARGS=("$@"); break ;;
-    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "check-fresh-debian: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -76,9 +81,9 @@ else
     debootstrap --variant=minbase bookworm "$ROOTFS" "$mirror" >"$ROOTFS.debootstrap.log" 2>&1 ||
         die "debootstrap failed; see $ROOTFS.debootstrap.log"
 fi
-# Every run starts from the base system: no earlier venv, caches or packages from a previous run
-# (a --reuse root keeps its Debian packages; remove the root for a fully fresh run).
-rm -rf "$ROOTFS/root/fabricscope" "$ROOTFS/root/.cache"
+# No earlier repository copy or venv; without --reuse no caches either (a new root has none).
+rm -rf "$ROOTFS/root/fabricscope"
+((REUSE)) || rm -rf "$ROOTFS/root/.cache" "$ROOTFS/root/go"
 
 # This machine's network: its DNS and any local CA that its egress needs (the chroot's
 # ca-certificates, once setup installs it, picks them up from /usr/local/share/ca-certificates).
@@ -97,11 +102,16 @@ mkdir -p "$ROOTFS/dev/shm"
 mount -t tmpfs -o size=1g tmpfs "$ROOTFS/dev/shm" # Chromium needs a writable /dev/shm
 mounted+=("$ROOTFS/dev/shm")
 
-log "copying the repository (git ls-files: tracked + untracked, not ignored)"
 mkdir -p "$ROOTFS/root/fabricscope"
-git -C "$REPO" ls-files -z --cached --others --exclude-standard |
-    (cd "$REPO" && xargs -0 tar --ignore-failed-read -cf - 2>/dev/null) |
-    tar -xf - -C "$ROOTFS/root/fabricscope"
+if ((WORKTREE)); then
+    log "copying the working tree (git ls-files: tracked + untracked, not ignored)"
+    git -C "$REPO" ls-files -z --cached --others --exclude-standard |
+        (cd "$REPO" && xargs -0 tar --ignore-failed-read -cf - 2>/dev/null) |
+        tar -xf - -C "$ROOTFS/root/fabricscope"
+else
+    log "copying the repository at $(git -C "$REPO" rev-parse --short HEAD) (git archive HEAD)"
+    git -C "$REPO" archive --format=tar HEAD | tar -xf - -C "$ROOTFS/root/fabricscope"
+fi
 
 quoted=$(printf ' %q' "${PYTEST_ARGS[@]+"${PYTEST_ARGS[@]}"}")
 run_in_root() {
