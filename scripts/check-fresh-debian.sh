@@ -88,6 +88,12 @@ rm -rf "$ROOTFS/root/fabricscope"
 # This machine's network: its DNS and any local CA that its egress needs (the chroot's
 # ca-certificates, once setup installs it, picks them up from /usr/local/share/ca-certificates).
 cp /etc/resolv.conf "$ROOTFS/etc/resolv.conf"
+# What the Debian installer writes and debootstrap does not: the host name and /etc/hosts.
+if [ ! -e "$ROOTFS/etc/hosts" ]; then
+    printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n' \
+        "$(hostname)" >"$ROOTFS/etc/hosts"
+fi
+[ -e "$ROOTFS/etc/hostname" ] || hostname >"$ROOTFS/etc/hostname"
 if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
     mkdir -p "$ROOTFS/usr/local/share/ca-certificates"
     cp /usr/local/share/ca-certificates/*.crt "$ROOTFS/usr/local/share/ca-certificates/"

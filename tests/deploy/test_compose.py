@@ -742,6 +742,11 @@ def compose_loader() -> Path:
     go = shutil.which("go")
     if go is None:
         pytest.skip("no Go toolchain: the compose-go loader check needs `go`")
+    # compose-go v2.16 needs Go >= 1.24; Debian 12's golang-go is 1.19 (enough for influxd only).
+    version = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True).stdout
+    m = re.match(r"go(\d+)\.(\d+)", version.strip())
+    if m is None or (int(m[1]), int(m[2])) < (1, 24):
+        pytest.skip(f"the compose-go loader check needs Go >= 1.24, not {version.strip()!r}")
     cache = Path.home() / ".cache" / "fabricscope" / f"composecheck-{COMPOSE_GO_VERSION}"
     binary = cache / "composecheck"
     if not binary.exists():
