@@ -47,6 +47,16 @@ command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 # Debian 12's golang-go is 1.19: it builds influxd 1.8.10 (GOTOOLCHAIN=local, see below).
 influxd_ready || command -v go >/dev/null 2>&1 || need_apt+=(golang-go)
+# Optional native extensions (setup.py ext_modules; each has a pure-Python path): a C compiler
+# and the interpreter's headers.
+if [ -f setup.py ]; then
+    command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
+    if command -v "$PYTHON" >/dev/null 2>&1 && ! "$PYTHON" -c 'import os, sysconfig, sys
+sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+        2>/dev/null; then
+        need_apt+=(python3-dev)
+    fi
+fi
 
 if ((${#need_apt[@]})); then
     if is_root; then
@@ -91,6 +101,17 @@ PIP_CONSTRAINT="$ROOT/constraints.txt" PIP_DISABLE_PIP_VERSION_CHECK=1 \
     -c "$ROOT/constraints.txt" -e "$ROOT[dev]" ||
     die "pip install into $VENV failed (see pip's message above; PyPI must be reachable)"
 "$VENV/bin/python" -c 'import fabricscope.cli' || die "fabricscope does not import from $VENV"
+
+# Optional native extensions, built in place with the venv's Python and the pinned setuptools
+# (a venv's bundled setuptools is too old for pyproject's PEP 639 license field). Optional by
+# design: a failure leaves the pure-Python paths, and says so.
+if [ -f setup.py ]; then
+    PIP_CONSTRAINT="$ROOT/constraints.txt" "$VENV/bin/python" -m pip install -q setuptools ||
+        die "pip install setuptools into $VENV failed"
+    if ! "$VENV/bin/python" setup.py -q build_ext --inplace >"$VENV/native-build.log" 2>&1; then
+        say "optional native extensions not built (see .venv/native-build.log): pure Python"
+    fi
+fi
 
 # ------------------------------------------------------------------ managed InfluxDB 1.8.10
 # Build it now (≈75 s warm, ≈3 min cold on 2 cores) rather than inside the first test.
