@@ -1,8 +1,7 @@
 """GET /api/v1/health — InfluxDB reachability and each process's last `fabricscope_stats` report.
 
 Open without an API key (load balancers and `fabricscope demo` poll it). Answers 503 when
-InfluxDB cannot be queried, so a health check fails exactly when the API cannot serve data;
-`influxdb` says why: "unreachable", "unauthorized" (HTTP 401/403: the token) or "error".
+InfluxDB cannot be queried, so a health check fails exactly when the API cannot serve data.
 """
 
 from __future__ import annotations
@@ -36,7 +35,9 @@ def stale_after(row: dict[str, Any]) -> float:
 
 
 def influx_state(exc: InfluxQueryError) -> Literal["unreachable", "unauthorized", "error"]:
-    """401/403 is its own state: the fix is a token, not a network or a database."""
+    """Why InfluxDB cannot be queried, for `influxdb`: "unreachable", "unauthorized" (HTTP
+    401/403: its own state because the fix is a token, not a network or a database) or
+    "error"."""
     if exc.status in (401, 403):
         return "unauthorized"
     return "unreachable" if str(exc).startswith("InfluxDB unreachable") else "error"
