@@ -6,12 +6,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from fabricscope.health import HealthReporter, health_dir
 from fabricscope.settings import Settings
-
-# The health file reporter of each writer made in this process, by writer name: a process adds
-# its own probes to it (the poller: its APIC connection). See fabricscope/health.py.
-health_reporters: dict[str, HealthReporter] = {}
 
 
 class StdoutSink:
@@ -47,9 +42,16 @@ def resolve_influx_url(settings: Settings) -> Settings:
 def make_writer(settings: Settings, *, name: str, **overrides: Any) -> Any:
     """The batching, retrying, spooling writer for one process (`name` picks its spool dir and
     its health file, `<state dir>/health/<name>.json`, which container health checks read)."""
+    from fabricscope.health import HealthReporter, health_dir
     from influx.writer import BatchingWriter
 
     writer = BatchingWriter.from_settings(resolve_influx_url(settings), name=name, **overrides)
     reporter = HealthReporter(health_dir(settings.state_dir) / f"{name}.json", writer)
     health_reporters[name] = reporter.start()
     return writer
+
+
+# The health file reporter (fabricscope.health.HealthReporter) of each writer made in this
+# process, by writer name: a process adds its own probes to it (the poller: its APIC
+# connection, fabricscope/commands/apic.py).
+health_reporters: dict[str, Any] = {}
