@@ -71,24 +71,6 @@ def variable(
     return v
 
 
-def datasource_variable() -> Json:
-    """The datasource every panel uses, by the __inputs name: provisioned dashboards resolve
-    ${DS_FABRICSCOPE_INFLUXDB} through it (default: the provisioned datasource)."""
-    return {
-        "name": DS_INPUT,
-        "label": "InfluxDB",
-        "type": "datasource",
-        "query": "influxdb",
-        "current": {"selected": True, "text": "fabricscope InfluxDB", "value": DS_UID},
-        "hide": 0,
-        "includeAll": False,
-        "multi": False,
-        "options": [],
-        "refresh": 1,
-        "regex": "",
-    }
-
-
 def annotation(name: str, query: str, *, color: str, text: str, tags: str, title: str = "") -> Json:
     """An InfluxQL annotation query: Grafana's columns mapping (title/text/tags columns)."""
     return {
@@ -287,6 +269,24 @@ def state_timeline(title: str, targets: list[Json], *, desc: str = "") -> Json:
             "overrides": [],
         },
         "options": {"showValue": "never", "mergeValues": True, "rowHeight": 0.9},
+    }
+
+
+def datasource_variable() -> Json:
+    """The datasource every panel uses, by the __inputs name: provisioned dashboards resolve
+    ${DS_FABRICSCOPE_INFLUXDB} through it (default: the provisioned datasource)."""
+    return {
+        "name": DS_INPUT,
+        "label": "InfluxDB",
+        "type": "datasource",
+        "query": "influxdb",
+        "current": {"selected": True, "text": "fabricscope InfluxDB", "value": DS_UID},
+        "hide": 0,
+        "includeAll": False,
+        "multi": False,
+        "options": [],
+        "refresh": 1,
+        "regex": "",
     }
 
 
