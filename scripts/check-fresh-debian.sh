@@ -119,7 +119,8 @@ else
     git -C "$REPO" archive --format=tar HEAD | tar -xf - -C "$ROOTFS/root/fabricscope"
 fi
 
-quoted=$(printf ' %q' "${PYTEST_ARGS[@]+"${PYTEST_ARGS[@]}"}")
+quoted=""
+((${#PYTEST_ARGS[@]} == 0)) || quoted=$(printf ' %q' "${PYTEST_ARGS[@]}")
 run_in_root() {
     # A clean login-like environment: nothing of this machine's Python, Go or pip settings.
     chroot "$ROOTFS" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb CI=true \
