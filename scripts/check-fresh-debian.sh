@@ -119,6 +119,17 @@ else
     git -C "$REPO" archive --format=tar HEAD | tar -xf - -C "$ROOTFS/root/fabricscope"
 fi
 
+# CI puts a copy of the project's shared/ (test data, read-only) beside the clone: so do we.
+rm -rf "$ROOTFS/root/shared"
+for shared in "$REPO/../shared" /work/shared; do
+    if [ -d "$shared" ]; then
+        log "copying $(cd "$shared" && pwd) beside it (as CI does)"
+        cp -a "$shared" "$ROOTFS/root/shared"
+        chmod -R a-w "$ROOTFS/root/shared"
+        break
+    fi
+done
+
 quoted=""
 ((${#PYTEST_ARGS[@]} == 0)) || quoted=$(printf ' %q' "${PYTEST_ARGS[@]}")
 run_in_root() {
