@@ -64,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from fabricscope.logsetup import quiet_library_loggers
+
+    quiet_library_loggers(args.verbose)
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
