@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from collector.apic.client import ApicClient, ApicError
-from collector.apic.models import EPM_CLASSES, FabricTables, parse_epm
+from collector.apic.models import EPM_CLASSES, FabricTables, parse_epm, parse_remote_row
 from collector.apic.tracker import Tracker
 
 log = logging.getLogger(__name__)
@@ -190,10 +190,14 @@ class Builder:
                     for c, body in mo.items():  # {class: {"attributes": {...}}}
                         attrs = body.get("attributes") if isinstance(body, dict) else None
                         if isinstance(attrs, dict):
+                            n += 1
+                            if c != "epmRsMacEpToIpEpAtt":
+                                row = parse_remote_row(attrs)
+                                if row is not None and tr.add_remote_silent(row):
+                                    continue
                             rec = parse_epm(c, attrs)
                             if rec is not None:
                                 tr.apply_snapshot(rec, now)
-                            n += 1
                 st.objects += n
                 del item.body
                 self.emit()
