@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from collector.apic.client import ApicClient, ApicError
-from collector.apic.models import EPM_CLASSES, FabricTables, parse_epm, parse_remote_row
+from collector.apic.models import EPM_CLASSES, FabricTables
 from collector.apic.tracker import Tracker
 
 log = logging.getLogger(__name__)
@@ -186,18 +186,9 @@ class Builder:
                 now = self.now()
                 n = 0
                 data = self.client.decode_body(200, "", item.body, "")
-                for mo in data.get("imdata") or ():
-                    for c, body in mo.items():  # {class: {"attributes": {...}}}
-                        attrs = body.get("attributes") if isinstance(body, dict) else None
-                        if isinstance(attrs, dict):
-                            n += 1
-                            if c != "epmRsMacEpToIpEpAtt":
-                                row = parse_remote_row(attrs)
-                                if row is not None and tr.add_remote_silent(row):
-                                    continue
-                            rec = parse_epm(c, attrs)
-                            if rec is not None:
-                                tr.apply_snapshot(rec, now)
+                imdata = data.get("imdata")
+                n = tr.snapshot_page(imdata if isinstance(imdata, list) else [], now)
+                del data, imdata
                 st.objects += n
                 del item.body
                 self.emit()
