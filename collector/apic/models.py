@@ -308,52 +308,6 @@ def parse_epm(cls: str, attrs: dict[str, Any], ts: float | None = None) -> EpmRe
     )
 
 
-RemoteRow = tuple[int, int, str, int, str, int, str, int, int]
-
-
-def parse_remote_row(attrs: dict[str, Any]) -> RemoteRow | None:
-    """A build's bulk row, the remote (XR/bounce) entry of an epmMacEp/epmIpEp class query, as
-    ``(node, vnid, addr, flags, if_id, pc_tag, encap, bd, vrf)`` without making a record; None
-    for anything else (local entries, odd DNs, events): the caller then uses :func:`parse_epm`,
-    which gives the same values."""
-    flags_raw = attrs.get("flags")
-    dn = attrs.get("dn")
-    if not isinstance(flags_raw, str) or not isinstance(dn, str) or attrs.get("status"):
-        return None
-    flags = parse_flags(flags_raw)
-    if flags & F_LOCAL:
-        return None
-    i = dn.find("/db-ep/")
-    if i < 0:
-        return None
-    leaf = dn[i + 7 :]
-    head = dn[:i]
-    pre = _PREFIXES.get(head) or _prefix(head)
-    if pre is None or "/" in leaf:
-        return None
-    _, node, vrf, bd, encap = pre
-    if leaf.startswith("mac-") and len(leaf) == 21 and bd and _MAC17.fullmatch(leaf, 4):
-        addr, vnid = leaf[4:].upper(), bd
-    elif leaf.startswith("ip-[") and leaf.endswith("]") and len(leaf) > 5:
-        addr, vnid = _norm_ip(leaf[4:-1]), vrf
-    else:
-        return None
-    if_id = attrs.get("ifId")
-    pc = attrs.get("pcTag")
-    pc_tag = (_INTS.get(pc) if isinstance(pc, str) else None) or _pctag(pc) or 0
-    return (
-        node,
-        vnid,
-        addr,
-        flags,
-        sys.intern(if_id) if isinstance(if_id, str) else "",
-        pc_tag,
-        encap or "",
-        bd,
-        vrf,
-    )
-
-
 # --- attribute helpers shared by the poller's modules (pure) ---
 @functools.lru_cache(maxsize=8192)
 def parse_ts(text: str) -> float:

@@ -40,7 +40,6 @@ from collector.apic.models import (
     F_VPC,
     EpmRecord,
     FabricTables,
-    RemoteRow,
     addr_type,
     flags_text,
 )
@@ -291,8 +290,8 @@ class Tracker:
         """Apply one page of a class query (``imdata``) to the snapshot; returns the objects seen.
 
         The bulk of an initial build — remote entries not yet held — is done inline here, with
-        the same result as :func:`parse_remote_row` + :meth:`add_remote_silent` (and so as
-        :func:`parse_epm` + :meth:`apply_snapshot`, which every other object takes)."""
+        the same result as :func:`parse_epm` + :meth:`apply_snapshot`, which every other object
+        takes (tests/collector/apic/test_build_fast_path.py)."""
         n = 0
         fast = self._silent and self._in_snapshot
         eps, pool, gen = self.eps, self._pool, self._gen
@@ -362,36 +361,6 @@ class Tracker:
                 if rec is not None:
                     self.process(rec, ts)
         return n
-
-    def add_remote_silent(self, row: RemoteRow) -> bool:
-        """The bulk of an initial (silent) build in one step: a remote entry not yet held goes
-        straight to its shared state object. False when this shortcut does not apply (not a
-        silent snapshot, or the entry exists): the caller then uses :meth:`apply_snapshot`,
-        which gives the same state."""
-        if not self._silent or not self._in_snapshot:
-            return False
-        node, vnid, addr, flags, if_id, pc_tag, encap, bd, vrf = row
-        key = (vnid, addr)
-        ep = self.eps.get(key)
-        if ep is None:
-            ep = self.eps[key] = Endpoint()
-        elif node in ep.nodes:
-            return False
-        if vrf:
-            ep.vrf = vrf
-        self.events += 1
-        k = (True, flags, if_id, pc_tag, encap, bd, self._gen)
-        e = self._pool.get(k)
-        if e is None:
-            e = NodeEntry()
-            e.present, e.flags, e.if_id, e.pc_tag, e.encap, e.bd, e.gen = k
-            e = self._share(e)
-        ep.nodes[node] = e
-        self.changes += 1
-        self.entries += 1
-        if len(addr) == 17 and addr[2] == ":" and addr.count(":") == 5:  # a MAC (not _is_ip)
-            self.present_macs += 1
-        return True
 
     def end_snapshot(self, ts: float) -> int:
         """Synthesise deletes for what the snapshot no longer returned (EPT, aci-containers)."""

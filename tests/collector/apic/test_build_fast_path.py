@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collector.apic.models import parse_epm, parse_remote_row
+from collector.apic.models import parse_epm
 from collector.apic.tracker import Tracker
 from simulators.fabric import SimulatedFabric
 
@@ -24,32 +24,6 @@ def _state(tr: Tracker) -> dict[tuple[tuple[int, str], int], tuple[object, ...]]
         for key, ep in tr.eps.items()
         for n, e in ep.nodes.items()
     }
-
-
-def test_remote_shortcut_equals_general_path() -> None:
-    fab = SimulatedFabric.build(leafs=6, endpoints=400, seed=9, partners=4)
-    rows = _rows(fab)
-    general, fast = Tracker(), Tracker()
-    taken = 0
-    for tr, shortcut in ((general, False), (fast, True)):
-        tr.begin_snapshot(initial=True)
-        for cls, attrs in rows:
-            if shortcut and cls != "epmRsMacEpToIpEpAtt":
-                row = parse_remote_row(attrs)
-                if row is not None and tr.add_remote_silent(row):
-                    taken += 1
-                    continue
-            rec = parse_epm(cls, attrs)
-            if rec is not None:
-                tr.apply_snapshot(rec, 0.0)
-        tr.end_snapshot(0.0)
-    assert _state(fast) == _state(general)
-    assert (fast.entries, fast.present_macs) == (general.entries, general.present_macs)
-    assert {k: ep.local for k, ep in fast.eps.items()} == {
-        k: ep.local for k, ep in general.eps.items()
-    }
-    assert {k: ep.vrf for k, ep in fast.eps.items()} == {k: ep.vrf for k, ep in general.eps.items()}
-    assert taken > len(rows) // 2  # the shortcut carried the bulk (remote entries)
 
 
 def test_page_shortcut_equals_general_path() -> None:
