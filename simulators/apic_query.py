@@ -883,6 +883,23 @@ class QueryEngine:
         hit = self._cache.get(key)
         if hit is not None and hit[0] == version:
             return hit[1]
+        base = self.reg.get(spec.cls)
+        if (
+            spec.kind == "class"
+            and spec.query_target == "self"
+            and spec.filter is None
+            and spec.order_by == [(spec.cls, "dn", False)]
+            and isinstance(base, EpmClass)
+            and not (spec.scope_nodes is not None and not base.node_scoped)
+        ):
+            # A build's paged epm read: sort the entries themselves by their (cached) DN.
+            items = list(base.scan(spec.scope_nodes))
+            items.sort(key=EpmEntry.dn)
+            epm_rows: list[tuple[MoClass, Item]] = [(base, it) for it in items]
+            if len(self._cache) > 16:
+                self._cache.clear()
+            self._cache[key] = (version, epm_rows)
+            return epm_rows
         rows = list(self._select(spec))
         if spec.filter is not None:
             f = spec.filter
@@ -1006,6 +1023,19 @@ class QueryEngine:
                         page_rows.append((base, item))
         else:
             page_rows = rows[start : start + size]
+        if (
+            spec.rsp_subtree == "no"
+            and not spec.rsp_include
+            and page_rows
+            and isinstance(page_rows[0][0], EpmClass)
+        ):
+            # epm objects have no children here: render them without the generic walk.
+            c0 = page_rows[0][0]
+            name, attrs = c0.name, c0.fab.epm_attrs
+            if all(c is c0 for c, _ in page_rows):
+                return QueryResult(
+                    total, [{name: {"attributes": attrs(it)}} for _, it in page_rows]
+                )
         return QueryResult(total, [self.render(c, it, spec) for c, it in page_rows])
 
     def render(self, c: MoClass, item: Item, spec: QuerySpec, depth: int = 0) -> dict[str, Any]:

@@ -213,6 +213,7 @@ class EpmEntry:
         "create_ts",
         "mod_ts",
         "expires",
+        "_dn",
     )
 
     def __init__(
@@ -242,6 +243,7 @@ class EpmEntry:
         self.create_ts = ts
         self.mod_ts = ts
         self.expires: float | None = None  # aging deadline when one is running
+        self._dn: str | None = None  # rendered once: a build sorts by it and renders it
 
     @property
     def local(self) -> bool:
@@ -260,7 +262,11 @@ class EpmEntry:
         return f"sys/ctx-[vxlan-{self.vrf}]/db-ep/{leaf}"
 
     def dn(self) -> str:
-        return f"{self.node.prefix}/{self.sys_rel()}"
+        # Every part of the DN is fixed at construction (a move makes a new entry).
+        d = self._dn
+        if d is None:
+            d = self._dn = f"{self.node.prefix}/{self.sys_rel()}"
+        return d
 
 
 class Endpoint:

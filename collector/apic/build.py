@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from collector.apic.client import ApicClient, ApicError
-from collector.apic.models import EPM_CLASSES, FabricTables, parse_epm
+from collector.apic.models import EPM_CLASSES, FabricTables
 from collector.apic.tracker import Tracker
 
 log = logging.getLogger(__name__)
@@ -187,14 +187,9 @@ class Builder:
                 now = self.now()
                 n = 0
                 data = self.client.decode_body(200, "", item.body, "")
-                for mo in data.get("imdata") or ():
-                    for c, body in mo.items():  # {class: {"attributes": {...}}}
-                        attrs = body.get("attributes") if isinstance(body, dict) else None
-                        if isinstance(attrs, dict):
-                            rec = parse_epm(c, attrs)
-                            if rec is not None:
-                                tr.apply_snapshot(rec, now)
-                            n += 1
+                imdata = data.get("imdata")
+                n = tr.snapshot_page(imdata if isinstance(imdata, list) else [], now)
+                del data, imdata
                 st.objects += n
                 del item.body
                 self.emit()

@@ -71,6 +71,39 @@ def event_line(fabric: str, o: NodeChange) -> str:
     return f"{_prefix(fabric, o.addr, o.is_ip)} {''.join(parts)} {int(o.ts * 1e9)}"
 
 
+_move_prefix = functools.lru_cache(maxsize=65536)(
+    lambda fabric, addr, is_ip: series_prefix(
+        "apic_endpoint_move",
+        {"fabric": fabric, "addr": addr, "addr_type": addr_type(addr, is_ip)},
+    )
+)
+
+
+def _loc_text(prefix: str, loc: Loc) -> str:
+    out = f"{prefix}_node={_sfield(_node_str(loc[0]))}"
+    if loc[1]:
+        out += f",{prefix}_interface={_sfield(loc[1])}"
+    if loc[2]:
+        out += f",{prefix}_encap={_sfield(loc[2])}"
+    out += f",{prefix}_pctag={loc[3]}i"
+    if loc[4]:
+        out += f",{prefix}_mac={_sfield(loc[4])}"
+    return out
+
+
+def move_line(fabric: str, o: Move) -> str:
+    parts = [
+        _loc_text("from", o.src),
+        ",",
+        _loc_text("to", o.dst),
+        f",vnid={o.vnid}i,count={o.count}i",
+    ]
+    for k, v in (("epg", o.epg), ("bd", o.bd), ("vrf", o.vrf)):
+        if v is not None:
+            parts.append(f",{k}={_sfield(v)}")
+    return f"{_move_prefix(fabric, o.addr, o.is_ip)} {''.join(parts)} {int(o.ts * 1e9)}"
+
+
 def encode_output(fabric: str, o: Output) -> str | None:
     if isinstance(o, NodeChange):
         if -(2**62) < o.node < 2**62 and -(2**62) < o.vnid < 2**62 and -(2**62) < o.pc_tag < 2**62:
@@ -92,6 +125,8 @@ def encode_output(fabric: str, o: Output) -> str | None:
             _ns(o.ts),
         )
     if isinstance(o, Move):
+        if all(-(2**62) < x < 2**62 for x in (o.vnid, o.count, o.src[3], o.dst[3])):
+            return move_line(fabric, o)
         fields: dict[str, FieldValue | None] = {
             **_loc_fields("from", o.src),
             **_loc_fields("to", o.dst),

@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import heapq
 import ipaddress
+import sys
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+import collector.apic.models as _models
 from collector.apic.anomaly_kinds import ANOMALY_KINDS  # re-exported (see __all__)
 from collector.apic.models import (
     F_BOUNCE,
@@ -254,6 +256,7 @@ class Tracker:
         self._last_dup: dict[tuple[int, str], tuple[list[str], float]] = {}  # last report per IP
         self._gen = 0
         self._pool: dict[tuple[Any, ...], NodeEntry] = {}  # shared remote entries, this build
+        self._snap_into_empty = False
         self._silent = False
         self._in_snapshot = False
         self._held = False
@@ -275,16 +278,95 @@ class Tracker:
         """Start a (re)build. ``initial``: load silently, as EPT's build does."""
         self._gen += 1
         self._pool = {}
+        self._snap_into_empty = not self.eps
         self._silent = initial
         self._in_snapshot = True
 
     def apply_snapshot(self, rec: EpmRecord, ts: float) -> None:
         self.process(rec, ts)
 
+    def snapshot_page(self, imdata: list[Any], ts: float) -> int:
+        """Apply one page of a class query (``imdata``) to the snapshot; returns the objects seen.
+
+        The bulk of an initial build — remote entries not yet held — is done inline here, with
+        the same result as :func:`parse_epm` + :meth:`apply_snapshot`, which every other object
+        takes (tests/collector/apic/test_build_fast_path.py)."""
+        n = 0
+        fast = self._silent and self._in_snapshot
+        eps, pool, gen = self.eps, self._pool, self._gen
+        prefixes, ints = _models._PREFIXES, _models._INTS
+        mac17, flags_of, intern = _models._MAC17.fullmatch, _models.parse_flags, sys.intern
+        for mo in imdata:
+            if not isinstance(mo, dict):
+                continue
+            for c, body in mo.items():
+                attrs = body.get("attributes") if isinstance(body, dict) else None
+                if not isinstance(attrs, dict):
+                    continue
+                n += 1
+                if fast and c != "epmRsMacEpToIpEpAtt":
+                    flags_raw = attrs.get("flags")
+                    dn = attrs.get("dn")
+                    if isinstance(flags_raw, str) and isinstance(dn, str):
+                        flags = flags_of(flags_raw)
+                        i = dn.find("/db-ep/")
+                        if not flags & F_LOCAL and i > 0 and not attrs.get("status"):
+                            head, leaf = dn[:i], dn[i + 7 :]
+                            pre = prefixes.get(head) or _models._prefix(head)
+                            if pre is not None and "/" not in leaf:
+                                _, node, vrf, bd, encap = pre
+                                is_mac = leaf[:4] == "mac-"
+                                if is_mac and len(leaf) == 21 and bd and mac17(leaf, 4):
+                                    addr, vnid = leaf[4:].upper(), bd
+                                elif leaf[:4] == "ip-[" and leaf[-1:] == "]" and len(leaf) > 5:
+                                    addr, vnid, is_mac = _models._norm_ip(leaf[4:-1]), vrf, False
+                                else:
+                                    addr = ""
+                                if addr:
+                                    key = (vnid, addr)
+                                    ep = eps.get(key)
+                                    if ep is None:
+                                        ep = eps[key] = Endpoint()
+                                    if node not in ep.nodes:
+                                        if vrf:
+                                            ep.vrf = vrf
+                                        if_id = attrs.get("ifId")
+                                        pc = attrs.get("pcTag")
+                                        k = (
+                                            True,
+                                            flags,
+                                            intern(if_id) if isinstance(if_id, str) else "",
+                                            (ints.get(pc) if isinstance(pc, str) else None)
+                                            or _models._pctag(pc)
+                                            or 0,
+                                            encap or "",
+                                            bd,
+                                            gen,
+                                        )
+                                        e = pool.get(k)
+                                        if e is None:
+                                            e = NodeEntry()
+                                            (e.present, e.flags, e.if_id, e.pc_tag, e.encap, e.bd,
+                                             e.gen) = k  # fmt: skip
+                                            e = self._share(e)
+                                        ep.nodes[node] = e
+                                        self.events += 1
+                                        self.changes += 1
+                                        self.entries += 1
+                                        if is_mac:
+                                            self.present_macs += 1
+                                        continue
+                rec = _models.parse_epm(c, attrs)
+                if rec is not None:
+                    self.process(rec, ts)
+        return n
+
     def end_snapshot(self, ts: float) -> int:
         """Synthesise deletes for what the snapshot no longer returned (EPT, aci-containers)."""
         gen, removed = self._gen, 0
-        for key, ep in list(self.eps.items()):
+        # A snapshot into an empty tracker holds only what it read: nothing to sweep (and a
+        # 4M-entry walk saved).
+        for key, ep in list(self.eps.items()) if not self._snap_into_empty else ():
             for node, e in list(ep.nodes.items()):
                 if e.present and e.gen < gen:
                     removed += 1

@@ -10,6 +10,7 @@ expose ``register(sim_subparsers)`` (e.g. ``simulators/sflow_cli.py`` adds ``sim
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import logging
 import os
@@ -181,6 +182,10 @@ def start_apic_simulation(
     fab = SimulatedFabric.build(
         leafs=leafs, endpoints=endpoints, seed=seed, pods=pods, clock=clock, partners=partners
     )
+    # Millions of long-lived entries: keep them out of the cyclic GC's full passes, which would
+    # otherwise walk them all again and again while queries allocate (most of a big build's time).
+    gc.collect()
+    gc.freeze()
     apics = ApicCluster(
         fab, size=cluster, username=username, password=password, refresh_timeout=refresh_timeout
     )

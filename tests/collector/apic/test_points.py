@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from collector.apic.models import addr_type, flags_text
-from collector.apic.points import _node_str, event_line
-from collector.apic.tracker import NodeChange
+from collector.apic.points import _loc_fields, _node_str, event_line, move_line
+from collector.apic.tracker import Move, NodeChange
 from influx.line_protocol import encode_line
 
 
@@ -43,3 +43,30 @@ def generic(fabric: str, o: NodeChange) -> str | None:
 )  # fmt: skip
 def test_event_line_matches_generic_encoder(change: NodeChange) -> None:
     assert event_line("fab 1", change) == generic("fab 1", change)
+
+
+@pytest.mark.parametrize(
+    "move",
+    [
+        Move(1.7e9, 15007704, "00:50:56:AA:BB:CC", False, (101, "eth1/5", "vlan-101", 32771, ""),
+             ((101 << 16) + 102, "po7", "vlan-101", 32771, ""), 3, "t/ap/epg", "t/bd", "t/vrf"),
+        Move(1.7e9 + 0.5, 2916352, "10.1.1.1", True, (101, "", "", 0, "00:50:56:AA:BB:CC"),
+             (102, 'eth"1/1', "", 1, "00:50:56:AA:BB:CD"), 1, None, None, 'v,r f'),
+    ],
+)  # fmt: skip
+def test_move_line_matches_generic_encoder(move: Move) -> None:
+    want = encode_line(
+        "apic_endpoint_move",
+        {"fabric": "f", "addr": move.addr, "addr_type": addr_type(move.addr, move.is_ip)},
+        {
+            **_loc_fields("from", move.src),
+            **_loc_fields("to", move.dst),
+            "vnid": move.vnid,
+            "count": move.count,
+            "epg": move.epg,
+            "bd": move.bd,
+            "vrf": move.vrf,
+        },
+        int(move.ts * 1e9),
+    )
+    assert move_line("f", move) == want
