@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from analyzers.causes._text import NS, hms
+from analyzers.causes._text import NS, hms, plural
 from analyzers.causes.base import Verdict
 from analyzers.evidence import EvidenceIndex, Storm, port_place
 from collector.apic.anomaly_kinds import LOOP
@@ -66,6 +66,9 @@ class Loop:
             parts.append(f"{f.kind} fault {f.code} ({f.lc or 'raised'}) on {where}: {f.descr}")
             if f.interface:
                 places.append(port_place(f.node, f.interface))
+        # The ports the loop moves this endpoint between are the loop's places too (the
+        # looped ports), even when their counters were not polled while it lasted.
+        places += [port_place(*move.from_loc), port_place(*move.to_loc)]
         if anoms:
             parts.append(f"the APIC poller reported a loop in BD {move.bd}: {anoms[0].detail}")
         shared = "; ".join(parts)
@@ -79,8 +82,15 @@ class Loop:
 
     def summary(self, key: str, endpoints: int, moves: int, places: Sequence[str]) -> str:
         ports = [p for p in places if p.startswith("node-")]
-        where = f" between {', '.join(ports[:4])}" if ports else ""
+        shown = ports[:4]
+        if len(shown) == 1:
+            where = f" on {shown[0]}"
+        elif shown:
+            where = f" between {', '.join(shown[:-1])} and {shown[-1]}"
+            where += f" (+{len(ports) - 4} more ports)" if len(ports) > 4 else ""
+        else:
+            where = ""
         return (
-            f"L2 loop in BD {key.removeprefix('bd:')}: {endpoints} endpoints moved {moves} "
-            f"times{where}"
+            f"L2 loop in BD {key.removeprefix('bd:')}: {plural(endpoints, 'endpoint')} moved "
+            f"{moves} times{where}"
         )

@@ -76,7 +76,30 @@ def test_host_nic_down_counts_only_for_the_host_behind_the_old_port() -> None:
                if_counters=downs)  # fmt: skip
     v = best(m, ev)
     assert v.cause == "link_failover" and v.confidence == pytest.approx(0.85)
-    assert "host:esx-9/if2" == v.key and "lldp sysName" in v.evidence
+    # Keyed by the old leaf port (as the leaf side is), the host's NIC is one of its places.
+    assert v.key == "node-101/eth1/5" and "lldp sysName" in v.evidence
+    assert "host:esx-9/if2" in v.places
+
+
+def test_one_failover_is_one_key_whether_leaf_or_host_evidence_explains_it() -> None:
+    """Two endpoints behind one port: the leaf's oper-down sample explains the first, only the
+    host's NIC down the second (its leaf sample is outside its window). Same key, one incident,
+    and the summary names the leaf port first."""
+    a = move(MAC, T0, ("101", "eth1/5"), ("102", "eth1/5"))
+    b = move("00:50:56:AA:BB:02", T0 + 150 * NS, ("101", "eth1/5"), ("102", "eth1/5"))
+    ev = index([a, b], adjacency=[lldp("101", "eth1/5", "esx-9")],
+               adapters=[adapters("esx-9", T0 - 50 * NS, ("aa0000000009",))],
+               interfaces=[port("101", "eth1/5", T0 - 60 * NS),
+                           port("101", "eth1/5", T0 - 2 * NS, up=False)],
+               if_counters=[nic("esx-9", "2", T0 - 40 * NS, True),
+                            nic("esx-9", "2", T0 + 140 * NS, False)])  # fmt: skip
+    va, vb = best(a, ev), best(b, ev)
+    assert (va.cause, vb.cause) == ("link_failover", "link_failover")
+    assert va.confidence > vb.confidence  # leaf side for a, host side for b
+    assert va.key == vb.key == "node-101/eth1/5"
+    text = BY_NAME["link_failover"].summary(vb.key, 1, 1, [vb.key, *vb.places])
+    assert text.startswith("Failover of node-101/eth1/5 (NIC esx-9 ifIndex 2 down): 1 endpoint ")
+    assert text.endswith("(1 move)")
 
 
 def vm_evidence(adj: list) -> tuple:  # noqa: ANN001
@@ -153,3 +176,33 @@ def test_docs_table_is_the_registrys() -> None:
 
     docs = (Path(__file__).resolve().parents[2] / "docs" / "measurements.md").read_text()
     assert markdown_table() in docs, "regenerate with: python3 -m analyzers.causes"
+
+
+def test_incident_summaries_read_as_sentences() -> None:
+    """What the landing page shows: numbers agree with their nouns, MACs in the APIC's form,
+    a loop names the ports it was between."""
+    vm = BY_NAME["vm_migration"].summary(
+        "vm:web-1", 1, 3, ["vm:web-1", "host:esx-1", "host:esx-2", "node-101/eth1/5"]
+    )
+    assert vm == "VM web-1 migrated from esx-1 to esx-2 (its MAC and IPs moved together: 3 moves)"
+    mac = BY_NAME["vm_migration"].summary(f"mac:{HEX}", 1, 1, [])
+    assert mac == f"MAC {MAC} migrated (its MAC and IPs moved together: 1 move)"
+    flap = BY_NAME["nic_teaming_flap"].summary(
+        f"mac:{HEX}", 1, 8, ["node-101/eth1/15", "node-103/eth1/16"]
+    )
+    assert flap == (
+        f"NIC teaming flap of {MAC} between node-101/eth1/15 and node-103/eth1/16: 8 moves"
+    )
+    loop = BY_NAME["loop"].summary
+    assert loop("bd:t/b", 20, 78, ["bd:t/b", "node-104/eth1/12", "node-101/eth1/1"]) == (
+        "L2 loop in BD t/b: 20 endpoints moved 78 times between node-104/eth1/12 and "
+        "node-101/eth1/1"
+    )
+    assert loop("bd:t/b", 5, 9, ["node-104/eth1/12"]).endswith("moved 9 times on node-104/eth1/12")
+
+
+def test_loop_places_name_the_ports_the_endpoints_moved_between() -> None:
+    mv = loop_moves()
+    ev = index(mv, interfaces=quiet_then("110", "eth1/40", 8000.0))
+    v = best(mv[0], ev)
+    assert {"node-105/eth1/40", "node-110/eth1/40", "bd:t1/loop"} <= set(v.places)
