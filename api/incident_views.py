@@ -84,7 +84,7 @@ async def incident_page(
         return None
     decorate(inc)
     timeline: list[dict[str, Any]] = inc["timeline"]
-    charts, faults, (t0, t1) = await evidence_charts(
+    charts, faults, elsewhere, (t0, t1) = await evidence_charts(
         iq, inc, timeline, inc["start_ns"], inc["end_ns"], now_ns
     )
     addrs: list[str] = inc.get("addrs") or sorted({str(m["addr"]) for m in timeline if "addr" in m})
@@ -99,6 +99,7 @@ async def incident_page(
         "timeline_more": inc["timeline_truncated"],
         "charts": charts,
         "faults": faults,
+        "faults_elsewhere": elsewhere,
         "addrs": addrs[:ADDRS_SHOWN],
         "addrs_more": max(0, len(addrs) - ADDRS_SHOWN),
         "grafana": grafana,
