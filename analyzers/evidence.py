@@ -139,10 +139,30 @@ class Topology:
         return "known" if found == len(locs) else "partial" if found else "unknown"
 
 
+# The longest interval between two counter readings whose average rate still counts for a
+# window it overlaps (the APIC poller reads every 60 s, Host sFlow every 10-30 s).
+MAX_RATE_SPAN_NS = 180 * NS
+
+
 @dataclass(frozen=True)
 class RateSample:
+    """A rate at `time_ns`; for a rate between two counter readings, `since_ns` is the earlier
+    reading (the rate is that interval's average, so the flood may lie anywhere in it)."""
+
     time_ns: int
     rate: float
+    since_ns: int | None = None
+
+    def overlaps(self, lo: int, hi: int) -> bool:
+        """In [lo, hi], or an interval of at most MAX_RATE_SPAN_NS that overlaps it: a storm
+        that began and ended between two 60-s polls is stamped at the later poll, which may be
+        after the move's evidence window while the flood itself was inside it."""
+        if lo <= self.time_ns <= hi:
+            return True
+        s = self.since_ns
+        return (
+            s is not None and self.time_ns - s <= MAX_RATE_SPAN_NS and s < hi and self.time_ns > lo
+        )
 
 
 def _rates(samples: Sequence[tuple[int, int | None]]) -> list[RateSample]:
@@ -151,7 +171,7 @@ def _rates(samples: Sequence[tuple[int, int | None]]) -> list[RateSample]:
     for (t0, v0), (t1, v1) in zip(samples, samples[1:], strict=False):
         if v0 is None or v1 is None or t1 <= t0 or v1 < v0:
             continue
-        out.append(RateSample(t1, (v1 - v0) / ((t1 - t0) / NS)))
+        out.append(RateSample(t1, (v1 - v0) / ((t1 - t0) / NS), t0))
     return out
 
 
@@ -469,7 +489,7 @@ class EvidenceIndex:
         cfg = self.cfg
         peak: RateSample | None = None
         for r in rates:
-            if lo <= r.time_ns <= hi and (peak is None or r.rate > peak.rate):
+            if r.overlaps(lo, hi) and (peak is None or r.rate > peak.rate):
                 peak = r
         if peak is None or peak.rate < cfg.storm_min_pps:
             return None

@@ -206,3 +206,31 @@ def test_loop_places_name_the_ports_the_endpoints_moved_between() -> None:
     ev = index(mv, interfaces=quiet_then("110", "eth1/40", 8000.0))
     v = best(mv[0], ev)
     assert {"node-105/eth1/40", "node-110/eth1/40", "bd:t1/loop"} <= set(v.places)
+
+
+def test_short_loop_between_two_polls_is_seen_from_the_cumulative_counter() -> None:
+    """The APIC poller reads the flood counters every 60 s: a 12-s loop that starts and ends
+    between two polls shows as the rate between them, stamped at the later poll — after the
+    moves' 30-s window — and the 5-minute `in_flood_pkts_rate` may already be back to quiet
+    (a new 5-minute interval began). The interval overlaps the window: that is the loop's
+    flood. An interval that ends long before the window (or is hours long) does not count."""
+    from dataclasses import replace
+
+    mv = loop_moves()  # T0 … T0+4 s
+
+    def polls(times_s: list[int], jump_at: int) -> list:  # noqa: ANN001
+        out, cum = [], 5_000_000
+        for t in times_s:
+            cum += 2 * 60 + (240_000 if t == jump_at else 0)  # 240k flooded packets in 12 s
+            out.append(replace(port("110", "eth1/40", T0 + t * NS, flood=2.0),
+                               in_flood_pkts_cum=cum))  # fmt: skip
+        return out
+
+    ev = index(mv, interfaces=polls([-370, -310, -250, -190, -130, -70, -10, 50, 110], 50))
+    vs = [best(m, ev) for m in mv]
+    assert {v.cause for v in vs} == {"loop"}
+    assert vs[0].peak_flood_pps == pytest.approx(240_120 / 60)
+    assert "APIC flood storm on node-110/eth1/40" in vs[0].evidence
+    # The same flood two polls later (T0+110, interval T0+50 … T0+110): not this loop's.
+    ev = index(mv, interfaces=polls([-370, -310, -250, -190, -130, -70, -10, 50, 110], 110))
+    assert {best(m, ev).cause for m in mv} == {"nic_teaming_flap"}
