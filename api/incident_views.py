@@ -10,6 +10,7 @@ from typing import Any
 
 from api.evidence import evidence_charts, grafana_endpoint_url
 from api.routes.incidents import bounds_ns, incident_with_timeline
+from fabricscope import macs
 from influx.query import InfluxQuery
 from influx.reads import incident_pages as reads
 
@@ -93,6 +94,10 @@ async def incident_page(
         if grafana_url
         else {}
     )
+    # The button opens a MAC's dashboard when the incident has one (its IPs follow the MAC).
+    shown = addrs[:ADDRS_SHOWN]
+    first = next((a for a in shown if macs.parse(a)), shown[0] if shown else None)
+    first = first if first in grafana else None
     return {
         "inc": inc,
         "timeline": timeline,
@@ -103,5 +108,6 @@ async def incident_page(
         "addrs": addrs[:ADDRS_SHOWN],
         "addrs_more": max(0, len(addrs) - ADDRS_SHOWN),
         "grafana": grafana,
-        "grafana_first": grafana.get(addrs[0]) if addrs and grafana else None,
+        "grafana_first": grafana.get(first) if first else None,
+        "grafana_first_addr": first,
     }

@@ -73,8 +73,8 @@ class Loop:
             parts.append(f"the APIC poller reported a loop in BD {move.bd}: {anoms[0].detail}")
         shared = "; ".join(parts)
         evidence = (
-            f"{n_addrs} endpoints of BD {move.bd} moved within ±{cfg.loop_window_s:.0f}s of "
-            f"this move ({n_moves} moves); {shared}"
+            f"{n_addrs} addresses (MACs and IPs) of BD {move.bd} moved within "
+            f"±{cfg.loop_window_s:.0f}s of this move ({n_moves} moves); {shared}"
         )
         return Verdict(
             self.name, conf, evidence, f"bd:{move.bd}", tuple(dict.fromkeys(places)), shared, peak
