@@ -66,9 +66,6 @@ class Loop:
             parts.append(f"{f.kind} fault {f.code} ({f.lc or 'raised'}) on {where}: {f.descr}")
             if f.interface:
                 places.append(port_place(f.node, f.interface))
-        # The ports the loop moves this endpoint between are the loop's places too (the
-        # looped ports), even when their counters were not polled while it lasted.
-        places += [port_place(*move.from_loc), port_place(*move.to_loc)]
         if anoms:
             parts.append(f"the APIC poller reported a loop in BD {move.bd}: {anoms[0].detail}")
         shared = "; ".join(parts)

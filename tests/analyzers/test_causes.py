@@ -201,13 +201,6 @@ def test_incident_summaries_read_as_sentences() -> None:
     assert loop("bd:t/b", 5, 9, ["node-104/eth1/12"]).endswith("moved 9 times on node-104/eth1/12")
 
 
-def test_loop_places_name_the_ports_the_endpoints_moved_between() -> None:
-    mv = loop_moves()
-    ev = index(mv, interfaces=quiet_then("110", "eth1/40", 8000.0))
-    v = best(mv[0], ev)
-    assert {"node-105/eth1/40", "node-110/eth1/40", "bd:t1/loop"} <= set(v.places)
-
-
 def test_short_loop_between_two_polls_is_seen_from_the_cumulative_counter() -> None:
     """The APIC poller reads the flood counters every 60 s: a 12-s loop that starts and ends
     between two polls shows as the rate between them, stamped at the later poll — after the
