@@ -184,6 +184,7 @@ class Storm:
     at_ns: int
     baseline_pps: float
     source: str  # "APIC flood" | "sFlow broadcast"
+    since_ns: int | None = None  # the rate is the average since this reading (between polls)
 
 
 @dataclass(frozen=True)
@@ -482,8 +483,8 @@ class EvidenceIndex:
 
     def _storm_in(
         self, rates: list[RateSample], lo: int, hi: int
-    ) -> tuple[float, int, float] | None:
-        """(peak, when, quiet level) when `rates` hold a storm in [lo, hi]: a peak ≥
+    ) -> tuple[float, int, float, int | None] | None:
+        """(peak, when, quiet level, since) when `rates` hold a storm in [lo, hi]: a peak ≥
         storm_min_pps and ≥ storm_factor × the series' quiet level (its 10th percentile over
         the loaded window), so a port that always floods a little is not a storm."""
         cfg = self.cfg
@@ -498,19 +499,19 @@ class EvidenceIndex:
         if baseline < peak.rate:
             if peak.rate < cfg.storm_factor * max(baseline, 1.0):
                 return None
-            return peak.rate, peak.time_ns, baseline
+            return peak.rate, peak.time_ns, baseline, peak.since_ns
         # No quiet sample in the window: only a flood far above any normal level is a storm
         # (a loop that began before the window); a port that always floods a little is not.
         if peak.rate < cfg.storm_factor * cfg.storm_min_pps:
             return None
-        return peak.rate, peak.time_ns, baseline
+        return peak.rate, peak.time_ns, baseline, peak.since_ns
 
     def port_storm(self, port: Port, lo: int, hi: int) -> Storm | None:
         """An APIC flood storm (ingress flood pkts/s, broadcast included) on one leaf port."""
         hit = self._storm_in(self._flood_rates(port), lo, hi)
         if hit is None:
             return None
-        return Storm(port_place(*port), hit[0], hit[1], hit[2], "APIC flood")
+        return Storm(port_place(*port), hit[0], hit[1], hit[2], "APIC flood", hit[3])
 
     def host_storm(self, host: str, lo: int, hi: int) -> Storm | None:
         """The worst sFlow broadcast storm on one host's interfaces."""
@@ -518,7 +519,9 @@ class EvidenceIndex:
         for ifindex in sorted(self.if_counters.get(host, {})):
             hit = self._storm_in(self._bcast_rates(host, ifindex), lo, hi)
             if hit is not None and (worst is None or hit[0] > worst.peak_pps):
-                worst = Storm(f"host:{host}/if{ifindex}", hit[0], hit[1], hit[2], "sFlow broadcast")
+                worst = Storm(
+                    f"host:{host}/if{ifindex}", hit[0], hit[1], hit[2], "sFlow broadcast", hit[3]
+                )
         return worst
 
     def host_nic_downs(self, host: str, lo: int, hi: int) -> list[reads.IfCounters]:

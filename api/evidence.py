@@ -193,7 +193,7 @@ async def evidence_charts(
                 "Leaf port ingress flood rate",
                 time_chart(
                     "Ingress flood rate per leaf port",
-                    port_series(flood, False),
+                    port_series(flood, True),  # a rate holds over its poll interval
                     markers=[event, *fault_marks],
                     unit="pps",
                     chart_id="port-flood",

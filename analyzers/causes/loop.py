@@ -55,7 +55,7 @@ class Loop:
         peak: float | None = None
         for s in sorted(storms + host_storms, key=lambda s: -s.peak_pps)[:4]:
             parts.append(
-                f"{s.source} storm on {s.place}: {s.peak_pps:.0f} pkts/s at {hms(s.at_ns)} UTC "
+                f"{s.source} storm on {s.place}: {s.peak_pps:.0f} pkts/s {_when(s)} "
                 f"(quiet level {s.baseline_pps:.0f}/s)"
             )
         for s in storms + host_storms:
@@ -91,3 +91,11 @@ class Loop:
             f"L2 loop in BD {key.removeprefix('bd:')}: {plural(endpoints, 'endpoint')} moved "
             f"{moves} times{where}"
         )
+
+
+def _when(s: Storm) -> str:
+    """When the peak was measured: one instant, or the interval between two counter readings
+    (the rate is that interval's average; the loop may have lasted only part of it)."""
+    if s.since_ns is None:
+        return f"at {hms(s.at_ns)} UTC"
+    return f"between {hms(s.since_ns)} and {hms(s.at_ns)} UTC"

@@ -212,13 +212,18 @@ async def bundle_members(
 
 
 def counter_rates(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Per-second rates between consecutive samples of a cumulative counter, stamped at the
-    later sample (a counter that went backwards — a reset — gives no rate)."""
-    return [
-        (t1, (v1 - v0) / (t1 - t0))
+    """Per-second rates between consecutive samples of a cumulative counter, as a step line:
+    each rate starts at the earlier sample and holds until the next (a closing point at the
+    last sample ends it), so a flood shows over the interval it happened in, not after it. A
+    counter that went backwards (a reset) gives no rate for that interval."""
+    out = [
+        (t0, (v1 - v0) / (t1 - t0))
         for (t0, v0), (t1, v1) in zip(points, points[1:], strict=False)
         if t1 > t0 and v1 >= v0
     ]
+    if out:
+        out.append((points[-1][0], out[-1][1]))
+    return out
 
 
 async def port_series(

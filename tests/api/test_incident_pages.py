@@ -203,3 +203,13 @@ def test_port_channel_failover_charts_member_ports_host_and_only_its_own_faults(
     assert 'id="faults"' not in html
     elsewhere = html.split('id="faults-elsewhere"', 1)[1].split("</p>", 1)[0]
     assert "F2533 raised on node-104/eth1/12" in elsewhere
+
+
+def test_flood_rate_between_polls_is_drawn_over_the_interval_it_happened_in() -> None:
+    """A 12-s storm between two 60-s polls: the rate starts at the earlier poll (where the
+    loop was) and holds to the later one; a counter reset gives no rate for its interval."""
+    from influx.reads.incident_pages import counter_rates
+
+    pts = [(0.0, 100.0), (60.0, 220.0), (120.0, 240_340.0), (180.0, 50.0), (240.0, 170.0)]
+    assert counter_rates(pts) == [(0.0, 2.0), (60.0, 4002.0), (180.0, 2.0), (240.0, 2.0)]
+    assert counter_rates(pts[:1]) == []
