@@ -142,6 +142,8 @@ class Topology:
 # The longest interval between two counter readings whose average rate still counts for a
 # window it overlaps (the APIC poller reads every 60 s, Host sFlow every 10-30 s).
 MAX_RATE_SPAN_NS = 180 * NS
+# A loop's ports: touched (left or joined) by at least this share of its BD's burst of moves.
+LOOP_PORT_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -402,7 +404,8 @@ class EvidenceIndex:
         return p
 
     def bd_burst(self, m: reads.Move) -> tuple[int, int, frozenset[Port]]:
-        """(distinct endpoints, moves, leaf ports they moved between) of the move's BD within
+        """(distinct endpoints, moves, leaf ports they moved between — those touched by at
+        least LOOP_PORT_SHARE of the moves) of the move's BD within
         ±`loop_window_s` of it. Computed for the whole BD at once with a sliding window, so a
         loop of N moves costs O(N), not O(N²)."""
         key = (m.addr, m.time_ns)
@@ -428,7 +431,12 @@ class EvidenceIndex:
                     del addrs[ms[lo].addr]
                 ports.subtract(locs[lo])
                 lo += 1
-            live = frozenset(p for p, n in ports.items() if n > 0)
+            # The ports the burst moves between, not every port it touched: a loop flaps its
+            # endpoints across the looped ports again and again, while each endpoint leaves
+            # its home port once — and a home port (a hypervisor's, shared with other BDs)
+            # flooding for another BD's reason is not this BD's loop.
+            need = max(1.0, LOOP_PORT_SHARE * (hi - lo))
+            live = frozenset(p for p, n in ports.items() if n >= need)
             self._bursts[(x.addr, x.time_ns)] = (len(addrs), hi - lo, live)
 
     def addr_moves(self, addr: str, lo: int, hi: int) -> list[reads.Move]:

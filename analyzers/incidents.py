@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 
 from analyzers.causes import BY_NAME, Verdict
 from analyzers.config import MoveCauseConfig
-from analyzers.evidence import port_place
+from analyzers.evidence import LOOP_PORT_SHARE, port_place
 from fabricscope import macs
 from influx.line_protocol import encode_line
 from influx.reads import Move, StoredIncident
@@ -222,7 +222,7 @@ def _build(
     return inc
 
 
-def looped_ports(moves: Sequence[Move], share: float = 0.25) -> list[str]:
+def looped_ports(moves: Sequence[Move], share: float = LOOP_PORT_SHARE) -> list[str]:
     """The ports a loop moves its endpoints between: those that a good share of its moves left
     or joined (each endpoint's first move also leaves its home port, which is not the loop's),
     busiest first. Named even when no counter of theirs was polled while the loop lasted."""

@@ -227,3 +227,15 @@ def test_short_loop_between_two_polls_is_seen_from_the_cumulative_counter() -> N
     # The same flood two polls later (T0+110, interval T0+50 … T0+110): not this loop's.
     ev = index(mv, interfaces=polls([-370, -310, -250, -190, -130, -70, -10, 50, 110], 110))
     assert {best(m, ev).cause for m in mv} == {"nic_teaming_flap"}
+
+
+def test_storm_on_a_home_port_the_loop_only_left_is_not_its_loop() -> None:
+    """Qa demo: a loop's endpoint left its home port (a hypervisor port shared with other BDs)
+    once, while another BD's broadcast storm flooded that port. The loop flaps between its two
+    looped ports; the home port is not one of them, so its flood is not this BD's evidence."""
+    mv = loop_moves()
+    home = move("00:50:56:AA:DD:00", T0 - NS, ("120", "eth1/9"), ("105", "eth1/40"), bd="t1/loop")
+    ev = index([home, *mv], interfaces=quiet_then("120", "eth1/9", 9000.0))
+    assert {best(m, ev).cause for m in mv} == {"nic_teaming_flap"}
+    ev = index([home, *mv], interfaces=quiet_then("110", "eth1/40", 9000.0))
+    assert {best(m, ev).cause for m in mv} == {"loop"}
