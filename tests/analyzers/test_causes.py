@@ -199,6 +199,9 @@ def test_incident_summaries_read_as_sentences() -> None:
         "node-101/eth1/1"
     )
     assert loop("bd:t/b", 5, 9, ["node-104/eth1/12"]).endswith("moved 9 times on node-104/eth1/12")
+    assert BY_NAME["unknown"].summary("bd:t/b", 1, 2, []) == (
+        "1 endpoint moved in BD t/b (2 moves) with no evidence of a cause on its path: unknown"
+    )
 
 
 def test_short_loop_between_two_polls_is_seen_from_the_cumulative_counter() -> None:
