@@ -6,7 +6,9 @@
 # `sim apic`, `sim sflow` (see docker-compose.yml). Health checks live in docker-compose.yml,
 # one per service, because a single image-level check cannot fit a UDP collector and an HTTP API.
 
-ARG PYTHON_IMAGE=python:3.11-slim
+# Pinned by version (patch release + Debian release) so a rebuild gets the same interpreter; the
+# Python packages are pinned by constraints.txt, the file scripts/setup.sh and the tests use.
+ARG PYTHON_IMAGE=python:3.11.7-slim-bookworm
 
 # ---------------------------------------------------------------- builder: wheels for everything
 FROM ${PYTHON_IMAGE} AS builder
@@ -16,7 +18,9 @@ ENV PIP_NO_CACHE_DIR=1 \
 WORKDIR /src
 # Metadata first so the dependency layer is cached while only sources change.
 # README.md* : pyproject names a readme; the glob keeps the build working before it exists.
-COPY pyproject.toml README.md* ./
+COPY pyproject.toml constraints.txt LICENSE README.md* ./
+COPY grafana/dashboards ./grafana/dashboards
+COPY grafana/provisioning ./grafana/provisioning
 COPY fabricscope ./fabricscope
 COPY collector ./collector
 COPY influx ./influx
@@ -24,8 +28,9 @@ COPY analyzers ./analyzers
 COPY api ./api
 COPY simulators ./simulators
 # The project's wheel plus a wheel for every runtime dependency, so the runtime stage installs
-# offline (--no-index) and carries no compiler, no pip cache and no sources.
-RUN pip wheel --wheel-dir /wheels .
+# offline (--no-index) and carries no compiler, no pip cache and no sources. PIP_CONSTRAINT pins
+# the build backend as well as every runtime dependency to constraints.txt.
+RUN PIP_CONSTRAINT=/src/constraints.txt pip wheel --constraint constraints.txt --wheel-dir /wheels .
 
 # ---------------------------------------------------------------- runtime
 FROM ${PYTHON_IMAGE} AS runtime
@@ -42,12 +47,18 @@ ENV PYTHONUNBUFFERED=1 \
     FABRICSCOPE_STATE_DIR=/var/lib/fabricscope \
     FABRICSCOPE_SPOOL_DIR=/var/lib/fabricscope/spool
 
+# /run/fabricscope/influx-{rw,ro}: mount points of the token volumes (docker-compose.yml); a new
+# named volume takes their owner and mode. -ro is world-readable: Grafana runs as another uid.
+# /var/lib/fabricscope/health: the processes' health files (fabricscope/health.py).
 RUN groupadd --system --gid "${FABRICSCOPE_GID}" fabricscope \
  && useradd --system --uid "${FABRICSCOPE_UID}" --gid "${FABRICSCOPE_GID}" \
         --home-dir /var/lib/fabricscope --no-create-home --shell /usr/sbin/nologin fabricscope \
- && mkdir -p /var/lib/fabricscope/spool \
- && chown -R "${FABRICSCOPE_UID}:${FABRICSCOPE_GID}" /var/lib/fabricscope \
- && chmod 0750 /var/lib/fabricscope /var/lib/fabricscope/spool
+ && mkdir -p /var/lib/fabricscope/spool /var/lib/fabricscope/health \
+        /run/fabricscope/influx-rw /run/fabricscope/influx-ro \
+ && chown -R "${FABRICSCOPE_UID}:${FABRICSCOPE_GID}" /var/lib/fabricscope /run/fabricscope \
+ && chmod 0750 /var/lib/fabricscope /var/lib/fabricscope/spool /var/lib/fabricscope/health \
+ && chmod 0700 /run/fabricscope/influx-rw \
+ && chmod 0755 /run/fabricscope /run/fabricscope/influx-ro
 
 # Bind-mount the wheels instead of COPYing them: they never become an image layer.
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \

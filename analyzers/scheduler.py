@@ -49,6 +49,7 @@ async def run_analyzer(analyzer: Analyzer, interval_s: float | None = None) -> b
     from analyzers.move_cause import Stopped
 
     started = time.perf_counter()
+    work_before = dict(analyzer.stats.work)
     error: Exception | None = None
     fut = asyncio.ensure_future(asyncio.to_thread(analyzer.run_once))
     _RUNNING.add(fut)
@@ -67,6 +68,10 @@ async def run_analyzer(analyzer: Analyzer, interval_s: float | None = None) -> b
     finally:
         _RUNNING.discard(fut)
     analyzer.stats.record(error is None, time.perf_counter() - started, error)
+    if error is None:  # one line per run (a failure has its own line, with the traceback)
+        log.info("analyzer %s: ok in %.2f s%s", analyzer.name, time.perf_counter() - started,
+                 "".join(f", {k} {v - work_before.get(k, 0)}"
+                         for k, v in analyzer.stats.work.items()))  # fmt: skip
     try:
         line = analyzer.stats.line(
             int(analyzer.clock() * NS), interval_s, writer_counters(analyzer.sink)

@@ -102,7 +102,7 @@ class ProcessHealth(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok", "degraded", "unavailable"]
-    influxdb: Literal["ok", "unreachable", "error"]
+    influxdb: Literal["ok", "unreachable", "unauthorized", "error"]
     influxdb_error: str | None = None
     processes: dict[str, ProcessHealth]
 

@@ -1,13 +1,14 @@
-"""Benchmark: the highest UDP → InfluxDB rate with zero loss, end to end.
+"""Benchmark: the highest UDP → InfluxDB datagram rate with zero loss, end to end.
 
-Starts a private InfluxDB 1.8.10 and `fabricscope sflow listen` (as a user would), then for each
-offered rate sends real flow datagrams (the pmacct sfprobe and switch captures in
-tests/fixtures/sflow, with fresh per-agent sequence numbers) over loopback for a few seconds, stops
-the collector (SIGTERM flushes) and compares `sum(samples)` in InfluxDB with what was sent. The
-sender, the collector and influxd share this machine's cores, as they would on a small box.
-Prints one line per rate and a final result line.
+Starts a private InfluxDB 1.8.10 and `fabricscope sflow listen` (as a user would), then offers
+rising rates of the realistic mixed corpus (benchmarks/sflow_corpus.py: flow datagrams from many
+agents with ~3 % counter samples, hsflowd host counters, drops) from many source addresses over
+loopback, a few seconds per rate, until the first loss. After each rate it stops the collector
+(SIGTERM flushes) and compares `sum(samples)` of `sflow_flows` in InfluxDB with the flow samples
+sent. The sender, the collector and influxd share this machine's cores, as they would on a small
+box. Prints one line per rate and a final result line.
 
-    python benchmarks/bench_udp_influx.py [--rates 5000,20000,40000] [--seconds 5] [--workers 1]
+    python3 -m benchmarks.bench_udp_influx [--rates 2000,4000,...] [--seconds 5] [--workers 1]
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -25,53 +24,10 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks import sflow_corpus
+from collector.sflow.decoder import decode_datagram
+from collector.sflow.records import FlowSample
 from fabricscope.influxdb_local import LocalInfluxDB, ensure_influxd, free_port
-
-FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "sflow"
-
-
-def flow_corpus() -> list[tuple[bytes, int]]:
-    """(datagram, flow samples) for every fixture that carries only flow samples, IPv4 agent."""
-    from collector.sflow.decoder import decode_datagram
-    from collector.sflow.records import FlowSample
-
-    out = []
-    for path in sorted(FIXTURES.rglob("*.bin")):
-        data = path.read_bytes()
-        dg = decode_datagram(data)
-        if (
-            dg.agent_address_type == 1
-            and dg.samples
-            and all(type(s) is FlowSample for s in dg.samples)
-        ):
-            out.append((data, len(dg.samples)))
-    return out
-
-
-def send(port: int, rate: float, seconds: float, corpus: list[tuple[bytes, int]]) -> int:
-    """Send at `rate` samples/s for `seconds`; returns samples sent. Paced in 10 ms slices."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-    seq = 0
-    sent = 0
-    start = time.perf_counter()
-    i = 0
-    while True:
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            break
-        due = rate * min(elapsed + 0.01, seconds)
-        while sent < due:
-            data, n = corpus[i % len(corpus)]
-            i += 1
-            seq += 1
-            # Rewrite the datagram sequence number (word 5 with an IPv4 agent) so the collector
-            # sees one continuous agent and any gap it reports is real loss.
-            sock.sendto(data[:16] + struct.pack("!I", seq) + data[20:], ("127.0.0.1", port))
-            sent += n
-        time.sleep(0.002)
-    sock.close()
-    return sent
 
 
 def query(url: str, db: str, q: str) -> list:
@@ -82,7 +38,7 @@ def query(url: str, db: str, q: str) -> list:
 
 
 def run_rate(
-    url: str, rate: float, seconds: float, workers: int, tmp: Path
+    url: str, rate: float, seconds: float, workers: int, sources: int, tmp: Path
 ) -> tuple[int, int, dict]:
     db = f"bench_{int(rate)}_{os.getpid()}"
     httpx.post(f"{url}/query", params={"q": f'CREATE DATABASE "{db}"'}, timeout=10)
@@ -111,11 +67,14 @@ def run_rate(
         stderr=log,
     )
     deadline = time.monotonic() + 30
-    while (tmp / f"collector-{db}.log").read_text().count("listening udp") < workers:
+    while "listening udp" not in (tmp / f"collector-{db}.log").read_text():
         if time.monotonic() > deadline or proc.poll() is not None:
             raise SystemExit((tmp / f"collector-{db}.log").read_text())
         time.sleep(0.1)
-    sent = send(port, rate, seconds, flow_corpus())
+    corpus = sflow_corpus.build()
+    flows = [sum(type(x) is FlowSample for x in decode_datagram(d).samples) for d in corpus]
+    datagrams, _ = sflow_corpus.send(port, int(rate), seconds, corpus, sources)
+    sent = sum(flows[i % len(corpus)] for i in range(datagrams))
     time.sleep(1.0)  # let the socket drain
     proc.send_signal(signal.SIGTERM)
     proc.wait(120)
@@ -133,7 +92,10 @@ def run_rate(
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rates", default="5000,10000,20000,30000,40000,60000")
+    ap.add_argument(
+        "--rates", default="2000,4000,6000,8000,10000,12000,15000,20000,25000,30000,40000"
+    )
+    ap.add_argument("--sources", type=int, default=16, help="sender source addresses")
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args()
@@ -144,11 +106,12 @@ def main() -> None:
         best = 0.0
         try:
             for rate in (float(r) for r in args.rates.split(",")):
-                sent, stored, _ = run_rate(url, rate, args.seconds, args.workers, tmp)
+                sent, stored, _ = run_rate(url, rate, args.seconds, args.workers, args.sources, tmp)
                 loss = sent - stored
                 print(
-                    f"offered {rate:>8,.0f} samples/s for {args.seconds:.0f} s: sent {sent:,}, "
-                    f"in InfluxDB {stored:,}, lost {loss:,}",
+                    f"offered {rate:>8,.0f} datagrams/s for {args.seconds:.0f} s from "
+                    f"{args.sources} sources: flow samples sent {sent:,}, in InfluxDB "
+                    f"{stored:,}, lost {loss:,}",
                     flush=True,
                 )
                 if loss == 0:
@@ -157,9 +120,12 @@ def main() -> None:
                     break
         finally:
             local.stop()
+    corpus = sflow_corpus.build()
+    per_dg = sflow_corpus.samples_in(corpus) / len(corpus)
     print(
-        f"udp->influxdb: {best:,.0f} samples/s with zero loss "
-        f"({args.workers} worker(s), collector + influxd + sender on one machine)"
+        f"udp->influxdb: {best:,.0f} datagrams/s ({best * per_dg:,.0f} samples/s) with zero "
+        f"loss ({args.workers} worker(s), collector + influxd + sender on one machine, "
+        f"load {os.getloadavg()[0]:.2f})"
     )
 
 

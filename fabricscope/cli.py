@@ -64,12 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if not args.verbose:
-        # One INFO line per InfluxDB/APIC request and two per scheduler tick drown the logs an
-        # operator reads (the demo's analyzer log was 80 % of them); their warnings stay (a
-        # skipped analyzer run is APScheduler's WARNING "was missed by").
-        for noisy in ("httpx", "httpcore", "apscheduler.executors", "apscheduler.scheduler"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    from fabricscope.logsetup import quiet_library_loggers
+
+    quiet_library_loggers(args.verbose)
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

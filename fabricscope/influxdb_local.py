@@ -72,11 +72,16 @@ def ensure_influxd(*, build_timeout_s: float = BUILD_TIMEOUT_S) -> Path:
     go = shutil.which("go")
     if go is None:
         raise InfluxDBLocalError(
-            "influxd is not installed and `go` is not on PATH; install Go (>= 1.21) or set "
-            "FABRICSCOPE_INFLUXD to an influxd 1.8.x binary"
+            "influxd is not installed and `go` is not on PATH; install Go (Debian: "
+            "`apt-get install golang-go`, 1.19 is enough) or set FABRICSCOPE_INFLUXD to an "
+            "influxd 1.8.x binary"
         )
     bindir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, GOFLAGS="-mod=mod", CGO_ENABLED="0", GOBIN=str(bindir))
+    # GOTOOLCHAIN=local: build with the Go that is installed (Debian 12's 1.19 builds 1.8.10);
+    # a Go >= 1.21 must never go and download another toolchain for it.
+    env = dict(
+        os.environ, GOFLAGS="-mod=mod", CGO_ENABLED="0", GOBIN=str(bindir), GOTOOLCHAIN="local"
+    )
     target = f"{INFLUXD_MODULE}@{INFLUXD_VERSION}"
     log.info("building influxd %s into %s (takes a minute or two)", INFLUXD_VERSION, bindir)
     started = time.monotonic()

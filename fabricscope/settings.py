@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -13,6 +15,9 @@ class Settings(BaseSettings):
 
     influx_url: str = ""  # empty: the managed local InfluxDB (fabricscope influxdb start)
     influx_token: SecretStr = SecretStr("")
+    # A file holding the token (docker-compose: the `influx-tokens` init writes it). Used when
+    # influx_token is empty; the file is read once, at start.
+    influx_token_file: str = ""
     influx_org: str = "fabricscope"
     influx_bucket: str = "fabricscope"
 
@@ -40,6 +45,21 @@ class Settings(BaseSettings):
     batch_size: int = 5000
     flush_interval_s: float = 1.0
     queue_max_lines: int = 1_000_000
+
+    @model_validator(mode="after")
+    def _token_from_file(self) -> Settings:
+        if self.influx_token_file and not self.influx_token.get_secret_value():
+            path = Path(self.influx_token_file)
+            try:
+                token = path.read_text().strip()
+            except OSError as exc:
+                raise ValueError(
+                    f"FABRICSCOPE_INFLUX_TOKEN_FILE={path}: cannot read it ({exc.strerror})"
+                ) from None
+            if not token:
+                raise ValueError(f"FABRICSCOPE_INFLUX_TOKEN_FILE={path} is empty")
+            self.influx_token = SecretStr(token)
+        return self
 
 
 def load_settings(**overrides: object) -> Settings:

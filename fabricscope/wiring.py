@@ -43,7 +43,18 @@ def resolve_influx_url(settings: Settings) -> Settings:
 
 
 def make_writer(settings: Settings, *, name: str, **overrides: Any) -> Any:
-    """The batching, retrying, spooling writer for one process (`name` picks its spool dir)."""
+    """The batching, retrying, spooling writer for one process (`name` picks its spool dir and
+    its health file, `<state dir>/health/<name>.json`, which container health checks read)."""
+    from fabricscope.health import HealthReporter, health_dir
     from influx.writer import BatchingWriter
 
-    return BatchingWriter.from_settings(resolve_influx_url(settings), name=name, **overrides)
+    writer = BatchingWriter.from_settings(resolve_influx_url(settings), name=name, **overrides)
+    reporter = HealthReporter(health_dir(settings.state_dir) / f"{name}.json", writer)
+    health_reporters[name] = reporter.start()
+    return writer
+
+
+# The health file reporter (fabricscope.health.HealthReporter) of each writer made in this
+# process, by writer name: a process adds its own probes to it (the poller: its APIC
+# connection, fabricscope/commands/apic.py).
+health_reporters: dict[str, Any] = {}

@@ -3,8 +3,12 @@
     python grafana/build_dashboards.py          # rewrite the JSON files
     python grafana/build_dashboards.py --check  # exit 1 when a committed file differs
 
-Every panel uses the provisioned InfluxDB datasource (uid ``fabricscope-influxdb``) with raw
-InfluxQL; measurement, tag and field names are the ones in docs/measurements.md and
+Every panel uses the InfluxDB datasource through the dashboard variable ``DS_FABRICSCOPE_INFLUXDB``
+(type datasource, default: the provisioned uid ``fabricscope-influxdb``) with raw InfluxQL. The
+same name is the dashboard's ``__inputs`` entry, so one file works both ways: provisioned, the
+``${DS_FABRICSCOPE_INFLUXDB}`` references resolve through the variable; imported through the UI
+(Dashboards → Import), Grafana asks for an InfluxDB datasource and substitutes its uid.
+Measurement, tag and field names are the ones in docs/measurements.md and
 collector/apic/points.py (APIC), analyzers/move_cause.py (``move_analysis``) and
 analyzers/stats.py (the analyzers' ``fabricscope_stats``). tests/deploy/test_dashboard_queries.py
 runs every query against a real InfluxDB seeded by the real collector path.
@@ -22,7 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from analyzers.causes import CAUSE_NAMES  # noqa: E402
 
 DASHBOARDS = Path(__file__).resolve().parent / "dashboards"
-DS = {"type": "influxdb", "uid": "fabricscope-influxdb"}
+DS_INPUT = "DS_FABRICSCOPE_INFLUXDB"
+DS_UID = "fabricscope-influxdb"  # grafana/provisioning/datasources/influxdb.yml
+DS = {"type": "influxdb", "uid": "${" + DS_INPUT + "}"}
 Json = dict[str, Any]
 
 
@@ -155,23 +161,24 @@ def stat(
     calc: str = "lastNotNull",
     red_at: float | None = None,
     mappings: list[Json] | None = None,
+    no_value: str = "",
 ) -> Json:
     steps: list[Json] = [{"color": "green", "value": None}]
     if red_at is not None:
         steps.append({"color": "red", "value": red_at})
+    defaults: Json = {
+        "unit": unit,
+        "mappings": mappings or [],
+        "thresholds": {"mode": "absolute", "steps": steps},
+    }
+    if no_value:
+        defaults["noValue"] = no_value  # shown when the query finds nothing (e.g. no port down)
     return {
         "type": "stat",
         "title": title,
         "description": desc,
         "targets": targets,
-        "fieldConfig": {
-            "defaults": {
-                "unit": unit,
-                "mappings": mappings or [],
-                "thresholds": {"mode": "absolute", "steps": steps},
-            },
-            "overrides": [],
-        },
+        "fieldConfig": {"defaults": defaults, "overrides": []},
         "options": {
             "reduceOptions": {"calcs": [calc], "fields": "", "values": False},
             "colorMode": "value",
@@ -231,6 +238,32 @@ def table(
     }
 
 
+def top_table(title: str, query: str, *, desc: str = "", unit: str = "short") -> Json:
+    """A top-N table whose query already reduces (InfluxQL top() over a per-key sum): rows
+    sorted by value, the time column hidden."""
+    value = "bytes"
+    return {
+        "type": "table",
+        "title": title,
+        "description": desc,
+        "targets": [target(query, fmt="table")],
+        "transformations": [
+            {"id": "organize", "options": {"excludeByName": {"Time": True}}},
+            {"id": "sortBy", "options": {"sort": [{"field": value, "desc": True}]}},
+        ],
+        "fieldConfig": {
+            "defaults": {"unit": "short"},
+            "overrides": [
+                {
+                    "matcher": {"id": "byName", "options": value},
+                    "properties": [{"id": "unit", "value": unit}],
+                },
+            ],
+        },  # fmt: skip
+        "options": {"showHeader": True, "cellHeight": "sm", "footer": {"show": False}},
+    }
+
+
 def state_timeline(title: str, targets: list[Json], *, desc: str = "") -> Json:
     return {
         "type": "state-timeline",
@@ -259,6 +292,24 @@ def state_timeline(title: str, targets: list[Json], *, desc: str = "") -> Json:
     }
 
 
+def datasource_variable() -> Json:
+    """The datasource every panel uses, by the __inputs name: provisioned dashboards resolve
+    ${DS_FABRICSCOPE_INFLUXDB} through it (default: the provisioned datasource)."""
+    return {
+        "name": DS_INPUT,
+        "label": "InfluxDB",
+        "type": "datasource",
+        "query": "influxdb",
+        "current": {"selected": True, "text": "fabricscope InfluxDB", "value": DS_UID},
+        "hide": 0,
+        "includeAll": False,
+        "multi": False,
+        "options": [],
+        "refresh": 1,
+        "regex": "",
+    }
+
+
 def dashboard(
     uid: str,
     title: str,
@@ -281,6 +332,21 @@ def dashboard(
         x += w
         row_h = max(row_h, h)
     return {
+        # UI import (Dashboards → Import) asks for this datasource and substitutes its uid for
+        # every ${DS_FABRICSCOPE_INFLUXDB}; file provisioning ignores __inputs.
+        "__inputs": [
+            {
+                "name": DS_INPUT,
+                "label": "InfluxDB (fabricscope bucket, InfluxQL)",
+                "description": "The InfluxDB datasource holding fabricscope's measurements",
+                "type": "datasource",
+                "pluginId": "influxdb",
+                "pluginName": "InfluxDB",
+            }
+        ],
+        "__requires": [
+            {"type": "datasource", "id": "influxdb", "name": "InfluxDB", "version": "1.0.0"}
+        ],
         "uid": uid,
         "title": title,
         "description": desc,
@@ -306,7 +372,7 @@ def dashboard(
                 "keepTime": True,
             }
         ],
-        "templating": {"list": variables or []},
+        "templating": {"list": [datasource_variable(), *(variables or [])]},
         "panels": panels,
     }
 
@@ -407,23 +473,29 @@ def fabric_overview() -> Json:
     if_down = stat(
         "Interfaces oper-down",
         [
+            # The inner query keeps one row per port, its last state in the whole range; the
+            # outer counts the down ones, so a port that came back up no longer counts. No
+            # GROUP BY time on either: InfluxDB would push the outer one into the inner query
+            # and count "down at some point in each interval" again.
             target(
                 'SELECT count("up") AS "apic_down" FROM (SELECT last("oper_up") AS "up" '
-                f'FROM "apic_interface" WHERE $timeFilter AND {FABRIC} {GT}, "node", "interface") '
-                f'WHERE $timeFilter AND "up" = false {GT} fill(none)',
+                f'FROM "apic_interface" WHERE $timeFilter AND {FABRIC} GROUP BY "node", '
+                '"interface") WHERE $timeFilter AND "up" = false',
                 alias="APIC ports",
             ),
             target(
                 'SELECT count("up") AS "sflow_down" FROM (SELECT last("if_oper_up") AS "up" '
-                f'FROM "sflow_if_counters" WHERE $timeFilter {GT}, "agent", "ifindex") '
-                f'WHERE $timeFilter AND "up" = 0 {GT} fill(none)',
+                'FROM "sflow_if_counters" WHERE $timeFilter GROUP BY "agent", "ifindex") '
+                'WHERE $timeFilter AND "up" = 0',
                 ref="B",
                 alias="sFlow ports",
             ),
         ],
-        desc="Ports whose latest state in an interval is down: APIC leaf ports (apic_interface "
-        "oper_up) and sFlow interfaces (sflow_if_counters if_oper_up).",
+        desc="Ports whose last reported state in the time range is down: APIC leaf ports "
+        "(apic_interface oper_up) and sFlow interfaces (sflow_if_counters if_oper_up).",
+        calc="sum",
         red_at=1,
+        no_value="0",
     )
     collector = stat(
         "Collector datagrams /s",
@@ -647,12 +719,17 @@ def endpoint_detail() -> Json:
                 stat(
                     "Current leaf",
                     [
+                        # Every leaf that learns the endpoint locally writes an event (a move
+                        # too: the new leaf's learn), so this works for endpoints that never
+                        # moved. Remote (tunnel) entries and deletes do not say where it is.
                         target(
-                            'SELECT last("to_node") AS "node" FROM "apic_endpoint_move" '
-                            f"WHERE $timeFilter AND {addr} {GT} fill(none)"
+                            'SELECT last("node") AS "node" FROM "apic_endpoint_event" '
+                            f'WHERE $timeFilter AND {addr} AND "flags" =~ /(^|,)local(,|$)/ '
+                            f"AND \"status\" != 'deleted' {GT} fill(none)"
                         )
                     ],
-                    desc="Node of the endpoint's latest move in the time range.",
+                    desc="Leaf of the endpoint's latest local learn in the time range "
+                    "(apic_endpoint_event, flag local, not deleted).",
                 ),
                 6,
                 4,
@@ -704,19 +781,21 @@ def endpoint_detail() -> Json:
                 timeseries(
                     "Events per interval by status",
                     [
+                        # status is a field (docs/measurements.md), so no GROUP BY: one query
+                        # per value.
                         target(
                             'SELECT count("node") AS "events" FROM "apic_endpoint_event" '
-                            f"WHERE $timeFilter AND {addr} {GT} fill(none)",
-                            alias="events",
-                        ),
-                        target(
-                            'SELECT count("to_node") AS "moves" FROM "apic_endpoint_move" '
-                            f"WHERE $timeFilter AND {addr} {GT} fill(none)",
-                            ref="B",
-                            alias="moves",
-                        ),
+                            f"WHERE $timeFilter AND {addr} AND \"status\" = '{status}' "
+                            f"{GT} fill(none)",
+                            ref=ref,
+                            alias=status,
+                        )
+                        for ref, status in (("A", "created"), ("B", "modified"), ("C", "deleted"))
                     ],
+                    desc="The endpoint's per-node changes (apic_endpoint_event) per interval, by "
+                    "status: created, modified, deleted.",
                     draw="bars",
+                    stack=True,
                     interval="1m",
                 ),
                 24,
@@ -1259,20 +1338,16 @@ def flows() -> Json:
                 8,
             ),
             (
-                table(
+                top_table(
                     "Top talkers (source → destination)",
-                    [
-                        target(
-                            'SELECT sum("bytes") AS "bytes" FROM "sflow_flows" WHERE $timeFilter '
-                            f"AND {ag} AND \"src_ip\" != 'other' "
-                            f'{GT}, "src_ip", "dst_ip", "ip_protocol" fill(none)',
-                            alias="$tag_src_ip → $tag_dst_ip ($tag_ip_protocol)",
-                        )
-                    ],
-                    desc="Flow keys by estimated bytes in the time range (the per-agent 'other' "
-                    "row excluded).",
-                    reduce_sum=True,
-                    limit=20,
+                    # InfluxDB sums each flow key over the whole range and keeps the top 20:
+                    # 20 rows reach the browser, not every key's series.
+                    'SELECT top("bytes", "src_ip", "dst_ip", "ip_protocol", 20) AS "bytes" '
+                    'FROM (SELECT sum("bytes") AS "bytes" FROM "sflow_flows" WHERE $timeFilter '
+                    f"AND {ag} AND \"src_ip\" != 'other' "
+                    'GROUP BY "src_ip", "dst_ip", "ip_protocol") WHERE $timeFilter',
+                    desc="Flow keys by estimated bytes in the time range, top 20 (the per-agent "
+                    "'other' row excluded).",
                     unit="bytes",
                 ),
                 12,
@@ -1415,6 +1490,15 @@ def pipeline_health() -> Json:
         "Datagrams the decoder rejected (malformed or truncated).",
         True,
     )
+    rejected = collector_rate(
+        "Rejected sources /s",
+        "rejected_sources",
+        "rejected",
+        "Datagrams dropped because their source or agent address is outside the collector's "
+        "allow-list (FABRICSCOPE_SFLOW_ALLOW; compose: SFLOW_ALLOW, default 10.0.0.0/8). "
+        "Non-zero: an agent outside the list sends to us and its data is discarded.",
+        True,
+    )
     dropped = stat(
         "Points dropped /s",
         [
@@ -1440,16 +1524,18 @@ def pipeline_health() -> Json:
         unit="cps",
     )
     coll_err = timeseries(
-        "Collector: decode errors and lost datagrams /s",
+        "Collector: decode errors, lost datagrams, rejected sources /s",
         [
             target(
-                f"SELECT {rate('decode_errors')}, {rate('lost_datagrams')} FROM {STATS} WHERE "
+                f"SELECT {rate('decode_errors')}, {rate('lost_datagrams')}, "
+                f"{rate('rejected_sources')} FROM {STATS} WHERE "
                 f'$timeFilter AND {COLLECTOR} AND {NO_AGENT} {GT}, "instance" fill(null)',
                 alias="$col $tag_instance",
             )
         ],
-        desc="Decoder rejects and sequence-number gaps, per collector instance. Non-zero loss "
-        "usually means a full socket buffer or a lossy path from the agents.",
+        desc="Decoder rejects, sequence-number gaps and datagrams from sources outside the "
+        "allow-list, per collector instance. Non-zero loss usually means a full socket buffer "
+        "or a lossy path from the agents.",
         unit="cps",
     )
     per_agent = timeseries(
@@ -1560,10 +1646,11 @@ def pipeline_health() -> Json:
         "decoded, is every point written, do the analyzers run?",
         ["sflow", "pipeline"],
         [
-            (datagrams, 6, 4),
-            (lost, 6, 4),
-            (decode, 6, 4),
-            (dropped, 6, 4),
+            (datagrams, 5, 4),
+            (lost, 5, 4),
+            (decode, 5, 4),
+            (rejected, 5, 4),
+            (dropped, 4, 4),
             (coll_in, 12, 8),
             (coll_err, 12, 8),
             (per_agent, 24, 8),

@@ -28,6 +28,8 @@ import httpx
 
 DASHBOARDS = Path(__file__).resolve().parent / "dashboards"
 DS_UID = "fabricscope-influxdb"
+# What the dashboards reference: their datasource variable / import input (build_dashboards.py).
+DS_UIDS = (DS_UID, "${DS_FABRICSCOPE_INFLUXDB}")
 _UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 
@@ -205,7 +207,7 @@ def check_dashboard(
         results.append(QueryResult(name, where, q, err, _non_null_rows(values, show), values))
 
     for a in dash.get("annotations", {}).get("list", []):
-        if (a.get("datasource") or {}).get("uid") == DS_UID and a.get("query"):
+        if (a.get("datasource") or {}).get("uid") in DS_UIDS and a.get("query"):
             run(f"annotation {a['name']}", a["query"])
     for p in all_panels(dash.get("panels", [])):
         if p.get("type") == "row":

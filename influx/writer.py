@@ -363,6 +363,16 @@ class BatchingWriter:
             out["last_error_time"] = self.last_error_time
             return out
 
+    def influx_state(self) -> str:
+        """For health checks, from the last write attempt: "unauthorized" (401/403),
+        "bucket_missing" (404), "failing" (unreachable, 5xx, 429), else "ok"."""
+        with self._cond:
+            if not self._failures:
+                return "ok"
+            if "unauthorized" in self.last_error:
+                return "unauthorized"
+            return "bucket_missing" if "not found" in self.last_error else "failing"
+
     def _error(self, message: str) -> None:
         self._c["write_errors"] += 1
         self.last_error = message[:300]

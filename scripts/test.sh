@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The test command (README): install what is missing, lint, type-check, run the whole suite
-# against real components (InfluxDB on loopback, pmacct's sfprobe, UDP sockets, websockets).
+# The test command (README): install what is missing (scripts/setup.sh: Debian packages, the
+# project venv .venv pinned by constraints.txt, InfluxDB 1.8.10), then lint, type-check and run
+# the whole suite with the venv's Python against real components (InfluxDB on loopback, pmacct's
+# sfprobe, UDP sockets, websockets, headless Chromium). Arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-python3 -m ruff check .
-python3 -m mypy
-python3 -m pytest "$@"
+PY=.venv/bin/python
+"$PY" -m ruff check .
+"$PY" -m mypy
+"$PY" -m pytest "$@"

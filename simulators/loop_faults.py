@@ -1,18 +1,32 @@
 """Loop-related faults of the simulated fabric (stage: simulators — faultInst lifecycle).
 
-Two ACI mechanisms report a Layer-2 loop at the edge (reference §2.4; Cisco "Using MCP" guide):
+Two ACI mechanisms report a Layer-2 loop at the edge (reference §2.4):
 
-* **MCP** (MisCabling Protocol): a leaf receives its own MCP PDU back on an access port and
-  raises a fault on that port (and, with the "port disable" action, err-disables it). The
-  simulator raises ``F2533`` with cause ``mcp-loop-detected`` on
-  ``topology/pod-P/node-N/sys/phys-[eth1/5]/fault-F2533``. The action is "notify" (fault only),
-  so the loop keeps playing for the scenario's length.
-* **EP loop protection** (an endpoint moving back and forth more than ``loop_factor`` times in
-  ``loop_interval``, active when rogue EP control is off): ``learning.py`` raises ``F3012``
-  (``ep-loop-detected``) on the BD.
+* **MCP** (MisCabling Protocol): a leaf receives its own MCP PDU back and acts on *the interface
+  on which it received its own packet*: a fault only, or err-disabling that interface (Cisco,
+  "Using MCP (MisCabling Protocol) for ACI", aci-guide-using-mcp-mis-cabling-protocol.pdf). The
+  APIC models the MCP side of a port as ``mcp:If`` with DN
+  ``topology/pod-{id}/node-{id}/sys/mcp/inst/if-{[id]}`` and flags it ``HasFaults: true`` (APIC
+  Management Information Model reference, pubhub.devnetcloud.com/media/apic-mim-ref-*/docs/
+  MO-mcpIf.html), and a faultInst DN is always ``<affected-mo-dn>/fault-<code>``; so the
+  simulator raises its MCP fault on that object:
+  ``topology/pod-P/node-N/sys/mcp/inst/if-[eth1/5]/fault-F2533`` (cause ``mcp-loop-detected``).
+  The simulated action is "notify" (fault only), so the loop keeps playing for the scenario's
+  length; with "port disable" the same port would go err-disabled.
+* **EP loop protection** (an endpoint learned back and forth between the same two interfaces more
+  than ``loopDetectMult`` times in ``loopDetectIntvl``; ``uni/infra/epLoopProtectP-default``,
+  actions ``bd-learn-disable`` and/or ``port-disable`` — netascode.cisco.com data model "EP Loop
+  Protection"). With the BD-learn-disable action the leaf stops learning in the BD (a leaf log of
+  it, quoted in Cisco bug CSCvo88762: "epmc_loop_detect_action: Disabling learn on vlan 10 mac
+  … due to loop between 0x18010004 and 0x16000001"), so ``learning.py`` raises its fault on the
+  leaf's BD: ``…/sys/ctx-[vxlan-V]/bd-[vxlan-B]/fault-F3012`` (``ep-loop-detected``).
 
-Neither code could be confirmed from a public source (the reference says so for the EP codes);
-they are simulator choices and the poller keys on ``cause`` as well as ``code``.
+The fault *codes* (F2533, F3012) and causes could not be confirmed from any public source the
+project's search tools hold (searched: Cisco docs/MIM pages, ACI-Pre-Upgrade-Validation-Script,
+aci-exporter, cobra/acitoolkit code, GitHub issues; none names the MCP or EP-loop faultInst code).
+They stay simulator choices; the poller matches a fault by code **or** by a ``cause`` containing
+"loop" (server-side filter, collector/apic/faults.py), and the codes are a setting
+(``loop_fault_codes``) so a real fabric's codes can be added without a release.
 
 A fault follows the APIC lifecycle (faultInst ``lc``): ``raised`` → when the condition clears
 ``raised-clearing`` → after the clearing interval ``retaining`` (severity ``cleared``) → deleted
@@ -60,7 +74,7 @@ def fault_attrs(
 
 
 def mcp_fault_dn(leaf: Node, port: str) -> str:
-    return f"{leaf.prefix}/sys/phys-[{port}]/fault-{MCP_FAULT_CODE}"
+    return f"{leaf.prefix}/sys/mcp/inst/if-[{port}]/fault-{MCP_FAULT_CODE}"
 
 
 def raise_mcp_fault(fab: SimulatedFabric, node_id: int, port: str, vlan: int) -> str:

@@ -48,14 +48,12 @@ HOST_PORT_SPEED = 25_000_000_000
 FABRIC_PORT_SPEED = 100_000_000_000
 MIB = 1024 * 1024
 GIB = 1024 * MIB
-# Share of busy CPU time per Linux CPU state (must sum to 1): user includes guest time.
-CPU_SPLIT = (("user", 0.70), ("system", 0.20), ("sintr", 0.05), ("intr", 0.02),
-             ("nice", 0.01), ("steal", 0.02))  # fmt: skip
-WIO_OF_IDLE = 0.01
+# Share of busy CPU time per Linux CPU state (must sum to 1): user includes guest time, and
+# iowait is busy time too, so Telegraf's usage_active (100 − idle) equals the modelled load.
+CPU_SPLIT = (("user", 0.69), ("system", 0.20), ("sintr", 0.05), ("intr", 0.02),
+             ("nice", 0.01), ("steal", 0.02), ("wio", 0.01))  # fmt: skip
 DROP_PORT_LOOPBACK_FILTER = 268  # sflow_drop.h reason codes
-DROP_EGRESS_VLAN_FILTER = (
-    301  # iowait is carved out of idle time, so "active" still equals the load
-)
+DROP_EGRESS_VLAN_FILTER = 301
 
 
 # --------------------------------------------------------------------------- model
@@ -441,10 +439,9 @@ class SflowModel:
         ms = hv.cpu_ms
         for state, share in CPU_SPLIT:
             ms[state] = ms.get(state, 0.0) + busy * share
-        ms["wio"] = ms.get("wio", 0.0) + idle * WIO_OF_IDLE
-        ms["idle"] = ms.get("idle", 0.0) + idle * (1.0 - WIO_OF_IDLE)
+        ms["idle"] = ms.get("idle", 0.0) + idle
         guest = sum(vm.cpu_load / 100.0 * vm.vcpus * 1000.0 * dt for vm in vms)
-        ms["guest"] = ms.get("guest", 0.0) + min(guest, busy * 0.70)
+        ms["guest"] = ms.get("guest", 0.0) + min(guest, busy * 0.69)  # inside user
         runnable = load / 100.0 * hv.cpu_num
         for i, tau in enumerate((60.0, 300.0, 900.0)):  # Linux load-average time constants
             decay = math.exp(-dt / tau)

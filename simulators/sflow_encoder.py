@@ -29,6 +29,8 @@ from dataclasses import dataclass, field, fields
 from struct import Struct
 from typing import ClassVar, Protocol
 
+from collector.sflow.structures import COUNTERS
+
 U32_MASK = 0xFFFFFFFF
 U64_MASK = 0xFFFFFFFFFFFFFFFF
 U32_UNKNOWN = U32_MASK  # sFlow's "counter not available" (SFL_UNDEF_COUNTER)
@@ -127,27 +129,36 @@ _MASKS = {"I": U32_MASK, "Q": U64_MASK}
 class FixedBlock:
     """Base for records whose body is a fixed sequence of u32/u64/float32 fields.
 
-    ``LAYOUT`` has one struct code per dataclass field, in field order (the wire order), so the
-    dataclass definition *is* the wire layout.
+    A counter block's wire layout comes from its row in collector/sflow/structures.py (the one
+    table the decoder uses too); the dataclass fields must be that row's field names, in wire
+    order. A flow record (not in that table) declares its own ``LAYOUT`` of struct codes.
     """
 
     __slots__ = ()
     TAG: ClassVar[int]
-    LAYOUT: ClassVar[str]
 
     @classmethod
     def _compiled(cls) -> tuple[Struct, tuple[tuple[str, int], ...]]:
         hit = _STRUCT_CACHE.get(cls)
         if hit is None:
             names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-            if len(names) != len(cls.LAYOUT):
-                raise TypeError(f"{cls.__name__}: {len(names)} fields, layout {cls.LAYOUT!r}")
-            masks = tuple(
-                (n, _MASKS.get(code, 0)) for n, code in zip(names, cls.LAYOUT, strict=True)
-            )
-            hit = (Struct("!" + cls.LAYOUT), masks)
+            layout: str | None = getattr(cls, "LAYOUT", None)
+            if layout is None:
+                spec = COUNTERS[cls.TAG]
+                if tuple(names) != spec.names or spec.struct is None:
+                    raise TypeError(f"{cls.__name__}: fields differ from structure {spec.name}")
+                layout = spec.struct.format.lstrip(">")
+            if len(names) != len(layout):
+                raise TypeError(f"{cls.__name__}: {len(names)} fields, layout {layout!r}")
+            masks = tuple((n, _MASKS.get(code, 0)) for n, code in zip(names, layout, strict=True))
+            hit = (Struct("!" + layout), masks)
             _STRUCT_CACHE[cls] = hit
         return hit
+
+    @classmethod
+    def layout(cls) -> str:
+        """Struct codes of the body, one per field, in wire order."""
+        return cls._compiled()[0].format.lstrip("!")
 
     def body(self) -> bytes:
         st, masks = self._compiled()
@@ -169,7 +180,6 @@ class IfCounters(FixedBlock):
     """0:1 generic interface counters (88 bytes). ``if_status`` bit 0 admin up, bit 1 oper up."""
 
     TAG: ClassVar[int] = 1
-    LAYOUT: ClassVar[str] = "IIQIIQIIIIIIQIIIIII"
     if_index: int
     if_type: int = 6  # ethernetCsmacd
     if_speed: int = 10_000_000_000
@@ -196,7 +206,6 @@ class EthernetCounters(FixedBlock):
     """0:2 Ethernet (dot3Stats) counters (52 bytes)."""
 
     TAG: ClassVar[int] = 2
-    LAYOUT: ClassVar[str] = "I" * 13
     dot3_stats_alignment_errors: int = 0
     dot3_stats_fcs_errors: int = 0
     dot3_stats_single_collision_frames: int = 0
@@ -217,7 +226,6 @@ class ProcessorCounters(FixedBlock):
     """0:1001 processor: CPU percent over 5 s / 1 min / 5 min, memory in bytes (28 bytes)."""
 
     TAG: ClassVar[int] = 1001
-    LAYOUT: ClassVar[str] = "IIIQQ"
     five_sec_cpu: int = 0
     one_min_cpu: int = 0
     five_min_cpu: int = 0
@@ -295,7 +303,6 @@ class HostParent(FixedBlock):
     """0:2002 host_parent: the containing entity (hsflowd: 2:1, the hypervisor)."""
 
     TAG: ClassVar[int] = 2002
-    LAYOUT: ClassVar[str] = "II"
     container_type: int = SOURCE_PHYSICAL_ENTITY
     container_index: int = 1
 
@@ -305,7 +312,6 @@ class HostCpu(FixedBlock):
     """0:2003 host_cpu, the 80-byte form hsflowd sends (times in ms, cumulative)."""
 
     TAG: ClassVar[int] = 2003
-    LAYOUT: ClassVar[str] = "fff" + "I" * 17
     load_one: float = 0.0
     load_five: float = 0.0
     load_fifteen: float = 0.0
@@ -340,7 +346,6 @@ class HostMemory(FixedBlock):
     """0:2004 host_memory (bytes; paging/swapping in pages)."""
 
     TAG: ClassVar[int] = 2004
-    LAYOUT: ClassVar[str] = "QQQQQQQIIII"
     mem_total: int = 0
     mem_free: int = 0
     mem_shared: int = 0
@@ -359,7 +364,6 @@ class HostDiskIo(FixedBlock):
     """0:2005 host_disk_io; ``part_max_used`` is percent × 100."""
 
     TAG: ClassVar[int] = 2005
-    LAYOUT: ClassVar[str] = "QQIIQIIQI"
     disk_total: int = 0
     disk_free: int = 0
     part_max_used: int = 0
@@ -376,7 +380,6 @@ class HostNetIo(FixedBlock):
     """0:2006 host_net_io."""
 
     TAG: ClassVar[int] = 2006
-    LAYOUT: ClassVar[str] = "QIIIQIII"
     bytes_in: int = 0
     pkts_in: int = 0
     errs_in: int = 0
@@ -392,7 +395,6 @@ class Mib2Ip(FixedBlock):
     """0:2007 mib2_ip_group (RFC 4293 ip group, 19 × u32)."""
 
     TAG: ClassVar[int] = 2007
-    LAYOUT: ClassVar[str] = "I" * 19
     ip_forwarding: int = 2
     ip_default_ttl: int = 64
     ip_in_receives: int = 0
@@ -419,7 +421,6 @@ class Mib2Icmp(FixedBlock):
     """0:2008 mib2_icmp_group (25 × u32, sflowtool's order)."""
 
     TAG: ClassVar[int] = 2008
-    LAYOUT: ClassVar[str] = "I" * 25
     icmp_in_msgs: int = 0
     icmp_in_errors: int = 0
     icmp_in_dest_unreachs: int = 0
@@ -452,7 +453,6 @@ class Mib2Tcp(FixedBlock):
     """0:2009 mib2_tcp_group (15 × u32)."""
 
     TAG: ClassVar[int] = 2009
-    LAYOUT: ClassVar[str] = "I" * 15
     tcp_rto_algorithm: int = 1
     tcp_rto_min: int = 200
     tcp_rto_max: int = 120000
@@ -475,7 +475,6 @@ class Mib2Udp(FixedBlock):
     """0:2010 mib2_udp_group (7 × u32)."""
 
     TAG: ClassVar[int] = 2010
-    LAYOUT: ClassVar[str] = "I" * 7
     udp_in_datagrams: int = 0
     udp_no_ports: int = 0
     udp_in_errors: int = 0
@@ -490,7 +489,6 @@ class VirtNode(FixedBlock):
     """0:2100 virt_node: the hypervisor's view of itself (hsflowd puts it in the 2:1 sample)."""
 
     TAG: ClassVar[int] = 2100
-    LAYOUT: ClassVar[str] = "IIQQI"
     mhz: int = 0
     cpus: int = 0
     memory: int = 0
@@ -503,7 +501,6 @@ class VirtCpu(FixedBlock):
     """0:2101 virt_cpu: libvirt state, cumulative cpuTime in ms, vCPU count."""
 
     TAG: ClassVar[int] = 2101
-    LAYOUT: ClassVar[str] = "III"
     state: int = VIR_DOMAIN_RUNNING
     cpu_time: int = 0
     nr_virt_cpu: int = 1
@@ -514,7 +511,6 @@ class VirtMemory(FixedBlock):
     """0:2102 virt_memory (bytes)."""
 
     TAG: ClassVar[int] = 2102
-    LAYOUT: ClassVar[str] = "QQ"
     memory: int = 0
     max_memory: int = 0
 
@@ -524,7 +520,6 @@ class VirtDiskIo(FixedBlock):
     """0:2103 virt_disk_io."""
 
     TAG: ClassVar[int] = 2103
-    LAYOUT: ClassVar[str] = "QQQIQIQI"
     capacity: int = 0
     allocation: int = 0
     available: int = 0
@@ -540,7 +535,6 @@ class VirtNetIo(FixedBlock):
     """0:2104 virt_net_io (same layout as 0:2006)."""
 
     TAG: ClassVar[int] = 2104
-    LAYOUT: ClassVar[str] = "QIIIQIII"
     bytes_in: int = 0
     pkts_in: int = 0
     errs_in: int = 0
@@ -576,7 +570,7 @@ class ExtendedSwitch(FixedBlock):
     """0:1001 extended_switch: 802.1Q VLAN and priority, in and out."""
 
     TAG: ClassVar[int] = 1001
-    LAYOUT: ClassVar[str] = "IIII"
+    LAYOUT: ClassVar[str] = "IIII"  # a flow record: not in the counter structures table
     src_vlan: int = 0
     src_priority: int = 0
     dst_vlan: int = 0

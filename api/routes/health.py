@@ -45,17 +45,31 @@ def stale_after(row: dict[str, Any]) -> float:
     return STALE_AFTER_S
 
 
+def influx_state(exc: InfluxQueryError) -> Literal["unreachable", "unauthorized", "error"]:
+    """Why InfluxDB cannot be queried, for `influxdb`: "unreachable", "unauthorized" (HTTP
+    401/403: its own state because the fix is a token, not a network or a database) or
+    "error"."""
+    if exc.status in (401, 403):
+        return "unauthorized"
+    return "unreachable" if str(exc).startswith("InfluxDB unreachable") else "error"
+
+
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})
 async def health(queries: QueriesDep) -> Any:
     try:
         await queries.ping()
         stats = await queries.last_stats(Window(time_range("-1d")))
     except InfluxQueryError as exc:
-        unreachable = str(exc).startswith("InfluxDB unreachable")
+        state = influx_state(exc)
         body = Health(
             status="unavailable",
-            influxdb="unreachable" if unreachable else "error",
-            influxdb_error=str(exc),
+            influxdb=state,
+            influxdb_error=(
+                f"InfluxDB refused the API's credentials (HTTP {exc.status}): check "
+                "FABRICSCOPE_INFLUX_TOKEN (or _TOKEN_FILE)"
+                if state == "unauthorized"
+                else str(exc)
+            ),
             processes={p: ProcessHealth(status="absent") for p in PROCESSES},
         )
         return JSONResponse(body.model_dump(), status_code=503)

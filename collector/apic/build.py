@@ -82,12 +82,13 @@ class Builder:
         self,
         initial: bool,
         extra: dict[str, Callable[[dict[str, Any], float, bool], None]] | None = None,
+        filters: dict[str, str] | None = None,
     ) -> BuildStats:
         self.stats = st = BuildStats()
         t0 = time.monotonic()
         await self._config()
         for cls, handler in (extra or {}).items():
-            await self._read_class(cls, handler)
+            await self._read_class(cls, handler, (filters or {}).get(cls, ""))
         gc_was = gc.isenabled()
         gc.disable()  # millions of long-lived objects: no full passes over them mid-build
         try:
@@ -130,10 +131,10 @@ class Builder:
                 raise
 
     async def _read_class(
-        self, cls: str, handler: Callable[[dict[str, Any], float, bool], None]
+        self, cls: str, handler: Callable[[dict[str, Any], float, bool], None], params: str = ""
     ) -> None:
         try:
-            async for page in self.client.class_pages(cls):
+            async for page in self.client.class_pages(cls, params):
                 now = self.now()
                 for _, attrs in page.objects:
                     handler(attrs, now, True)

@@ -3,12 +3,17 @@
 Two ACI mechanisms raise a fault when a Layer-2 loop hits the edge: MCP (MisCabling Protocol:
 a leaf receives its own MCP PDU back on a port) and endpoint loop protection (an endpoint
 learned back and forth between two interfaces faster than the detection multiplier allows).
-The fault codes could not be confirmed from a public source, so a fault is taken as
-loop-related when its code is in ``codes`` (default: the simulator's ``F2533`` MCP and
-``F3012`` EP loop) **or** its ``cause`` names a loop (``mcp-loop-detected``,
-``ep-loop-detected`` …). The poller subscribes to and build-reads ``faultInst`` and keeps only
-those; every ``adjacency_interval_s`` a filtered read (:func:`query_filter`) reconciles faults
-that changed or vanished while no subscription was looking.
+The fault codes could not be confirmed from a public source (simulators/loop_faults.py lists
+what was searched and what *is* sourced: MCP faults hang off ``mcp:If``
+``…/sys/mcp/inst/if-[eth1/5]``, EP-loop ones off the BD), so a fault is taken as loop-related
+when its code is in ``codes`` (default: the simulator's ``F2533`` MCP and ``F3012`` EP loop)
+**or** its ``cause`` names a loop (``mcp-loop-detected``, ``ep-loop-detected`` …). The APIC
+filters for us: the build read, the subscription and the periodic reconcile all carry
+:func:`query_filter` (``query-target-filter=or(eq(faultInst.code,…),wcard(faultInst.cause,
+"loop"))``), so the poller never pages through or is woken by the fabric's other faults; the
+handler still checks each object (a filter an old APIC ignored must not let others through).
+Every ``adjacency_interval_s`` a filtered read reconciles faults that changed or vanished while
+no subscription was looking.
 
 Every change is one ``apic_fault`` point (docs/measurements.md) stamped with the fault's
 ``lastTransition`` (or ``created``): raised, each lifecycle step (``soaking``,
@@ -36,7 +41,8 @@ log = logging.getLogger(__name__)
 
 CLASS = "faultInst"
 DEFAULT_CODES = {"F2533": "mcp_loop", "F3012": "ep_loop"}
-_PORT = re.compile(r"/phys-\[([^\]]+)\]")
+# the port: ethpm ``…/sys/phys-[eth1/5]/…`` or MCP ``…/sys/mcp/inst/if-[eth1/5]/…``
+_PORT = re.compile(r"/(?:phys|mcp/inst/if)-\[([^\]]+)\]")
 _BD = re.compile(r"/bd-\[vxlan-(\d+)\]")
 _CODE = re.compile(r"/fault-(F\d+)$")
 ACTIVE_LC = ("soaking", "raised")  # the condition holds; *-clearing: it has gone
@@ -186,7 +192,7 @@ def register(poller: ApicPoller) -> LoopFaults | None:
     async def reconcile() -> None:
         poller.write_lines(await lf.build(poller.client, poller.now()))
 
-    poller.add_class(CLASS, handle)
+    poller.add_class(CLASS, handle, filter=lf.filter)
     poller.add_periodic("loop_faults", cfg.adjacency_interval_s, reconcile)
     poller.add_stats(lambda: {"loop_faults_active": lf.active_count(), "fault_points": lf.points})
     return lf

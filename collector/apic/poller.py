@@ -186,6 +186,7 @@ class ApicPoller:
             cfg.max_reread,
         )
         self._classes: dict[str, tuple[ClassHandler, bool]] = {}
+        self._class_filters: dict[str, str] = {}  # cls → "query-target-filter=…" (APIC-side)
         self._periodic: list[_Periodic] = []
         self._stats_sources: list[Callable[[], dict[str, Any]]] = []
         self._register_core()
@@ -195,10 +196,18 @@ class ApicPoller:
         faults.register(self)
 
     # ------------------------------------------------------------------ extension points
-    def add_class(self, cls: str, handler: ClassHandler, build: bool = True) -> None:
+    def add_class(
+        self, cls: str, handler: ClassHandler, build: bool = True, filter: str = ""
+    ) -> None:
         """Subscribe to ``cls`` on every connection (a 400 "unknown class" is skipped), read it
-        at every build when ``build`` and hand each object/event to ``handler``."""
+        at every build when ``build`` and hand each object/event to ``handler``.
+
+        ``filter`` (``query-target-filter=…``) goes on both the subscription and the build read,
+        so the APIC sends only matching objects and events: a busy class such as ``faultInst``
+        is never paged through or streamed whole. Handlers still check what they get."""
         self._classes[cls] = (handler, build)
+        if filter:
+            self._class_filters[cls] = filter
 
     def add_periodic(
         self,
@@ -360,11 +369,11 @@ class ApicPoller:
         for cls in EPM_CLASSES:
             await self.subs.subscribe(cls)
         for cls in self._classes:
-            await self._subscribe(cls, optional=True)
+            await self._subscribe(cls, optional=True, extra=self._class_filters.get(cls, ""))
 
-    async def _subscribe(self, cls: str, optional: bool) -> None:
+    async def _subscribe(self, cls: str, optional: bool, extra: str = "") -> None:
         try:
-            await self.subs.subscribe(cls)
+            await self.subs.subscribe(cls, extra)
         except ApicError as exc:
             if exc.status != 400 or not optional:  # 400: class unknown on this APIC version
                 raise
@@ -384,7 +393,7 @@ class ApicPoller:
     async def _build(self) -> None:
         self.state = "building" if self._initial else "resyncing"
         extra = {cls: h for cls, (h, build) in self._classes.items() if build}
-        st = await self.builder.run(self._initial, extra)
+        st = await self.builder.run(self._initial, extra, self._class_filters)
         s = self.stats
         s.build_s, s.build_wait_s, s.build_parse_s = st.seconds, st.wait_s, st.parse_s
         s.build_objects = st.objects

@@ -11,7 +11,7 @@ Pure function, no I/O. Robustness rules (faults-and-bad-inputs.md §2):
   DecodeError.
 
 Speed: fixed layouts are one precompiled ``Struct.unpack_from`` each; counter blocks are
-table-driven (tag → (Struct, field names)).
+table-driven from structures.COUNTERS (one decoder closure per structure, built at import).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Callable
 from socket import AF_INET6, inet_ntoa, inet_ntop
 from struct import Struct, unpack_from
 
+from collector.sflow.flow_structures import FLOW_ROWS, Step
 from collector.sflow.headers import decode_header_layers
 from collector.sflow.records import (
     BadRecord,
@@ -32,11 +33,13 @@ from collector.sflow.records import (
     FlowRecordT,
     FlowSample,
     RecordValue,
+    RtSample,
     SampledHeader,
     UnknownRecord,
     UnknownSample,
     tag_str,
 )
+from collector.sflow.structures import COUNTERS, Counter
 
 MAX_SAMPLES = 1000
 MAX_RECORDS = 1000
@@ -47,6 +50,8 @@ SAMPLE_COUNTERS = 2
 SAMPLE_FLOW_EXPANDED = 3
 SAMPLE_COUNTERS_EXPANDED = 4
 SAMPLE_DISCARD = 5
+SAMPLE_RTMETRIC = 4300 << 12 | 1002
+SAMPLE_RTFLOW = 4300 << 12 | 1003
 
 
 class DecodeError(ValueError):
@@ -73,157 +78,6 @@ _ETHERNET_REC = Struct(">I6s2x6s2xI")  # length, src mac, dst mac, type
 _IPV4_REC = Struct(">II4s4sIIII")  # length, protocol, src, dst, sport, dport, flags, tos
 _IPV6_REC = Struct(">II16s16sIIII")  # ... priority instead of tos
 
-# ----------------------------------------------------------------------------------------
-# Counter block layouts: tag → fields (spec name in snake_case, struct code). Floats are 'f'.
-# ----------------------------------------------------------------------------------------
-
-_NIO = (
-    ("bytes_in", "Q"), ("pkts_in", "I"), ("errs_in", "I"), ("drops_in", "I"),
-    ("bytes_out", "Q"), ("pkts_out", "I"), ("errs_out", "I"), ("drops_out", "I"),
-)  # fmt: skip
-
-_COUNTER_SPECS: dict[int, tuple[tuple[str, str], ...]] = {
-    1: (
-        ("if_index", "I"), ("if_type", "I"), ("if_speed", "Q"), ("if_direction", "I"),
-        ("if_status", "I"), ("if_in_octets", "Q"), ("if_in_ucast_pkts", "I"),
-        ("if_in_multicast_pkts", "I"), ("if_in_broadcast_pkts", "I"), ("if_in_discards", "I"),
-        ("if_in_errors", "I"), ("if_in_unknown_protos", "I"), ("if_out_octets", "Q"),
-        ("if_out_ucast_pkts", "I"), ("if_out_multicast_pkts", "I"),
-        ("if_out_broadcast_pkts", "I"), ("if_out_discards", "I"), ("if_out_errors", "I"),
-        ("if_promiscuous_mode", "I"),
-    ),
-    2: tuple((n, "I") for n in (
-        "dot3_stats_alignment_errors", "dot3_stats_fcs_errors",
-        "dot3_stats_single_collision_frames", "dot3_stats_multiple_collision_frames",
-        "dot3_stats_sqe_test_errors", "dot3_stats_deferred_transmissions",
-        "dot3_stats_late_collisions", "dot3_stats_excessive_collisions",
-        "dot3_stats_internal_mac_transmit_errors", "dot3_stats_carrier_sense_errors",
-        "dot3_stats_frame_too_longs", "dot3_stats_internal_mac_receive_errors",
-        "dot3_stats_symbol_errors",
-    )),
-    3: tuple((n, "I") for n in (
-        "dot5_stats_line_errors", "dot5_stats_burst_errors", "dot5_stats_ac_errors",
-        "dot5_stats_abort_trans_errors", "dot5_stats_internal_errors",
-        "dot5_stats_lost_frame_errors", "dot5_stats_receive_congestions",
-        "dot5_stats_frame_copied_errors", "dot5_stats_token_errors", "dot5_stats_soft_errors",
-        "dot5_stats_hard_errors", "dot5_stats_signal_loss", "dot5_stats_transmit_beacons",
-        "dot5_stats_recoverys", "dot5_stats_lobe_wires", "dot5_stats_removes",
-        "dot5_stats_singles", "dot5_stats_freq_errors",
-    )),
-    4: (
-        ("dot12_in_high_priority_frames", "I"), ("dot12_in_high_priority_octets", "Q"),
-        ("dot12_in_norm_priority_frames", "I"), ("dot12_in_norm_priority_octets", "Q"),
-        ("dot12_in_ipm_errors", "I"), ("dot12_in_oversize_frame_errors", "I"),
-        ("dot12_in_data_errors", "I"), ("dot12_in_null_addressed_frames", "I"),
-        ("dot12_out_high_priority_frames", "I"), ("dot12_out_high_priority_octets", "Q"),
-        ("dot12_transition_into_trainings", "I"), ("dot12_hc_in_high_priority_octets", "Q"),
-        ("dot12_hc_in_norm_priority_octets", "Q"), ("dot12_hc_out_high_priority_octets", "Q"),
-    ),
-    5: (
-        ("vlan_id", "I"), ("octets", "Q"), ("ucast_pkts", "I"), ("multicast_pkts", "I"),
-        ("broadcast_pkts", "I"), ("discards", "I"),
-    ),
-    6: tuple((n, "I") for n in (
-        "dot11_transmitted_fragment_count", "dot11_multicast_transmitted_frame_count",
-        "dot11_failed_count", "dot11_retry_count", "dot11_multiple_retry_count",
-        "dot11_frame_duplicate_count", "dot11_rts_success_count", "dot11_rts_failure_count",
-        "dot11_ack_failure_count", "dot11_received_fragment_count",
-        "dot11_multicast_received_frame_count", "dot11_fcs_error_count",
-        "dot11_transmitted_frame_count", "dot11_wep_undecryptable_count",
-        "dot11_qos_discarded_fragment_count", "dot11_associated_station_count",
-        "dot11_qos_cf_polls_received_count", "dot11_qos_cf_polls_unused_count",
-        "dot11_qos_cf_polls_unusable_count", "dot11_qos_cf_polls_lost_count",
-    )),
-    1001: (
-        ("five_sec_cpu", "I"), ("one_min_cpu", "I"), ("five_min_cpu", "I"),
-        ("total_memory", "Q"), ("free_memory", "Q"),
-    ),
-    1002: (("elapsed_time", "I"), ("on_channel_time", "I"), ("on_channel_busy_time", "I")),
-    1004: (("datapath_id", "Q"), ("port_no", "I")),
-    2002: (("container_type", "I"), ("container_index", "I")),
-    2004: (
-        ("mem_total", "Q"), ("mem_free", "Q"), ("mem_shared", "Q"), ("mem_buffers", "Q"),
-        ("mem_cached", "Q"), ("swap_total", "Q"), ("swap_free", "Q"), ("page_in", "I"),
-        ("page_out", "I"), ("swap_in", "I"), ("swap_out", "I"),
-    ),
-    2005: (
-        ("disk_total", "Q"), ("disk_free", "Q"), ("part_max_used", "I"), ("reads", "I"),
-        ("bytes_read", "Q"), ("read_time", "I"), ("writes", "I"), ("bytes_written", "Q"),
-        ("write_time", "I"),
-    ),
-    2006: _NIO,
-    2007: tuple((n, "I") for n in (
-        "ip_forwarding", "ip_default_ttl", "ip_in_receives", "ip_in_hdr_errors",
-        "ip_in_addr_errors", "ip_forw_datagrams", "ip_in_unknown_protos", "ip_in_discards",
-        "ip_in_delivers", "ip_out_requests", "ip_out_discards", "ip_out_no_routes",
-        "ip_reasm_timeout", "ip_reasm_reqds", "ip_reasm_oks", "ip_reasm_fails", "ip_frag_oks",
-        "ip_frag_fails", "ip_frag_creates",
-    )),
-    2008: tuple((n, "I") for n in (
-        "icmp_in_msgs", "icmp_in_errors", "icmp_in_dest_unreachs", "icmp_in_time_excds",
-        "icmp_in_param_probs", "icmp_in_src_quenchs", "icmp_in_redirects", "icmp_in_echos",
-        "icmp_in_echo_reps", "icmp_in_timestamps", "icmp_in_addr_masks",
-        "icmp_in_addr_mask_reps", "icmp_out_msgs", "icmp_out_errors",
-        "icmp_out_dest_unreachs", "icmp_out_time_excds", "icmp_out_param_probs",
-        "icmp_out_src_quenchs", "icmp_out_redirects", "icmp_out_echos", "icmp_out_echo_reps",
-        "icmp_out_timestamps", "icmp_out_timestamp_reps", "icmp_out_addr_masks",
-        "icmp_out_addr_mask_reps",
-    )),
-    2009: tuple((n, "I") for n in (
-        "tcp_rto_algorithm", "tcp_rto_min", "tcp_rto_max", "tcp_max_conn", "tcp_active_opens",
-        "tcp_passive_opens", "tcp_attempt_fails", "tcp_estab_resets", "tcp_curr_estab",
-        "tcp_in_segs", "tcp_out_segs", "tcp_retrans_segs", "tcp_in_errs", "tcp_out_rsts",
-        "tcp_in_csum_errors",
-    )),
-    2010: tuple((n, "I") for n in (
-        "udp_in_datagrams", "udp_no_ports", "udp_in_errors", "udp_out_datagrams",
-        "udp_rcvbuf_errors", "udp_sndbuf_errors", "udp_in_csum_errors",
-    )),
-    2100: (
-        ("mhz", "I"), ("cpus", "I"), ("memory", "Q"), ("memory_free", "Q"),
-        ("num_domains", "I"),
-    ),
-    2101: (("state", "I"), ("cpu_time", "I"), ("nr_virt_cpu", "I")),
-    2102: (("memory", "Q"), ("max_memory", "Q")),
-    2103: (
-        ("capacity", "Q"), ("allocation", "Q"), ("available", "Q"), ("rd_req", "I"),
-        ("rd_bytes", "Q"), ("wr_req", "I"), ("wr_bytes", "Q"), ("errs", "I"),
-    ),
-    2104: _NIO,
-    2207: tuple((n, "I") for n in (
-        "n_hit", "n_missed", "n_lost", "n_mask_hit", "n_flows", "n_masks",
-    )),
-}  # fmt: skip
-
-# host_cpu 0:2003: 68 bytes, or 80 with cpu_steal/cpu_guest/cpu_guest_nice (Dec 2014).
-_HOST_CPU_68 = (
-    ("load_one", "f"), ("load_five", "f"), ("load_fifteen", "f"), ("proc_run", "I"),
-    ("proc_total", "I"), ("cpu_num", "I"), ("cpu_speed", "I"), ("uptime", "I"),
-    ("cpu_user", "I"), ("cpu_nice", "I"), ("cpu_system", "I"), ("cpu_idle", "I"),
-    ("cpu_wio", "I"), ("cpu_intr", "I"), ("cpu_sintr", "I"), ("interrupts", "I"),
-    ("contexts", "I"),
-)  # fmt: skip
-_HOST_CPU_80 = _HOST_CPU_68 + (("cpu_steal", "I"), ("cpu_guest", "I"), ("cpu_guest_nice", "I"))
-
-# jvm_statistics 0:2106: 100 bytes, or 108 with the file-descriptor counters.
-_JVM_STATS_100 = (
-    ("heap_initial", "Q"), ("heap_used", "Q"), ("heap_committed", "Q"), ("heap_max", "Q"),
-    ("non_heap_initial", "Q"), ("non_heap_used", "Q"), ("non_heap_committed", "Q"),
-    ("non_heap_max", "Q"), ("gc_count", "I"), ("gc_time", "I"), ("cl_loaded_count", "I"),
-    ("cl_total_count", "I"), ("cl_unloaded_count", "I"), ("comp_total_time", "I"),
-    ("thread_num_live", "I"), ("thread_num_daemon", "I"), ("thread_num_started", "I"),
-)  # fmt: skip
-_JVM_STATS_108 = _JVM_STATS_100 + (("fd_open_count", "I"), ("fd_max_count", "I"))
-
-_LACP = (
-    ("actor_system_id", "6s2x"), ("partner_system_id", "6s2x"), ("attached_agg_id", "I"),
-    ("actor_admin_port_state", "B"), ("actor_oper_port_state", "B"),
-    ("partner_admin_port_state", "B"), ("partner_oper_port_state", "B"),
-    ("lacpdus_rx", "I"), ("marker_pdus_rx", "I"), ("marker_response_pdus_rx", "I"),
-    ("unknown_rx", "I"), ("illegal_rx", "I"), ("lacpdus_tx", "I"), ("marker_pdus_tx", "I"),
-    ("marker_response_pdus_tx", "I"),
-)  # fmt: skip
-
 _SFP_HEAD = Struct(">5I")  # module_id, total_lanes, supply_voltage, temperature, n lanes
 _SFP_LANE = Struct(">10I")
 SFP_LANE_FIELDS = (
@@ -236,26 +90,6 @@ Layout = tuple[Struct, tuple[str, ...]]
 
 def _layout(spec: tuple[tuple[str, str], ...]) -> Layout:
     return Struct(">" + "".join(code for _, code in spec)), tuple(name for name, _ in spec)
-
-
-COUNTER_LAYOUTS: dict[int, Layout] = {tag: _layout(spec) for tag, spec in _COUNTER_SPECS.items()}
-_LACP_LAYOUT = _layout(_LACP)
-_HOST_CPU_SHORT = _layout(_HOST_CPU_68)
-_HOST_CPU_LONG = _layout(_HOST_CPU_80)
-_JVM_SHORT = _layout(_JVM_STATS_100)
-_JVM_LONG = _layout(_JVM_STATS_108)
-
-# Public: field names per counter tag, in wire order, for consumers (points.py, renderers).
-COUNTER_FIELDS: dict[int, tuple[str, ...]] = {t: names for t, (_, names) in COUNTER_LAYOUTS.items()}
-COUNTER_FIELDS[7] = _LACP_LAYOUT[1]
-COUNTER_FIELDS[2003] = _HOST_CPU_LONG[1]
-COUNTER_FIELDS[2106] = _JVM_LONG[1]
-COUNTER_FIELDS[10] = ("module_id", "module_total_lanes", "module_supply_voltage",
-                      "module_temperature", "lanes")  # fmt: skip
-COUNTER_FIELDS[1005] = ("port_name",)
-COUNTER_FIELDS[2000] = ("hostname", "uuid", "machine_type", "os_name", "os_release")
-COUNTER_FIELDS[2001] = ("adapters",)
-COUNTER_FIELDS[2105] = ("vm_name", "vm_vendor", "vm_version")
 
 
 # ----------------------------------------------------------------------------------------
@@ -321,25 +155,6 @@ def _fixed(layout: Layout, data: bytes, off: int, end: int) -> dict[str, RecordV
     return dict(zip(names, st.unpack_from(data, off), strict=True))
 
 
-def _counter_host_cpu(data: bytes, off: int, end: int) -> dict[str, RecordValue]:
-    layout = _HOST_CPU_LONG if end - off >= _HOST_CPU_LONG[0].size else _HOST_CPU_SHORT
-    return _fixed(layout, data, off, end)
-
-
-def _counter_jvm_stats(data: bytes, off: int, end: int) -> dict[str, RecordValue]:
-    layout = _JVM_LONG if end - off >= _JVM_LONG[0].size else _JVM_SHORT
-    return _fixed(layout, data, off, end)
-
-
-def _counter_lacp(data: bytes, off: int, end: int) -> dict[str, RecordValue]:
-    fields = _fixed(_LACP_LAYOUT, data, off, end)
-    for key in ("actor_system_id", "partner_system_id"):
-        value = fields[key]
-        assert isinstance(value, bytes)
-        fields[key] = _mac_text(value)
-    return fields
-
-
 def _counter_host_descr(data: bytes, off: int, end: int) -> dict[str, RecordValue]:
     hostname, off = _string(data, off, end)
     if off + 16 > end:
@@ -399,28 +214,71 @@ def _counter_sfp(data: bytes, off: int, end: int) -> dict[str, RecordValue]:
     }
 
 
-def _counter_port_name(data: bytes, off: int, end: int) -> dict[str, RecordValue]:
-    return {"port_name": _string(data, off, end)[0]}
-
-
-def _counter_jvm_runtime(data: bytes, off: int, end: int) -> dict[str, RecordValue]:
-    name, off = _string(data, off, end)
-    vendor, off = _string(data, off, end)
-    version, _ = _string(data, off, end)
-    return {"vm_name": name, "vm_vendor": vendor, "vm_version": version}
-
-
 CounterFn = Callable[[bytes, int, int], dict[str, RecordValue]]
-_COUNTER_FNS: dict[int, CounterFn] = {
-    7: _counter_lacp,
+_CUSTOM_COUNTER_FNS: dict[int, CounterFn] = {
     10: _counter_sfp,
-    1005: _counter_port_name,
     2000: _counter_host_descr,
     2001: _counter_adapters,
-    2003: _counter_host_cpu,
-    2105: _counter_jvm_runtime,
-    2106: _counter_jvm_stats,
 }
+
+
+def _fixed_counter(spec: Counter) -> CounterFn:
+    """One Struct for the whole block (or its older short form), names zipped on."""
+    st = spec.struct
+    assert st is not None
+    names = spec.names
+    size = st.size
+    short = spec.short_struct
+    short_names = names[: spec.short] if spec.short else ()
+    macs = spec.macs
+
+    def decode(data: bytes, off: int, end: int) -> dict[str, RecordValue]:
+        if off + size <= end:
+            fields: dict[str, RecordValue] = dict(
+                zip(names, st.unpack_from(data, off), strict=True)
+            )
+        elif short is not None and off + short.size <= end:
+            fields = dict(zip(short_names, short.unpack_from(data, off), strict=True))
+        else:
+            raise _Short(f"{end - off} bytes < {size}-byte layout")
+        for name in macs:
+            value = fields[name]
+            assert isinstance(value, bytes)
+            fields[name] = _mac_text(value)
+        return fields
+
+    return decode
+
+
+def _mixed_counter(spec: Counter) -> CounterFn:
+    """Strings and fixed fields interleaved (port_name, jvm_runtime, app_operations)."""
+    steps: list[tuple[str, Struct | None]] = [
+        (f.name, None if f.string_cap else Struct(">" + f.code)) for f in spec.fields
+    ]
+
+    def decode(data: bytes, off: int, end: int) -> dict[str, RecordValue]:
+        fields: dict[str, RecordValue] = {}
+        for name, st in steps:
+            if st is None:
+                fields[name], off = _string(data, off, end)
+            else:
+                if off + st.size > end:
+                    raise _Short(f"truncated {name}")
+                fields[name] = st.unpack_from(data, off)[0]
+                off += st.size
+        return fields
+
+    return decode
+
+
+def _counter_fn(spec: Counter) -> CounterFn:
+    if spec.custom:
+        return _CUSTOM_COUNTER_FNS[spec.tag]
+    return _fixed_counter(spec) if spec.fixed else _mixed_counter(spec)
+
+
+# Every counter structure of structures.COUNTERS, tag → decoder.
+COUNTER_FNS: dict[int, CounterFn] = {tag: _counter_fn(spec) for tag, spec in COUNTERS.items()}
 
 
 # ----------------------------------------------------------------------------------------
@@ -623,6 +481,45 @@ def _fixed_flow(layout: Layout) -> Callable[[bytes, int, int], dict[str, RecordV
     return decode
 
 
+def _flow_row(steps: tuple[Step, ...]) -> Callable[[bytes, int, int], dict[str, RecordValue]]:
+    """A flow record of flow_structures.FLOW_ROWS: fields in order, bounded by ``end``."""
+    plan = [(s.kind, s.name) for s in steps if s.kind != "="]
+
+    def decode(data: bytes, off: int, end: int) -> dict[str, RecordValue]:
+        fields: dict[str, RecordValue] = {}
+        for kind, name in plan:
+            if kind == "Q":
+                if off + 8 > end:
+                    raise _Short(f"truncated {name}")
+                fields[name] = int(_U64.unpack_from(data, off)[0])
+                off += 8
+            elif kind == "mac":
+                if off + 8 > end:
+                    raise _Short(f"truncated {name}")
+                fields[name] = data[off : off + 6].hex()
+                off += 8
+            elif kind[0] == "s" or kind == "urlkey":
+                fields[name], off = _string(data, off, end)
+            else:  # I, appstatus
+                fields[name] = _u32(data, off, end)
+                off += 4
+        return fields
+
+    return decode
+
+
+def _flow_vlan_tunnel(data: bytes, off: int, end: int) -> dict[str, RecordValue]:
+    """0:1012 extended_vlantunnel: the stack of 802.1Q tags (TPID << 16 | TCI) stripped."""
+    stack, _ = _u32_list(data, off, end, "VLAN tunnel stack")
+    return {"stack": stack}
+
+
+def _flow_wifi_payload(data: bytes, off: int, end: int) -> dict[str, RecordValue]:
+    """0:1013 extended_80211_payload: cipher suite, then a sampled header of the payload."""
+    cipher_suite = _u32(data, off, end)
+    return {"cipher_suite": cipher_suite, "header": _flow_header(data, off + 4, end)}  # type: ignore[dict-item]
+
+
 FlowFn = Callable[[bytes, int, int], dict[str, RecordValue]]
 _FLOW_FNS: dict[int, FlowFn] = {
     2: _flow_ethernet,
@@ -635,6 +532,8 @@ _FLOW_FNS: dict[int, FlowFn] = {
     1005: _flow_url,
     1006: _flow_mpls,
     1007: _flow_nat,
+    1012: _flow_vlan_tunnel,
+    1013: _flow_wifi_payload,
     1020: _flow_nat_port,
     # tunnels (sflow_tunnels.txt) reuse the sampled_ethernet/ipv4/ipv6 layouts
     1021: _flow_ethernet,
@@ -662,6 +561,7 @@ _FLOW_FNS: dict[int, FlowFn] = {
     2103: _flow_socket6,
     2209: _fixed_flow(_TCP_INFO),
     2210: _fixed_flow(_ENTITIES),
+    **{tag: _flow_row(steps) for tag, steps in FLOW_ROWS.items()},
 }
 
 
@@ -735,16 +635,12 @@ def _counter_records(
             ctx.error(f"record {i} ({tag_str(tag)}) length {length} runs past the sample end")
             return records
         try:
-            layout = COUNTER_LAYOUTS.get(tag)
-            if layout is not None:
-                records.append(CounterRecord(tag, _fixed(layout, data, start, stop)))
+            fn = COUNTER_FNS.get(tag)
+            if fn is None:
+                records.append(UnknownRecord(tag, length))
+                ctx.dg.unknown_records += 1
             else:
-                fn = _COUNTER_FNS.get(tag)
-                if fn is None:
-                    records.append(UnknownRecord(tag, length))
-                    ctx.dg.unknown_records += 1
-                else:
-                    records.append(CounterRecord(tag, fn(data, start, stop)))
+                records.append(CounterRecord(tag, fn(data, start, stop)))
         except _Short as exc:
             records.append(BadRecord(tag, length, str(exc)))
             ctx.error(f"record {i} ({tag_str(tag)}): {exc}")
@@ -810,13 +706,80 @@ def _discard_sample(ctx: _Ctx, data: bytes, off: int, end: int) -> DiscardSample
     return sample
 
 
-SampleFn = Callable[[_Ctx, bytes, int, int], FlowSample | CounterSample | DiscardSample]
+_F32 = Struct(">f")
+_F64 = Struct(">d")
+
+
+# rtmetric / rtflow value types → how they are read (sflowtool readRTMetric / readRTFlow)
+RT_METRIC_KINDS = {0: "s", 1: "I", 2: "Q", 3: "I", 4: "Q", 5: "f", 6: "d"}
+RT_FLOW_KINDS = {0: "s", 1: "mac", 2: "ip", 3: "ip6", 4: "I", 5: "Q", 6: "f", 7: "d"}
+_RT_SIZES = {"I": 4, "Q": 8, "f": 4, "d": 8, "mac": 8, "ip": 4, "ip6": 16}
+
+
+def _rt_value(kind: str, data: bytes, off: int) -> RecordValue:
+    if kind == "I":
+        return int(_U32.unpack_from(data, off)[0])
+    if kind == "Q":
+        return int(_U64.unpack_from(data, off)[0])
+    if kind == "f":
+        return float(_F32.unpack_from(data, off)[0])
+    if kind == "d":
+        return float(_F64.unpack_from(data, off)[0])
+    if kind == "mac":
+        return data[off : off + 6].hex()
+    if kind == "ip":
+        return inet_ntoa(data[off : off + 4])
+    return inet_ntop(AF_INET6, data[off : off + 16])
+
+
+def _rt_sampler(flow: bool) -> Callable[[_Ctx, bytes, int, int], RtSample]:
+    """rtmetric (flow=False) or rtflow: a data-source name, for rtflow the sampling rate and
+    pool, then (name, type, value) triples; an unknown type ends the sample as an error."""
+    kinds = RT_FLOW_KINDS if flow else RT_METRIC_KINDS
+
+    def decode(ctx: _Ctx, data: bytes, off: int, end: int) -> RtSample:
+        del ctx
+        name, off = _string(data, off, end)
+        sample = RtSample(SAMPLE_RTFLOW if flow else SAMPLE_RTMETRIC, name)
+        if flow:
+            sample.sampling_rate = _u32(data, off, end)
+            sample.sample_pool = _u32(data, off + 4, end)
+            off += 8
+        n = _u32(data, off, end)
+        off += 4
+        if n > MAX_LIST:
+            raise _Short(f"{n} values > {MAX_LIST}")
+        for _ in range(n):
+            key, off = _string(data, off, end)
+            code = _u32(data, off, end)
+            off += 4
+            kind = kinds.get(code)
+            if kind is None:
+                raise _Short(f"unknown value type {code} for {key!r}")
+            value: RecordValue
+            if kind == "s":
+                value, off = _string(data, off, end)
+            else:
+                size = _RT_SIZES[kind]
+                if off + size > end:
+                    raise _Short(f"truncated value of {key!r}")
+                value = _rt_value(kind, data, off)
+                off += size
+            sample.values.append((code, key, value))
+        return sample
+
+    return decode
+
+
+SampleFn = Callable[[_Ctx, bytes, int, int], FlowSample | CounterSample | DiscardSample | RtSample]
 _SAMPLE_FNS: dict[int, SampleFn] = {
     SAMPLE_FLOW: _flow_sample,
     SAMPLE_COUNTERS: _counter_sample,
     SAMPLE_FLOW_EXPANDED: _flow_sample_expanded,
     SAMPLE_COUNTERS_EXPANDED: _counter_sample_expanded,
     SAMPLE_DISCARD: _discard_sample,
+    SAMPLE_RTMETRIC: _rt_sampler(flow=False),
+    SAMPLE_RTFLOW: _rt_sampler(flow=True),
 }
 
 

@@ -2,25 +2,28 @@
 
 The receive loop only decodes and hands lines to the writer's bounded queue (which spools or
 drops-and-counts when full), so a slow InfluxDB can never stall it. Throughput beyond one core
-comes from several processes bound to the same port with SO_REUSEPORT: the kernel spreads
-agents over the sockets by flow hash, so each agent's sequence numbers stay in one process.
+comes from distributor.py (one reader, decode workers chosen by agent address); SO_REUSEPORT
+sockets (the kernel hashes the UDP source) remain available to callers of open_socket.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import select
 import socket
 import threading
 import time
 from dataclasses import dataclass
 
+from collector.sflow.fastpath import native
 from collector.sflow.pipeline import SflowPipeline
 
 log = logging.getLogger(__name__)
 
 MAX_DATAGRAM = 65535
 TICK_S = 0.2
+BATCH = 64  # datagrams per recvmmsg() call
 
 
 def parse_listen(text: str, default_port: int = 6343) -> tuple[str, int]:
@@ -61,15 +64,27 @@ def open_socket(host: str, port: int, rcvbuf: int, reuse_port: bool) -> socket.s
     return sock
 
 
-def kernel_udp_rcvbuf_errors() -> int | None:
-    """UDP RcvbufErrors from /proc/net/snmp: datagrams the kernel dropped for a full buffer."""
+def socket_drops(sock: socket.socket) -> int | None:
+    """Datagrams the kernel dropped on *this* socket (full receive buffer, or a filter): the
+    ``drops`` column of its own row in /proc/net/udp{,6}, found by the socket's inode. The
+    host-wide UDP RcvbufErrors would also count every other process's drops."""
     try:
-        with open("/proc/net/snmp") as fh:
-            lines = [line.split() for line in fh if line.startswith("Udp:")]
-        header, values = lines[0], lines[1]
-        return int(values[header.index("RcvbufErrors")])
-    except (OSError, IndexError, ValueError):
+        inode = os.fstat(sock.fileno()).st_ino
+    except OSError:
         return None
+    wanted = str(inode)
+    for path in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(path) as fh:
+                next(fh, None)  # header
+                for line in fh:
+                    cols = line.split()
+                    # sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref ptr drops
+                    if len(cols) >= 13 and cols[9] == wanted:
+                        return int(cols[12])
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 @dataclass
@@ -104,7 +119,14 @@ class SflowListener:
     def stop(self) -> None:
         self._stop.set()
 
+    def socket_drops(self) -> int | None:
+        """This listener socket's kernel drops (None once closed or where /proc is missing)."""
+        return socket_drops(self.sock) if self.sock.fileno() >= 0 else None
+
     def serve(self) -> None:
+        if native is not None and hasattr(native, "recv_batch"):
+            self._serve_batched()
+            return
         buf = bytearray(MAX_DATAGRAM)
         view = memoryview(buf)
         recv = self.sock.recvfrom_into
@@ -126,6 +148,41 @@ class SflowListener:
                     stats.received += 1
                     stats.bytes += n
                     handle(bytes(view[:n]), addr[0], time.time_ns())
+                now = time.monotonic()
+                if now >= next_tick:
+                    next_tick = now + TICK_S
+                    self.pipeline.tick(time.time_ns())
+        finally:
+            self.pipeline.finish(time.time_ns())
+            self.sock.close()
+
+    def _serve_batched(self) -> None:
+        """recvmmsg(): up to BATCH datagrams per system call (native module), poll() between."""
+        fd = self.sock.fileno()
+        recv_batch = native.recv_batch
+        handle = self.pipeline.handle
+        stats = self.stats
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        next_tick = time.monotonic() + TICK_S
+        try:
+            while not self._stop.is_set():
+                try:
+                    batch = recv_batch(fd, BATCH)
+                except OSError as exc:
+                    if self._stop.is_set():
+                        break
+                    log.warning("receive failed: %s", exc)
+                    batch = []
+                if batch:
+                    # one clock read per batch; +i ns keeps every datagram's points distinct
+                    now_ns = time.time_ns()
+                    for i, (data, source) in enumerate(batch):
+                        stats.received += 1
+                        stats.bytes += len(data)
+                        handle(data, source, now_ns + i)
+                else:
+                    poller.poll(TICK_S * 1000)
                 now = time.monotonic()
                 if now >= next_tick:
                     next_tick = now + TICK_S

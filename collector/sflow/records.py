@@ -150,7 +150,19 @@ class UnknownSample:
     length: int
 
 
-SampleT = FlowSample | CounterSample | DiscardSample | UnknownSample
+@dataclass(slots=True)
+class RtSample:
+    """4300:1002 rtmetric / 4300:1003 rtflow: InMon's named values (hsflowd relays them from
+    JSON). ``values`` are (type code, name, value) in wire order; see decoder._rt_sample."""
+
+    tag: int
+    datasource: str
+    sampling_rate: int = 0  # rtflow only
+    sample_pool: int = 0  # rtflow only
+    values: list[tuple[int, str, RecordValue]] = field(default_factory=list)
+
+
+SampleT = FlowSample | CounterSample | DiscardSample | RtSample | UnknownSample
 
 
 @dataclass(slots=True)

@@ -21,8 +21,9 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-from collector.sflow.decoder import COUNTER_FIELDS
+from collector.sflow.decoder import SAMPLE_RTFLOW
 from collector.sflow.drop_reasons import reason_name
+from collector.sflow.flow_structures import APP_STATUS, FLOW_ROWS, Step, url_encode
 from collector.sflow.records import (
     BadRecord,
     CounterRecord,
@@ -32,104 +33,18 @@ from collector.sflow.records import (
     FlowRecord,
     FlowSample,
     RecordValue,
+    RtSample,
     SampledHeader,
     UnknownRecord,
     UnknownSample,
     tag_str,
 )
+from collector.sflow.structures import COUNTERS, Counter
 
 Out = dict[str, Any]
 _F32 = struct.Struct(">f")
 _MAX_HEX_BYTES = 682  # sflowtool's 2048-byte SFStr holds 682 "XX-" groups
 
-# sflowtool counter keys, parallel to decoder.COUNTER_FIELDS for the table-driven blocks.
-COUNTER_KEYS: dict[int, tuple[str, ...]] = {
-    1: ("ifIndex", "networkType", "ifSpeed", "ifDirection", "ifStatus", "ifInOctets",
-        "ifInUcastPkts", "ifInMulticastPkts", "ifInBroadcastPkts", "ifInDiscards", "ifInErrors",
-        "ifInUnknownProtos", "ifOutOctets", "ifOutUcastPkts", "ifOutMulticastPkts",
-        "ifOutBroadcastPkts", "ifOutDiscards", "ifOutErrors", "ifPromiscuousMode"),
-    2: ("dot3StatsAlignmentErrors", "dot3StatsFCSErrors", "dot3StatsSingleCollisionFrames",
-        "dot3StatsMultipleCollisionFrames", "dot3StatsSQETestErrors",
-        "dot3StatsDeferredTransmissions", "dot3StatsLateCollisions",
-        "dot3StatsExcessiveCollisions", "dot3StatsInternalMacTransmitErrors",
-        "dot3StatsCarrierSenseErrors", "dot3StatsFrameTooLongs",
-        "dot3StatsInternalMacReceiveErrors", "dot3StatsSymbolErrors"),
-    3: ("dot5StatsLineErrors", "dot5StatsBurstErrors", "dot5StatsACErrors",
-        "dot5StatsAbortTransErrors", "dot5StatsInternalErrors", "dot5StatsLostFrameErrors",
-        "dot5StatsReceiveCongestions", "dot5StatsFrameCopiedErrors", "dot5StatsTokenErrors",
-        "dot5StatsSoftErrors", "dot5StatsHardErrors", "dot5StatsSignalLoss",
-        "dot5StatsTransmitBeacons", "dot5StatsRecoverys", "dot5StatsLobeWires",
-        "dot5StatsRemoves", "dot5StatsSingles", "dot5StatsFreqErrors"),
-    4: ("dot12InHighPriorityFrames", "dot12InHighPriorityOctets", "dot12InNormPriorityFrames",
-        "dot12InNormPriorityOctets", "dot12InIPMErrors", "dot12InOversizeFrameErrors",
-        "dot12InDataErrors", "dot12InNullAddressedFrames", "dot12OutHighPriorityFrames",
-        "dot12OutHighPriorityOctets", "dot12TransitionIntoTrainings",
-        "dot12HCInHighPriorityOctets", "dot12HCInNormPriorityOctets",
-        "dot12HCOutHighPriorityOctets"),
-    5: ("in_vlan", "octets", "ucastPkts", "multicastPkts", "broadcastPkts", "discards"),
-    6: ("dot11TransmittedFragmentCount", "dot11MulticastTransmittedFrameCount",
-        "dot11FailedCount", "dot11RetryCount", "dot11MultipleRetryCount",
-        "dot11FrameDuplicateCount", "dot11RTSSuccessCount", "dot11RTSFailureCount",
-        "dot11ACKFailureCount", "dot11ReceivedFragmentCount",
-        "dot11MulticastReceivedFrameCount", "dot11FCSErrorCount", "dot11TransmittedFrameCount",
-        "dot11WEPUndecryptableCount", "dot11QoSDiscardedFragmentCount",
-        "dot11AssociatedStationCount", "dot11QoSCFPollsReceivedCount",
-        "dot11QoSCFPollsUnusedCount", "dot11QoSCFPollsUnusableCount",
-        "dot11QoSCFPollsLostCount"),
-    7: ("actorSystemID", "partnerSystemID", "attachedAggID", "actorAdminPortState",
-        "actorOperPortState", "partnerAdminPortState", "partnerOperPortState", "LACPDUsRx",
-        "markerPDUsRx", "markerResponsePDUsRx", "unknownRx", "illegalRx", "LACPDUsTx",
-        "markerPDUsTx", "markerResponsePDUsTx"),
-    1001: ("5s_cpu", "1m_cpu", "5m_cpu", "total_memory_bytes", "free_memory_bytes"),
-    1002: ("radio_elapsed_time", "radio_on_channel_time", "radio_on_channel_busy_time"),
-    1004: ("openflow_datapath_id", "openflow_port"),
-    2002: ("parent_dsClass", "parent_dsIndex"),
-    2003: ("cpu_load_one", "cpu_load_five", "cpu_load_fifteen", "cpu_proc_run",
-           "cpu_proc_total", "cpu_num", "cpu_speed", "cpu_uptime", "cpu_user", "cpu_nice",
-           "cpu_system", "cpu_idle", "cpu_wio", "cpuintr", "cpu_sintr", "cpuinterrupts",
-           "cpu_contexts", "cpu_steal", "cpu_guest", "cpu_guest_nice"),
-    2004: ("mem_total", "mem_free", "mem_shared", "mem_buffers", "mem_cached", "swap_total",
-           "swap_free", "page_in", "page_out", "swap_in", "swap_out"),
-    2005: ("disk_total", "disk_free", "disk_partition_max_used", "disk_reads",
-           "disk_bytes_read", "disk_read_time", "disk_writes", "disk_bytes_written",
-           "disk_write_time"),
-    2006: ("nio_bytes_in", "nio_pkts_in", "nio_errs_in", "nio_drops_in", "nio_bytes_out",
-           "nio_pkts_out", "nio_errs_out", "nio_drops_out"),
-    2007: ("ipForwarding", "ipDefaultTTL", "ipInReceives", "ipInHdrErrors", "ipInAddrErrors",
-           "ipForwDatagrams", "ipInUnknownProtos", "ipInDiscards", "ipInDelivers",
-           "ipOutRequests", "ipOutDiscards", "ipOutNoRoutes", "ipReasmTimeout", "ipReasmReqds",
-           "ipReasmOKs", "ipReasmFails", "ipFragOKs", "ipFragFails", "ipFragCreates"),
-    2008: ("icmpInMsgs", "icmpInErrors", "icmpInDestUnreachs", "icmpInTimeExcds",
-           "icmpInParamProbs", "icmpInSrcQuenchs", "icmpInRedirects", "icmpInEchos",
-           "icmpInEchoReps", "icmpInTimestamps", "icmpInAddrMasks", "icmpInAddrMaskReps",
-           "icmpOutMsgs", "icmpOutErrors", "icmpOutDestUnreachs", "icmpOutTimeExcds",
-           "icmpOutParamProbs", "icmpOutSrcQuenchs", "icmpOutRedirects", "icmpOutEchos",
-           "icmpOutEchoReps", "icmpOutTimestamps", "icmpOutTimestampReps", "icmpOutAddrMasks",
-           "icmpOutAddrMaskReps"),
-    2009: ("tcpRtoAlgorithm", "tcpRtoMin", "tcpRtoMax", "tcpMaxConn", "tcpActiveOpens",
-           "tcpPassiveOpens", "tcpAttemptFails", "tcpEstabResets", "tcpCurrEstab", "tcpInSegs",
-           "tcpOutSegs", "tcpRetransSegs", "tcpInErrs", "tcpOutRsts", "tcpInCsumErrors"),
-    2010: ("udpInDatagrams", "udpNoPorts", "udpInErrors", "udpOutDatagrams", "udpRcvbufErrors",
-           "udpSndbufErrors", "udpInCsumErrors"),
-    2100: ("vnode_mhz", "vnode_cpus", "vnode_memory", "vnode_memory_free", "vnode_num_domains"),
-    2101: ("vcpu_state", "vcpu_cpu_mS", "vcpu_cpuCount"),
-    2102: ("vmem_memory", "vmem_maxMemory"),
-    2103: ("vdsk_capacity", "vdsk_allocation", "vdsk_available", "vdsk_rd_req", "vdsk_rd_bytes",
-           "vdsk_wr_req", "vdsk_wr_bytes", "vdsk_errs"),
-    2104: ("vnio_bytes_in", "vnio_pkts_in", "vnio_errs_in", "vnio_drops_in", "vnio_bytes_out",
-           "vnio_pkts_out", "vnio_errs_out", "vnio_drops_out"),
-    2106: ("heap_mem_initial", "heap_mem_used", "heap_mem_committed", "heap_mem_max",
-           "non_heap_mem_initial", "non_heap_mem_used", "non_heap_mem_committed",
-           "non_heap_mem_max", "gc_count", "gc_mS", "classes_loaded", "classes_total",
-           "classes_unloaded", "compilation_mS", "threads_live", "threads_daemon",
-           "threads_started", "fds_open", "fds_max"),
-    2207: ("OVS_dp_hits", "OVS_dp_misses", "OVS_dp_lost", "OVS_dp_mask_hits", "OVS_dp_flows",
-           "OVS_dp_masks"),
-}  # fmt: skip
-_KEY_BY_FIELD: dict[int, dict[str, str]] = {
-    tag: dict(zip(COUNTER_FIELDS[tag], keys, strict=True)) for tag, keys in COUNTER_KEYS.items()
-}
-_PERCENT_FIELDS = frozenset(("five_sec_cpu", "one_min_cpu", "five_min_cpu", "part_max_used"))
 _SFP_KEYS = ("index", "tx_bias_current_uA", "tx_power_uW.%u", "tx_power_min_uW.%u",
              "tx_power_max_uW.%u", "tx_wavelength_nM.%u", "rx_power_uW.%u", "rx_power_min_uW.%u",
              "rx_power_max_uW.%u", "rx_wavelength_nM.%u")  # fmt: skip
@@ -202,8 +117,42 @@ def _source(cls: int, idx: int) -> str:
 # ----------------------------------------------------------------------------------------
 
 
-def _sample(sample: FlowSample | CounterSample | DiscardSample | UnknownSample) -> Out:
+_RT_METRIC_PREFIX = ("rtmetric_string_", "rtmetric_counter32_", "rtmetric_counter64_",
+                     "rtmetric_gauge32_", "rtmetric_gauge64_", "rtmetric_gaugeFloat_",
+                     "rtmetric_gaugeDouble_")  # fmt: skip
+_RT_FLOW_PREFIX = ("rtflow_string_", "rtflow_mac_", "rtflow_ip_", "rtflow_ip6_", "rtflow_int32_",
+                   "rtflow_int64_", "rtflow_float_", "rtflow_double_")  # fmt: skip
+
+
+def _rt(out: Out, sample: RtSample) -> None:
+    """readRTMetric / readRTFlow: keys are a type prefix + the value's own name."""
+    flow = sample.tag == SAMPLE_RTFLOW
+    out["sampleType"] = "RTFLOW" if flow else "RTMETRIC"
+    if sample.datasource:
+        out["rtflow_datasource_name" if flow else "rtmetric_datasource_name"] = _cstr(
+            sample.datasource, 64
+        )
+    if flow:
+        out["rtflow_sampling_rate"] = str(sample.sampling_rate)
+        out["rtflow_sample_pool"] = str(sample.sample_pool)
+    prefixes = _RT_FLOW_PREFIX if flow else _RT_METRIC_PREFIX
+    for code, name, value in sample.values:
+        key = prefixes[code] + _cstr(name, 64)
+        if isinstance(value, float):
+            out[key] = f"{value:.3f}"
+        elif code == 0:
+            out[key] = _cstr(value, 255)
+        elif flow and code == 3:
+            out[key] = _long_ip6(str(value))
+        else:
+            out[key] = str(value)
+
+
+def _sample(sample: FlowSample | CounterSample | DiscardSample | RtSample | UnknownSample) -> Out:
     out: Out = {"sampleType_tag": tag_str(sample.tag)}
+    if isinstance(sample, RtSample):
+        _rt(out, sample)
+        return out
     if isinstance(sample, FlowSample):
         out["sampleType"] = "FLOWSAMPLE"
         out["sampleSequenceNo"] = str(sample.sequence)
@@ -246,21 +195,33 @@ def _counter_element(rec: CounterRecord | UnknownRecord | BadRecord) -> Out:
     if special is not None:
         special(out, rec.fields)
         return out
-    keys = _KEY_BY_FIELD.get(rec.tag)
-    if keys is None:
+    spec = COUNTERS.get(rec.tag)
+    if spec is None:
         return out
-    for name, value in rec.fields.items():
-        key = keys[name]
-        if name in _PERCENT_FIELDS:
-            out[key] = _percent(value)
-        elif isinstance(value, float):
-            out[key] = f"{value:.3f}"
-        elif rec.tag == 1004 and name == "datapath_id":
-            assert isinstance(value, int)
-            out[key] = f"{value:016x}"
-        else:
-            out[key] = str(value)
+    _render_table_block(out, spec, rec.fields)
     return out
+
+
+def _render_table_block(out: Out, spec: Counter, values: dict[str, RecordValue]) -> None:
+    """A block straight from the structures table: each field as sflowtool formats its code."""
+    for fld in spec.fields:
+        if fld.name not in values:
+            continue  # the older short form of the block
+        value = values[fld.name]
+        code = fld.code
+        if code == "pct":
+            out[fld.key] = _percent(value)
+        elif code == "f":
+            assert isinstance(value, float)
+            out[fld.key] = f"{value:.3f}"
+        elif code == "hex64":
+            assert isinstance(value, int)
+            out[fld.key] = f"{value:016x}"
+        elif fld.string_cap:
+            if value:  # sflowtool prints a string only when it is not empty
+                out[fld.key] = _cstr(value, fld.string_cap)
+        else:
+            out[fld.key] = str(value)
 
 
 def _counter_host_descr(out: Out, f: dict[str, RecordValue]) -> None:
@@ -283,11 +244,6 @@ def _counter_adapters(out: Out, f: dict[str, RecordValue]) -> None:
     ]
 
 
-def _counter_port_name(out: Out, f: dict[str, RecordValue]) -> None:
-    if f["port_name"]:
-        out["ifName"] = _cstr(f["port_name"], 255)
-
-
 def _counter_sfp(out: Out, f: dict[str, RecordValue]) -> None:
     for name, key in (("module_id", "sfp_module_id"), ("module_total_lanes",
                       "sfp_module_total_lanes"), ("module_supply_voltage",
@@ -307,19 +263,10 @@ def _counter_sfp(out: Out, f: dict[str, RecordValue]) -> None:
     out["sfp_lanes"] = rendered
 
 
-def _counter_jvm_runtime(out: Out, f: dict[str, RecordValue]) -> None:
-    for name, key in (("vm_name", "jvm_name"), ("vm_vendor", "jvm_vendor"),
-                      ("vm_version", "jvm_version")):  # fmt: skip
-        if f[name]:
-            out[key] = _cstr(f[name], 64)
-
-
 _COUNTER_RENDERERS: dict[int, Callable[[Out, dict[str, RecordValue]], None]] = {
     10: _counter_sfp,
-    1005: _counter_port_name,
     2000: _counter_host_descr,
     2001: _counter_adapters,
-    2105: _counter_jvm_runtime,
 }
 
 
@@ -544,6 +491,53 @@ def _r_tcp_info(out: Out, p: str, _tag: int, f: dict[str, RecordValue]) -> None:
 
 
 FlowRenderer = Callable[[Out, str, int, dict[str, RecordValue]], None]
+
+
+def _r_row(steps: tuple[Step, ...]) -> FlowRenderer:
+    """A record of flow_structures.FLOW_ROWS, the way sflowtool's reader prints it."""
+
+    def render(out: Out, p: str, _tag: int, f: dict[str, RecordValue]) -> None:
+        for step in steps:
+            kind = step.kind
+            if kind == "=":
+                out[p + step.key] = step.value
+                continue
+            value = f[step.name]
+            if kind == "urlkey":
+                if value:
+                    out[p + step.key] = url_encode(_cstr(value, 255))
+            elif step.cap:
+                if value:
+                    out[p + step.key] = _cstr(value, step.cap)
+            elif kind == "appstatus":
+                assert isinstance(value, int)
+                name = APP_STATUS[value] if value < len(APP_STATUS) else None
+                out[p + step.key] = name or f"<out-of-range={value}>"
+            else:
+                out[p + step.key] = str(value)
+
+    return render
+
+
+def _r_vlan_tunnel(out: Out, p: str, _tag: int, f: dict[str, RecordValue]) -> None:
+    # readExtendedVlanTunnel: per tag "0x" + TPID in lowercase hex, then priority.CFI.VLAN
+    # with no separator in between (sflowtool's quirk), tags joined by "-"
+    stack = f["stack"]
+    assert isinstance(stack, list)
+    if stack:
+        out[p + "vlan_tunnel"] = "-".join(
+            f"0x{(lab >> 16) & 0xFFFF:04x}{(lab >> 13) & 7}.{(lab >> 12) & 1}.{lab & 4095}"
+            for lab in stack
+        )
+
+
+def _r_wifi_payload(out: Out, p: str, _tag: int, f: dict[str, RecordValue]) -> None:
+    out[p + "cipher_suite"] = str(f["cipher_suite"])
+    header = f["header"]
+    assert isinstance(header, SampledHeader)
+    _header(out, p, header)
+
+
 _FLOW_RENDERERS: dict[int, FlowRenderer] = {
     2: _r_ethernet,
     3: _r_ipv4,
@@ -555,6 +549,8 @@ _FLOW_RENDERERS: dict[int, FlowRenderer] = {
     1005: _r_url,
     1006: _r_mpls,
     1007: _r_nat,
+    1012: _r_vlan_tunnel,
+    1013: _r_wifi_payload,
     1020: _r_nat_port,
     1021: _r_ethernet,
     1022: _r_ethernet,
@@ -586,6 +582,7 @@ _FLOW_RENDERERS: dict[int, FlowRenderer] = {
             ("dst_index", "entities_dst_index"),
         ),
     ),  # fmt: skip
+    **{tag: _r_row(steps) for tag, steps in FLOW_ROWS.items()},
 }
 
 

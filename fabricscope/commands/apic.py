@@ -14,6 +14,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from fabricscope.settings import Settings, load_settings
 from influx.sink import LineSink
@@ -101,11 +102,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(handler=_help)
 
 
+# Poller states in which the APIC is not answering (a long build or resync is still "up").
+APIC_DOWN_STATES = frozenset({"connecting", "backoff"})
+
+
+def apic_probe(poller: Any) -> tuple[str, bool, str]:
+    """The poller's APIC connection for its health file (fabricscope/health.py)."""
+    state = str(poller.state)
+    if state in APIC_DOWN_STATES:
+        return "apic", False, f"{state}: {poller.stats.last_failure or 'no answer yet'}"
+    return "apic", True, state
+
+
 def run_poll(args: argparse.Namespace) -> int:
     from collector.apic.client import ApicClient
     from collector.apic.notify import Notifier, NotifySettings
     from collector.apic.poller import ApicPoller, PollerConfig
     from collector.apic.tracker import TrackerConfig
+    from fabricscope.wiring import health_reporters
 
     settings = load_settings(
         apic_urls=args.apic_urls,
@@ -165,6 +179,10 @@ def run_poll(args: argparse.Namespace) -> int:
         tcfg,
         notifier if notifier.settings.enabled else None,
     )
+
+    reporter = health_reporters.get("poller")
+    if reporter is not None:
+        reporter.add_probe(lambda: apic_probe(poller))
 
     async def main() -> None:
         stop = asyncio.Event()

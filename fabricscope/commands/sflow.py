@@ -38,6 +38,11 @@ def register(sub: Any) -> None:
     decode.add_argument("files", nargs="+", metavar="FILE")
     decode.add_argument("--format", choices=("json", "lp"), default="json")
     decode.add_argument("--flow-interval", type=float, default=10.0)
+    decode.add_argument(
+        "--dissect",
+        action="store_true",
+        help="show each sampled packet header layer by layer (scapy), with the fast path's verdict",
+    )
     decode.set_defaults(handler=cmd_decode)
 
     replay = group.add_parser("replay", help="decode captures and write them to InfluxDB")
@@ -92,6 +97,14 @@ def cmd_decode(args: argparse.Namespace) -> int:
     errors = 0
     check_captures(args.files, "decode")
     progress = FileProgress("decode", args.files)
+    if args.dissect:
+        from fabricscope.commands.sflow_dissect import dissect_files
+
+        shown, errors = dissect_files(args.files, out, progress)
+        progress.close()
+        if not shown:
+            print("no sampled packet headers (flow record 0:1) in these captures", file=sys.stderr)
+        return 1 if errors else 0
     if args.format == "lp":
         sink = ListSink()
         pipe = SflowPipeline(sink, flow_interval_s=args.flow_interval, stats_interval_s=1e9)
@@ -258,21 +271,45 @@ def cmd_listen(args: argparse.Namespace) -> int:
     probe_udp(host, port, settings.sflow_rcvbuf_bytes, workers > 1)
     if workers == 1:
         return run_worker(settings, 0, False, args.stdout)
+    return run_distributed(settings, workers, args.stdout)
+
+
+def run_distributed(settings: Settings, workers: int, stdout: bool) -> int:
+    """One reader process (this one) owns the socket and hands datagrams to ``workers`` decode
+    processes by agent address (collector/sflow/distributor.py)."""
+    from collector.sflow.distributor import Reader
+    from collector.sflow.listener import parse_listen
+
+    host, port = parse_listen(settings.sflow_listen)
     ctx = multiprocessing.get_context("spawn")
+    pipes = [ctx.Pipe(duplex=False) for _ in range(workers)]
+    ready = [ctx.Event() for _ in range(workers)]
     procs = [
-        ctx.Process(target=run_worker, args=(settings, i, True, args.stdout), daemon=False)
-        for i in range(workers)
+        ctx.Process(
+            target=run_worker, args=(settings, i, False, stdout, (rx, ready[i])), daemon=False
+        )
+        for i, (rx, _) in enumerate(pipes)
     ]
     for p in procs:
         p.start()
+    for rx, _ in pipes:
+        rx.close()  # the workers hold the reading ends
+    for i, event in enumerate(ready):  # bind only once every worker can take datagrams
+        if not event.wait(120):
+            print(f"error: decode worker {i} did not start", file=sys.stderr)
+            for p in procs:
+                p.terminate()
+            return 1
+    reader = Reader(host, port, [tx for _, tx in pipes], rcvbuf=settings.sflow_rcvbuf_bytes)
 
-    def forward(_signum: int, _frame: object) -> None:
-        for p in procs:
-            if p.pid is not None and p.is_alive():
-                p.terminate()  # SIGTERM: each worker flushes and spools before it exits
+    def stop(_signum: int, _frame: object) -> None:
+        reader.stop()  # closing the pipes makes each worker flush, spool and exit
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    h, p_ = reader.address
+    print(f"listening udp {h}:{p_} ({workers} decode workers)", file=sys.stderr, flush=True)
+    reader.serve()
     for p in procs:
         p.join()
     return max((p.exitcode or 0) for p in procs)
@@ -291,10 +328,13 @@ def probe_udp(host: str, port: int, rcvbuf: int, reuse_port: bool) -> None:
         ) from None
 
 
-def run_worker(settings: Settings, index: int, reuse_port: bool, stdout: bool) -> int:
+def run_worker(
+    settings: Settings, index: int, reuse_port: bool, stdout: bool, conn: Any = None
+) -> int:
+    """One collector process: its own UDP socket, or (``conn`` = (pipe, ready event))
+    datagrams from the reader."""
     from collector.sflow.listener import (
         SflowListener,
-        kernel_udp_rcvbuf_errors,
         parse_listen,
         worker_instance,
     )
@@ -303,16 +343,19 @@ def run_worker(settings: Settings, index: int, reuse_port: bool, stdout: bool) -
 
     host, port = parse_listen(settings.sflow_listen)
     writer: Any = StdoutSink() if stdout else make_writer(settings, name=f"collector-w{index}")
-    listener: SflowListener | None = None
+    listener: Any = None
 
     def extra() -> dict[str, int | float]:
         values: dict[str, int | float] = {}
         if hasattr(writer, "stats"):
             values.update({k: v for k, v in writer.stats().items() if isinstance(v, int | float)})
-        rcv = kernel_udp_rcvbuf_errors()
-        if rcv is not None:
-            values["kernel_rcvbuf_errors"] = rcv
         if listener is not None:
+            if conn is None:
+                rcv = listener.socket_drops()  # this socket's own drops, not the host's
+            else:
+                rcv = listener.kernel_drops  # the reader's socket (sent to worker 0 only)
+            if rcv is not None:
+                values["kernel_rcvbuf_errors"] = rcv
             values["received_bytes"] = listener.stats.bytes
         return values
 
@@ -325,9 +368,15 @@ def run_worker(settings: Settings, index: int, reuse_port: bool, stdout: bool) -
         worker_index=index,
         extra_stats=extra,
     )
-    listener = SflowListener(
-        pipe, host, port, rcvbuf=settings.sflow_rcvbuf_bytes, reuse_port=reuse_port
-    )
+    if conn is not None:
+        from collector.sflow.distributor import PipeWorker
+
+        rx, ready = conn
+        listener = PipeWorker(pipe, rx)
+    else:
+        listener = SflowListener(
+            pipe, host, port, rcvbuf=settings.sflow_rcvbuf_bytes, reuse_port=reuse_port
+        )
 
     def stop(_signum: int, _frame: object) -> None:
         assert listener is not None
@@ -335,8 +384,11 @@ def run_worker(settings: Settings, index: int, reuse_port: bool, stdout: bool) -
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    h, p = listener.address
-    print(f"listening udp {h}:{p}", file=sys.stderr, flush=True)
+    if conn is None:
+        h, p = listener.address
+        print(f"listening udp {h}:{p}", file=sys.stderr, flush=True)
+    else:
+        ready.set()
     try:
         listener.serve()
     finally:

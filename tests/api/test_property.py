@@ -258,3 +258,31 @@ def test_crafted_values_stored_in_influxdb_match_exactly(influxdb: Any, influx_d
 
         check()
     iq.close()
+
+
+# -- UI pages (not in /openapi.json) ---------------------------------------------------------------
+
+UI_PAGES = {
+    "/": ["q", "since"],
+    "/ui/moves": ["since"],
+    "/ui/anomalies": ["since", "kind"],
+    "/ui/hosts": ["since"],
+    "/ui/endpoints/{addr}": ["since"],
+}
+
+
+def test_ui_pages_answer_html_never_5xx(api: TestClient) -> None:
+    """The same hostile values on the web UI: a page or the error page, never a 5xx or JSON."""
+
+    @settings(HYPO, max_examples=60)
+    @given(st.sampled_from(sorted(UI_PAGES)), st.data())
+    def check(path: str, data: st.DataObject) -> None:
+        url = path.replace("{addr}", quote(data.draw(STRINGS.filter(bool)), safe=""))
+        params = {p: data.draw(STRINGS) for p in UI_PAGES[path] if data.draw(st.booleans())}
+        r = api.get(url, params=params, follow_redirects=False)
+        assert r.status_code < 500, (url, params, r.status_code, r.text[:300])
+        if r.status_code not in (303, 307, 404):
+            assert r.headers["content-type"].startswith("text/html"), (url, params, r.text[:200])
+        assert "error parsing" not in r.text
+
+    check()

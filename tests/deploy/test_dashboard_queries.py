@@ -225,6 +225,11 @@ def _seed_apic(t0: int) -> list[str]:
             s + 6, 102, 15826915, ADDR, False, "created", 0x1, "eth1/1", 16386, "vlan-101", 0, ""
         ),  # fmt: skip
         NodeChange(s + 6, 101, 15826915, ADDR, False, "modified", 0x2, "", 0, "", 102, ""),
+        # the move back at s + 16: 101 learns it locally again, 102 deletes its entry
+        NodeChange(
+            s + 16, 101, 15826915, ADDR, False, "modified", 0x1, "eth1/1", 16386, "vlan-101", 0, ""
+        ),  # fmt: skip
+        NodeChange(s + 16, 102, 15826915, ADDR, False, "deleted", 0x1, "eth1/1", 0, "", 0, ""),
         Move(
             s + 6,
             15826915,
@@ -353,6 +358,17 @@ def test_every_dashboard_query_returns_data(influxdb, influx_db, seeded) -> None
     assert not empty, f"{len(empty)} of {len(results)} queries returned no data:\n" + "\n".join(
         empty
     )
+    # Top talkers is reduced by InfluxDB: at most 20 rows, and they are the 20 largest sums.
+    (top,) = [r for r in results if "'Top talkers (source → destination)'" in r.where]
+    assert 0 < len(top.values) <= 20
+    err, sums = query_check._Client(influxdb.url, influx_db).run(
+        'SELECT sum("bytes") FROM "sflow_flows" WHERE time >= '
+        f"{time_range[0]} AND time <= {time_range[1]} AND \"src_ip\" != 'other' "
+        'GROUP BY "src_ip", "dst_ip", "ip_protocol"'
+    )
+    assert not err
+    expected = sorted((row[1] for row in sums), reverse=True)[:20]
+    assert sorted((row[1] for row in top.values), reverse=True) == expected
     # every panel target was run
     n_targets = sum(
         len(p.get("targets", []))
@@ -360,3 +376,90 @@ def test_every_dashboard_query_returns_data(influxdb, influx_db, seeded) -> None
         for p in query_check.all_panels(json.loads(f.read_text())["panels"])
     )
     assert sum(r.where.startswith("panel ") for r in results) == n_targets
+
+
+# ------------------------------------------------------------------ the fixed panels, by value
+def _panel_results(url: str, db: str, t0: int, t1: int, dashboard: str, title: str, **variables):
+    results = query_check.run_dashboard_queries(
+        url,
+        db,
+        (t0, t1),
+        dict(variables),
+        dashboards=[GRAFANA / "dashboards" / dashboard],
+    )
+    found = {r.where.rsplit(" ", 1)[1]: r for r in results if f"{title!r}" in r.where}
+    assert found, f"no panel {title!r} in {dashboard}"
+    for r in found.values():
+        assert not r.error, str(r)
+    return found
+
+
+def _write(url: str, db: str, lines: list[str]) -> None:
+    with BatchingWriter(url, "", "-", db, flush_interval_s=0.05) as w:
+        w.write_lines(lines)
+        assert w.flush(30)
+
+
+def test_interfaces_oper_down_counts_each_port_by_its_last_state(influxdb, influx_db) -> None:
+    """A port that went down and came back no longer counts (issue #12: the stat showed 1)."""
+    t0 = (time.time_ns() // (60 * NS) - 30) * 60 * NS
+    s = t0 / NS
+
+    def port(node: int, ifc: str, up: bool, ts: float) -> str:
+        line = interface_line(FABRIC, node, ifc, {"oper_st": "up" if up else "down",
+                                                  "oper_up": up, "speed": "10G"}, ts)  # fmt: skip
+        assert line
+        return line
+
+    _write(influxdb.url, influx_db, [
+        port(101, "eth1/1", False, s + 1), port(101, "eth1/1", True, s + 25),   # flapped, back up
+        port(102, "eth1/2", True, s + 1), port(102, "eth1/2", False, s + 40),   # down now
+        port(103, "eth1/3", True, s + 1),
+    ])  # fmt: skip
+    found = _panel_results(
+        influxdb.url, influx_db, t0, t0 + 60 * NS, "fabric-overview.json",
+        "Interfaces oper-down", fabric="$__all",
+    )  # fmt: skip
+    assert sum(row[1] for row in found["A"].values) == 1  # the stat's calc is sum
+    # 102 comes back too: nothing is down, the query finds nothing and the stat shows "0"
+    _write(influxdb.url, influx_db, [port(102, "eth1/2", True, s + 50)])
+    found = _panel_results(
+        influxdb.url, influx_db, t0, t0 + 60 * NS, "fabric-overview.json",
+        "Interfaces oper-down", fabric="$__all",
+    )  # fmt: skip
+    assert found["A"].rows == 0
+    panel = next(
+        p for p in build_dashboards.fabric_overview()["panels"]
+        if p["title"] == "Interfaces oper-down"
+    )  # fmt: skip
+    assert panel["fieldConfig"]["defaults"]["noValue"] == "0"
+    assert panel["options"]["reduceOptions"]["calcs"] == ["sum"]
+
+
+def test_endpoint_detail_current_leaf_and_events_by_status(influxdb, influx_db) -> None:
+    """An endpoint that never moved still has a current leaf (its local learn), and the events
+    panel splits by status."""
+    t0 = (time.time_ns() // (60 * NS) - 30) * 60 * NS
+    s = t0 / NS
+    addr = "00:50:56:CC:DD:01"
+    outputs = [
+        NodeChange(s + 1, 103, 15826915, addr, False, "created", 0x1, "eth1/7", 16386,
+                   "vlan-101", 0, ""),  # local learn on 103
+        NodeChange(s + 2, 104, 15826915, addr, False, "created", 0x40, "tunnel5", 0, "",
+                   103, ""),  # a bounce entry on 104 points at 103: not where it is
+        NodeChange(s + 3, 103, 15826915, addr, False, "modified", 0x1, "eth1/7", 16386,
+                   "vlan-101", 0, ""),
+        NodeChange(s + 4, 104, 15826915, addr, False, "deleted", 0x40, "tunnel5", 0, "", 0, ""),
+    ]  # fmt: skip
+    _write(influxdb.url, influx_db, encode_outputs(FABRIC, outputs))
+    t1 = t0 + 60 * NS
+    leaf = _panel_results(
+        influxdb.url, influx_db, t0, t1, "endpoint-detail.json", "Current leaf", address=addr
+    )
+    assert [row[1] for row in leaf["A"].values if row[1] is not None][-1] == 103
+    by_status = _panel_results(
+        influxdb.url, influx_db, t0, t1, "endpoint-detail.json",
+        "Events per interval by status", address=addr,
+    )  # fmt: skip
+    counts = {ref: sum(row[1] or 0 for row in r.values) for ref, r in by_status.items()}
+    assert counts == {"A": 2, "B": 1, "C": 1}  # created, modified, deleted

@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PROVISIONING = ROOT / "grafana" / "provisioning"
 DASHBOARDS = ROOT / "grafana" / "dashboards"
 DS_UID = "fabricscope-influxdb"
-DS_REF = {"type": "influxdb", "uid": DS_UID}
+DS_INPUT = "DS_FABRICSCOPE_INFLUXDB"
+# Panels and queries name the datasource through the variable / import input of this name.
+DS_REF = {"type": "influxdb", "uid": "${" + DS_INPUT + "}"}
 SETTINGS_ENV = {f"FABRICSCOPE_{name.upper()}" for name in Settings.model_fields}
 
 # Grafana's own variables in InfluxQL queries (pkg/influxdb/models/query.go) and alias patterns.
@@ -54,7 +56,13 @@ def grafana_env() -> dict[str, str]:
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     project = mod.load_project(ROOT / "docker-compose.yml")
-    return {k: str(v) for k, v in project["services"]["grafana"]["environment"].items()}
+    grafana = project["services"]["grafana"]
+    env = {k: str(v) for k, v in grafana["environment"].items()}
+    # The token is not in the environment: the entrypoint exports it from the read-only token
+    # file that the influx-tokens step writes (test_compose checks the entrypoint really does).
+    assert "FABRICSCOPE_INFLUX_TOKEN=" in grafana["entrypoint"][2]
+    env["FABRICSCOPE_INFLUX_TOKEN"] = "ro-token-from-/run/fabricscope/influx-ro/token"
+    return env
 
 
 # ------------------------------------------------------------------ provisioning
@@ -155,7 +163,9 @@ def test_dashboard_uids_unique() -> None:
 _FLUX = re.compile(r"\|>|\bfrom\s*\(\s*bucket", re.I)
 
 
-def check_influxql(q: str, where: str) -> None:
+def check_influxql(q: str, where: str, *, whole_range: bool = False) -> None:
+    """`whole_range`: a table or stat query that may reduce over the whole time range in
+    InfluxQL (top-N of per-key sums, last state per port) and so needs no GROUP BY time."""
     q = q.strip()
     assert not _FLUX.search(q), f"{where}: Flux, not InfluxQL"
     head = q.split(None, 1)[0].upper()
@@ -165,7 +175,9 @@ def check_influxql(q: str, where: str) -> None:
     if head == "SELECT":
         assert re.search(r"\bFROM\s+\"?[A-Za-z_]", q), f"{where}: no FROM"
         assert "$timeFilter" in q, f"{where}: no $timeFilter"
-        if re.search(r"\b(mean|max|min|sum|last|count|derivative|non_negative_\w+)\(", q):
+        if not whole_range and re.search(
+            r"\b(mean|max|min|sum|last|count|derivative|non_negative_\w+)\(", q
+        ):
             assert re.search(r"GROUP BY time\(\$(__)?interval\)", q), f"{where}: GROUP BY time"
 
 
@@ -180,6 +192,23 @@ def test_dashboard_json(path: Path) -> None:
     assert panels
     ids = [p["id"] for p in panels]
     assert all(isinstance(i, int) for i in ids) and len(ids) == len(set(ids)), ids
+    # UI import: one datasource input, and the same name as a datasource variable whose default
+    # is the provisioned datasource (file provisioning does not read __inputs).
+    assert d["__inputs"] == [
+        {
+            "name": DS_INPUT,
+            "label": d["__inputs"][0]["label"],
+            "description": d["__inputs"][0]["description"],
+            "type": "datasource",
+            "pluginId": "influxdb",
+            "pluginName": "InfluxDB",
+        }
+    ]
+    ds_vars = [v for v in d["templating"]["list"] if v.get("type") == "datasource"]
+    assert [(v["name"], v["query"], v["current"]["value"]) for v in ds_vars] == [
+        (DS_INPUT, "influxdb", DS_UID)
+    ]
+    assert "fabricscope-influxdb" not in json.dumps(d["panels"]), "a hard-coded datasource uid"
     variables = {v["name"] for v in d.get("templating", {}).get("list", [])}
     for v in d.get("templating", {}).get("list", []):
         if v.get("type") == "query":
@@ -198,7 +227,9 @@ def test_dashboard_json(path: Path) -> None:
         for t in targets:
             assert t.get("datasource", DS_REF) == DS_REF, where
             assert t.get("rawQuery") is True, f"{where}: not a raw InfluxQL query"
-            check_influxql(t["query"], where)
+            # top-N tables and stats may reduce over the whole range in InfluxQL itself
+            whole = t.get("resultFormat") == "table" or p.get("type") == "stat"
+            check_influxql(t["query"], where, whole_range=whole)
             used = set(re.findall(r"\$([A-Za-z_]\w*)", t["query"]))
             unknown = used - variables - GRAFANA_BUILTINS
             assert not unknown, f"{where}: undefined variables {unknown}"
@@ -221,6 +252,7 @@ STATS_FIELDS = {
     "moves_analysed",
     "findings_written",
     "rows_written",
+    "rejected_sources",
 }
 STATS_TAGS = {"process", "instance", "agent", "analyzer", "fabric"}
 
@@ -228,7 +260,7 @@ STATS_TAGS = {"process", "instance", "agent", "analyzer", "fabric"}
 def test_pipeline_health_uses_the_fabricscope_stats_schema() -> None:
     d = json.loads((DASHBOARDS / "pipeline-health.json").read_text())
     queries = [t["query"] for p in all_panels(d["panels"]) for t in p.get("targets", [])]
-    queries += [v["query"] for v in d["templating"]["list"]]
+    queries += [v["query"] for v in d["templating"]["list"] if v["type"] == "query"]
     fields_used: set[str] = set()
     tags_used: set[str] = set()
     for q in queries:

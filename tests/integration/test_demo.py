@@ -5,6 +5,7 @@ query returns data on what the demo wrote; SIGINT (Ctrl-C) stops every child cle
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,8 +20,15 @@ from .loading import load
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 NS = 1_000_000_000
-# Panels a few minutes of demo cannot fill, with the reason. Keep short.
-NO_DATA_EXPECTED: dict[str, str] = {}
+# Panel targets ("<file> '<title>' <refId>", panel ids left out: they shift when panels are
+# added) that a few minutes of demo may leave empty, with the reason. Keep short.
+NO_DATA_EXPECTED: dict[str, str] = {
+    "fabric-overview.json 'Interfaces oper-down' A": "counts ports whose last state is down: "
+    "none when every failed-over link is back (the stat then shows its noValue 0)",
+    "fabric-overview.json 'Interfaces oper-down' B": "same, for sFlow interfaces",
+    "endpoint-detail.json 'Events per interval by status' C": "the deleted series: the "
+    "chosen endpoint (a NIC-teaming flap) may have had no entry deleted yet",
+}
 
 
 def test_demo_brings_up_the_stack_and_explains_moves(tmp_path, influxdb, influx_db):
@@ -129,6 +137,7 @@ def check_dashboards(influxdb, db: str, started_ns: int) -> dict[str, list[str] 
         "empty": [
             str(r)
             for r in results
-            if r.empty and f"{r.dashboard} {r.where}" not in NO_DATA_EXPECTED
+            if r.empty
+            and f"{r.dashboard} {re.sub(r'^panel [0-9]+ ', '', r.where)}" not in NO_DATA_EXPECTED
         ],
     }

@@ -264,7 +264,7 @@ def test_l2_loop_storms_the_nics_of_the_hosts_on_the_loop_and_the_fabric_counts_
         f for f in w.fab.static["faultInst"].values() if f["code"] == loop_faults.MCP_FAULT_CODE
     ]
     assert [f["lc"] for f in faults] == ["raised"]
-    assert f"phys-[{loop.to_interface}]" in faults[0]["dn"]
+    assert f"/sys/mcp/inst/if-[{loop.to_interface}]/" in faults[0]["dn"]
     w.run(run.ends_at - w.now + 2.0)
     for n, p in looped:
         lk = w.model.leafs[leaf_name(n)].links[port_index(p)]

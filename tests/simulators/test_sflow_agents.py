@@ -153,7 +153,7 @@ def cpu_usage(prev: dict, cur: dict) -> float:
         "cpu_steal",
     )
     total = sum(cur[k] - prev[k] for k in keys)
-    idle = (cur["cpu_idle"] - prev["cpu_idle"]) + (cur["cpu_wio"] - prev["cpu_wio"])
+    idle = cur["cpu_idle"] - prev["cpu_idle"]  # Telegraf: active = 100 − idle
     return 100.0 * (1 - idle / total)
 
 

@@ -148,7 +148,7 @@ def test_real_datagrams_present() -> None:
 def _values(block: object, seed: int) -> object:
     """Copy of ``block`` with distinct, full-width values in every numeric field."""
     changes: dict[str, object] = {}
-    layout = type(block).LAYOUT  # type: ignore[attr-defined]
+    layout = type(block).layout()  # type: ignore[attr-defined]
     for i, (f, code) in enumerate(zip(dataclasses.fields(block), layout, strict=True)):  # type: ignore[arg-type]
         if code == "Q":
             changes[f.name] = (1 << 40) + seed * 1000 + i
@@ -412,7 +412,7 @@ def test_discard_sample_and_unknown_records() -> None:
     )
     unknown = enc.RawRecord(enc.tag_of(9999, 7), b"\x01\x02\x03")  # padded to 4 by the encoder
     drop = enc.DiscardSample(12, reason=258, records=[hdr, unknown], input=12, drops=4)
-    raw_sample = enc.RawSample(enc.tag_of(4300, 1002), b"{}")
+    raw_sample = enc.RawSample(enc.tag_of(9999, 1002), b"{}")  # 4300:1002 (rtmetric) is decoded now
     dg = decode_datagram(enc.encode_datagram("192.0.2.1", [drop, raw_sample]))
     d, u = dg.samples
     assert isinstance(d, rec.DiscardSample)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from collector.apic.client import ApicClient
-from collector.apic.faults import LoopFaults, kind_of
+from collector.apic.faults import DEFAULT_CODES, LoopFaults, kind_of, query_filter
 from collector.apic.poller import ApicPoller, PollerConfig
 from collector.apic.topology import AdjacencyBook, mac_upper, parse_adjacency
 from influx.writer import BatchingWriter
@@ -21,6 +21,7 @@ from simulators import adjacency, port_stats
 from simulators.apic_server import ApicSimulator
 from simulators.bridge import bridge_fabric
 from simulators.fabric import EndpointPolicy, SimulatedFabric
+from simulators.loop_faults import fault_attrs, raise_mcp_fault
 from simulators.sflow_agents import Hypervisor
 
 pytestmark = pytest.mark.timeout(180)
@@ -215,7 +216,8 @@ async def test_loop_shows_as_flood_counters_and_loop_faults(influxdb: Any, influ
         assert mcp[0]["code"] == "F2533" and mcp[0]["node"] == str(loop.to_nodes[0])
         assert mcp[0]["interface"] == loop.to_interface
         assert mcp[0]["severity"] == "major" and mcp[-1]["severity"] == "cleared"
-        assert mcp[0]["dn"].endswith(f"/phys-[{loop.to_interface}]/fault-F2533")
+        # On the port's MCP interface object (mcp:If, the class the MIM gives MCP faults to).
+        assert mcp[0]["dn"].endswith(f"/sys/mcp/inst/if-[{loop.to_interface}]/fault-F2533")
         # Raised ~2 s into the loop; clearing as it ends; retaining 10 s later.
         end_ns = int(run.ends_at * 1e9)
         assert mcp[0]["time"] == int((run.started + 2.0) * 1e9)
@@ -229,6 +231,54 @@ async def test_loop_shows_as_flood_counters_and_loop_faults(influxdb: Any, influ
             "SELECT last(fault_points) FROM fabricscope_stats", lambda rs: rs and rs[0]["last"] >= 4
         )
         assert stats[0]["last"] >= 4
+
+
+def _port_down_fault(fab: SimulatedFabric, node: int, port: str, code: str) -> str:
+    """A non-loop fault shaped like a real one (ACI-Pre-Upgrade-Validation-Script issue #186:
+    F1394 on ``…/phys-[eth1/31]/phys/fault-F1394``, cause ``interface-physical-down``)."""
+    dn = f"{fab.leaf(node).prefix}/sys/phys-[{port}]/phys/fault-{code}"
+    attrs = fault_attrs(
+        dn, code, "interface-physical-down", f"Port is down, reason:linkNotConnected ({port})",
+        fab.clock.now(), "ethpm-if-port-down-infra-epg", severity="minor",
+    )  # fmt: skip
+    with fab.lock:
+        fab.emit_static("faultInst", attrs, "created")
+    return dn
+
+
+async def test_the_apic_filters_faults_for_the_poller(influxdb: Any, influx_db: str) -> None:
+    """faultInst is read and subscribed with the loop filter, so the fabric's other faults never
+    reach the poller — neither in the build read nor as events — while loop faults do."""
+    st = Stack(influxdb, influx_db, adjacency_interval_s=0)
+    leafs = sorted(n.id for n in st.fab.nodes.values() if n.role == "leaf")
+    noise = [_port_down_fault(st.fab, leafs[0], "eth1/40", "F0532")]
+    mcp_build = raise_mcp_fault(st.fab, leafs[1], "eth1/41", 101)
+    # Over plain REST the simulator answers the filtered class query as an APIC does.
+    flt = query_filter(DEFAULT_CODES)
+    every = {a["dn"] for _, a in await st.client.class_objects("faultInst")}
+    only = {a["dn"] for _, a in await st.client.class_objects("faultInst", flt)}
+    assert set(noise) | {mcp_build} <= every and only == {mcp_build}
+    seen: list[tuple[str, bool]] = []
+    handler, build = st.poller._classes["faultInst"]
+
+    def spy(attrs: dict[str, Any], ts: float, snapshot: bool) -> None:
+        seen.append((attrs["dn"], snapshot))
+        handler(attrs, ts, snapshot)
+
+    st.poller._classes["faultInst"] = (spy, build)
+    async with st:
+        assert (mcp_build, True) in seen  # the build read
+        noise.append(_port_down_fault(st.fab, leafs[2], "eth1/42", "F0532"))
+        with st.fab.lock:  # a change of a non-loop fault: no event either
+            st.fab.emit_static("faultInst", {"dn": noise[0], "lc": "raised"}, "modified")
+        mcp_event = await asyncio.to_thread(raise_mcp_fault, st.fab, leafs[3], "eth1/43", 102)
+        rows = await st.until(
+            'SELECT * FROM apic_fault GROUP BY "node"',
+            lambda rs: any(r["dn"] == mcp_event for r in rs),
+        )
+        assert {r["dn"] for r in rows} == {mcp_build, mcp_event}
+        assert (mcp_event, False) in seen  # the subscription event
+        assert not [dn for dn, _ in seen if dn in noise], seen
 
 
 # ------------------------------------------------------------------ pure parsing (no I/O)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from collector.sflow.decoder import COUNTER_FIELDS, DecodeError
+from collector.sflow.decoder import DecodeError
 from collector.sflow.decoder import decode_datagram as _decode
 from collector.sflow.headers import decode_header_layers
 from collector.sflow.records import (
@@ -19,6 +19,7 @@ from collector.sflow.records import (
     SampledHeader,
 )
 from collector.sflow.sflowtool_json import to_sflowtool
+from collector.sflow.structures import COUNTERS
 
 from . import builder as b
 
@@ -172,7 +173,7 @@ def test_unknown_reason_name() -> None:
 
 
 def _named(tag: int, values: Any) -> dict[str, Any]:
-    return dict(zip(COUNTER_FIELDS[tag], values, strict=True))
+    return dict(zip(COUNTERS[tag].names, values, strict=True))
 
 
 HOST_BLOCKS: dict[int, tuple[bytes, dict[str, Any]]] = {

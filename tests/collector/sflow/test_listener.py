@@ -124,3 +124,25 @@ def test_parse_listen_rejects_bad_values(bad):
 def test_allow_list_names_the_bad_entry():
     with pytest.raises(ValueError, match="nonsense"):
         parse_allow_list("10.0.0.0/8, nonsense")
+
+
+def test_socket_drops_are_this_sockets_own() -> None:
+    import socket as socket_mod
+
+    from collector.sflow.listener import socket_drops
+
+    full = socket_mod.socket(socket_mod.AF_INET, socket_mod.SOCK_DGRAM)
+    other = socket_mod.socket(socket_mod.AF_INET, socket_mod.SOCK_DGRAM)
+    tx = socket_mod.socket(socket_mod.AF_INET, socket_mod.SOCK_DGRAM)
+    try:
+        full.setsockopt(socket_mod.SOL_SOCKET, socket_mod.SO_RCVBUF, 4096)
+        full.bind(("127.0.0.1", 0))
+        other.bind(("127.0.0.1", 0))
+        assert socket_drops(full) == 0 and socket_drops(other) == 0
+        for _ in range(200):  # nobody reads: the small buffer overflows
+            tx.sendto(b"x" * 1000, full.getsockname())
+        assert (socket_drops(full) or 0) > 0
+        assert socket_drops(other) == 0  # another socket's drops are not ours
+    finally:
+        for s in (full, other, tx):
+            s.close()

@@ -212,7 +212,8 @@ def test_cpu_usage_from_deltas_matches_telegraf_semantics():
     assert f["usage_system"] == pytest.approx(10.0)
     assert f["usage_idle"] == pytest.approx(50.0)
     assert f["usage_iowait"] == pytest.approx(10.0)
-    assert f["usage_active"] == pytest.approx(40.0)
+    # Telegraf's cpu.go: active = total − idle (iowait counts as active)
+    assert f["usage_active"] == pytest.approx(50.0)
 
 
 def test_cpu_counter_reset_is_not_a_usage_spike():
@@ -400,7 +401,7 @@ def test_sub_agents_keep_their_own_sequence_numbers():
 
 def test_spoofed_agent_flood_has_bounded_state(monkeypatch):
     # faults §2.2 case 36: many distinct agent addresses must not grow per-agent series forever.
-    import collector.sflow.points as points
+    import collector.sflow.loss as points
 
     monkeypatch.setattr(points, "MAX_AGENTS", 50)
     pts = SflowPoints()
