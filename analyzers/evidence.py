@@ -139,10 +139,32 @@ class Topology:
         return "known" if found == len(locs) else "partial" if found else "unknown"
 
 
+# The longest interval between two counter readings whose average rate still counts for a
+# window it overlaps (the APIC poller reads every 60 s, Host sFlow every 10-30 s).
+MAX_RATE_SPAN_NS = 180 * NS
+# A loop's ports: touched (left or joined) by at least this share of its BD's burst of moves.
+LOOP_PORT_SHARE = 0.25
+
+
 @dataclass(frozen=True)
 class RateSample:
+    """A rate at `time_ns`; for a rate between two counter readings, `since_ns` is the earlier
+    reading (the rate is that interval's average, so the flood may lie anywhere in it)."""
+
     time_ns: int
     rate: float
+    since_ns: int | None = None
+
+    def overlaps(self, lo: int, hi: int) -> bool:
+        """In [lo, hi], or an interval of at most MAX_RATE_SPAN_NS that overlaps it: a storm
+        that began and ended between two 60-s polls is stamped at the later poll, which may be
+        after the move's evidence window while the flood itself was inside it."""
+        if lo <= self.time_ns <= hi:
+            return True
+        s = self.since_ns
+        return (
+            s is not None and self.time_ns - s <= MAX_RATE_SPAN_NS and s < hi and self.time_ns > lo
+        )
 
 
 def _rates(samples: Sequence[tuple[int, int | None]]) -> list[RateSample]:
@@ -151,7 +173,7 @@ def _rates(samples: Sequence[tuple[int, int | None]]) -> list[RateSample]:
     for (t0, v0), (t1, v1) in zip(samples, samples[1:], strict=False):
         if v0 is None or v1 is None or t1 <= t0 or v1 < v0:
             continue
-        out.append(RateSample(t1, (v1 - v0) / ((t1 - t0) / NS)))
+        out.append(RateSample(t1, (v1 - v0) / ((t1 - t0) / NS), t0))
     return out
 
 
@@ -164,6 +186,7 @@ class Storm:
     at_ns: int
     baseline_pps: float
     source: str  # "APIC flood" | "sFlow broadcast"
+    since_ns: int | None = None  # the rate is the average since this reading (between polls)
 
 
 @dataclass(frozen=True)
@@ -381,7 +404,8 @@ class EvidenceIndex:
         return p
 
     def bd_burst(self, m: reads.Move) -> tuple[int, int, frozenset[Port]]:
-        """(distinct endpoints, moves, leaf ports they moved between) of the move's BD within
+        """(distinct endpoints, moves, leaf ports they moved between — those touched by at
+        least LOOP_PORT_SHARE of the moves) of the move's BD within
         ±`loop_window_s` of it. Computed for the whole BD at once with a sliding window, so a
         loop of N moves costs O(N), not O(N²)."""
         key = (m.addr, m.time_ns)
@@ -407,7 +431,12 @@ class EvidenceIndex:
                     del addrs[ms[lo].addr]
                 ports.subtract(locs[lo])
                 lo += 1
-            live = frozenset(p for p, n in ports.items() if n > 0)
+            # The ports the burst moves between, not every port it touched: a loop flaps its
+            # endpoints across the looped ports again and again, while each endpoint leaves
+            # its home port once — and a home port (a hypervisor's, shared with other BDs)
+            # flooding for another BD's reason is not this BD's loop.
+            need = max(1.0, LOOP_PORT_SHARE * (hi - lo))
+            live = frozenset(p for p, n in ports.items() if n >= need)
             self._bursts[(x.addr, x.time_ns)] = (len(addrs), hi - lo, live)
 
     def addr_moves(self, addr: str, lo: int, hi: int) -> list[reads.Move]:
@@ -462,14 +491,14 @@ class EvidenceIndex:
 
     def _storm_in(
         self, rates: list[RateSample], lo: int, hi: int
-    ) -> tuple[float, int, float] | None:
-        """(peak, when, quiet level) when `rates` hold a storm in [lo, hi]: a peak ≥
+    ) -> tuple[float, int, float, int | None] | None:
+        """(peak, when, quiet level, since) when `rates` hold a storm in [lo, hi]: a peak ≥
         storm_min_pps and ≥ storm_factor × the series' quiet level (its 10th percentile over
         the loaded window), so a port that always floods a little is not a storm."""
         cfg = self.cfg
         peak: RateSample | None = None
         for r in rates:
-            if lo <= r.time_ns <= hi and (peak is None or r.rate > peak.rate):
+            if r.overlaps(lo, hi) and (peak is None or r.rate > peak.rate):
                 peak = r
         if peak is None or peak.rate < cfg.storm_min_pps:
             return None
@@ -478,19 +507,19 @@ class EvidenceIndex:
         if baseline < peak.rate:
             if peak.rate < cfg.storm_factor * max(baseline, 1.0):
                 return None
-            return peak.rate, peak.time_ns, baseline
+            return peak.rate, peak.time_ns, baseline, peak.since_ns
         # No quiet sample in the window: only a flood far above any normal level is a storm
         # (a loop that began before the window); a port that always floods a little is not.
         if peak.rate < cfg.storm_factor * cfg.storm_min_pps:
             return None
-        return peak.rate, peak.time_ns, baseline
+        return peak.rate, peak.time_ns, baseline, peak.since_ns
 
     def port_storm(self, port: Port, lo: int, hi: int) -> Storm | None:
         """An APIC flood storm (ingress flood pkts/s, broadcast included) on one leaf port."""
         hit = self._storm_in(self._flood_rates(port), lo, hi)
         if hit is None:
             return None
-        return Storm(port_place(*port), hit[0], hit[1], hit[2], "APIC flood")
+        return Storm(port_place(*port), hit[0], hit[1], hit[2], "APIC flood", hit[3])
 
     def host_storm(self, host: str, lo: int, hi: int) -> Storm | None:
         """The worst sFlow broadcast storm on one host's interfaces."""
@@ -498,7 +527,9 @@ class EvidenceIndex:
         for ifindex in sorted(self.if_counters.get(host, {})):
             hit = self._storm_in(self._bcast_rates(host, ifindex), lo, hi)
             if hit is not None and (worst is None or hit[0] > worst.peak_pps):
-                worst = Storm(f"host:{host}/if{ifindex}", hit[0], hit[1], hit[2], "sFlow broadcast")
+                worst = Storm(
+                    f"host:{host}/if{ifindex}", hit[0], hit[1], hit[2], "sFlow broadcast", hit[3]
+                )
         return worst
 
     def host_nic_downs(self, host: str, lo: int, hi: int) -> list[reads.IfCounters]:

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 
 from analyzers.causes import BY_NAME, Verdict
 from analyzers.config import MoveCauseConfig
+from analyzers.evidence import LOOP_PORT_SHARE, port_place
 from fabricscope import macs
 from influx.line_protocol import encode_line
 from influx.reads import Move, StoredIncident
@@ -203,6 +204,9 @@ def _build(
     places: dict[str, None] = {}
     if cause != "unknown" and key.startswith(("bd:", "vm:", "host:", "node-")):
         places[key] = None
+    if cause == "loop":
+        for p in looped_ports([m for m, _ in members]):
+            places[p] = None
     for _, v in members:
         for p in v.places:
             places.setdefault(p, None)
@@ -216,6 +220,17 @@ def _build(
         inc.peak_flood_pps = max(inc.peak_flood_pps or 0.0, prior.peak_flood_pps)
     inc.summary = BY_NAME[cause].summary(key, inc.endpoints, inc.moves, inc.places)
     return inc
+
+
+def looped_ports(moves: Sequence[Move], share: float = LOOP_PORT_SHARE) -> list[str]:
+    """The ports a loop moves its endpoints between: those that a good share of its moves left
+    or joined (each endpoint's first move also leaves its home port, which is not the loop's),
+    busiest first. Named even when no counter of theirs was polled while the loop lasted."""
+    seen: Counter[str] = Counter()
+    for m in moves:
+        seen.update({port_place(*m.from_loc), port_place(*m.to_loc)})
+    need = max(2, share * len(moves))
+    return [p for p, n in seen.most_common() if n >= need]
 
 
 def superseded(

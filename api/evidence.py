@@ -26,6 +26,7 @@ MAX_PORTS = 6
 MAX_HOSTS = 4
 MIN_PAD_S = 300  # at least 5 minutes before and after the incident
 _PORT = re.compile(r"^node-(\d+)/(\S+)$")
+_NIC = re.compile(r"/if\d+$")
 UP_DOWN = {0.0: "down", 1.0: "up"}
 
 
@@ -65,10 +66,30 @@ def hosts_of(inc: dict[str, Any], timeline: Sequence[dict[str, Any]]) -> list[st
     for mv in timeline:
         places += [p for p in str(mv.get("places", "")).split(",") if p]
     for p in places:
-        p = p.strip()
-        if p.startswith("host:") and p[5:] and p[5:] not in out:
-            out.append(p[5:])
+        # `host:esx-03` or one NIC of it, `host:esx-03/if3`: the charts are per host.
+        h = p.strip().removeprefix("host:") if p.strip().startswith("host:") else ""
+        h = _NIC.sub("", h)
+        if h and h not in out:
+            out.append(h)
     return out[:MAX_HOSTS]
+
+
+def related_faults(
+    faults: Sequence[dict[str, Any]], inc: dict[str, Any], ports: Sequence[tuple[str, str]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(faults on this incident's leaf ports or BDs, faults elsewhere in the fabric). A loop
+    fault on another leaf is not evidence of this incident (a failover during an unrelated
+    loop must not show that loop's fault as its own)."""
+    bds = {p[3:] for p in inc.get("places", []) if p.startswith("bd:")}
+    on: list[dict[str, Any]] = []
+    off: list[dict[str, Any]] = []
+    for f in faults:
+        node, iface, bd = str(f.get("node", "")), str(f.get("interface", "")), f.get("bd")
+        if (node, iface) in ports or (bd and bd in bds):
+            on.append(f)
+        else:
+            off.append(f)
+    return on, off
 
 
 def window_s(start_ns: int, end_ns: int, now_ns: int) -> tuple[float, float]:
@@ -98,19 +119,32 @@ async def evidence_charts(
     start_ns: int,
     end_ns: int,
     now_ns: int,
-) -> tuple[list[Chart], list[dict[str, Any]], tuple[float, float]]:
-    """(charts, fault changes, (t0, t1)) for the incident page."""
+) -> tuple[list[Chart], list[dict[str, Any]], list[dict[str, Any]], tuple[float, float]]:
+    """(charts, fault changes on the incident's ports/BDs, fault changes elsewhere in the
+    fabric, (t0, t1)) for the incident page. Only the incident's own faults are chart markers."""
     t0, t1 = window_s(start_ns, end_ns, now_ns)
     since_ns, until_ns = int(t0 * reads.NS), int(t1 * reads.NS) + 1
     fabric = inc.get("fabric")
     ports = ports_of(inc, timeline)
     hosts = hosts_of(inc, timeline)
     # The page's reads are independent: ask InfluxDB for them at once.
-    faults, (oper, flood), hs = await asyncio.gather(
+    # A port-channel (`node-101/po1`) has no row of its own: chart its member ports.
+    bundles = [p for p in ports if p[1].startswith("po")]
+    members = await reads.bundle_members(iq, fabric, bundles, since_ns, until_ns)
+    labels: dict[tuple[str, str], str] = {}
+    phys: list[tuple[str, str]] = []
+    for node, iface in ports:
+        for m in members.get((node, iface), [iface]):
+            if (node, m) not in labels:
+                phys.append((node, m))
+                labels[(node, m)] = f"node-{node} {m}" + (f" ({iface})" if m != iface else "")
+    ports = phys[:MAX_PORTS]
+    faults_all, (oper, flood), hs = await asyncio.gather(
         reads.faults(iq, fabric, since_ns, until_ns),
         reads.port_series(iq, fabric, ports, since_ns, until_ns),
         reads.host_series(iq, hosts, since_ns, until_ns),
     )
+    faults, elsewhere = related_faults(faults_all, inc, ports)
     span = (start_ns / reads.NS, end_ns / reads.NS)
     event = Marker(span[0], "start", "event", str(inc.get("summary", "")))
     fault_marks = [
@@ -132,7 +166,10 @@ async def evidence_charts(
 
         def port_series(d: dict[tuple[str, ...], reads.TimeSeries], step: bool) -> list[Series]:
             keys = sorted(d, key=lambda k: order.get((k[0], k[1]), 99))
-            return [Series(_label_port(k), d[k].points, step=step) for k in keys]
+            return [
+                Series(labels.get((k[0], k[1]), _label_port(k)), d[k].points, step=step)
+                for k in keys
+            ]
 
         charts.append(
             Chart(
@@ -156,14 +193,15 @@ async def evidence_charts(
                 "Leaf port ingress flood rate",
                 time_chart(
                     "Ingress flood rate per leaf port",
-                    port_series(flood, False),
+                    port_series(flood, True),  # a rate holds over its poll interval
                     markers=[event, *fault_marks],
                     unit="pps",
                     chart_id="port-flood",
                     **common,
                 ),
                 len(ports),
-                "apic_interface in_flood_pkts_rate (broadcast counted as flood)",
+                "apic_interface in_flood_pkts_cum between polls, else in_flood_pkts_rate "
+                "(broadcast counted as flood)",
             )
         )
     if hosts:
@@ -224,4 +262,4 @@ async def evidence_charts(
                 "net bytes_recv / bytes_sent as bit/s",
             )
         )
-    return charts, faults, (t0, t1)
+    return charts, faults, elsewhere, (t0, t1)

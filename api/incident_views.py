@@ -10,6 +10,7 @@ from typing import Any
 
 from api.evidence import evidence_charts, grafana_endpoint_url
 from api.routes.incidents import bounds_ns, incident_with_timeline
+from fabricscope import macs
 from influx.query import InfluxQuery
 from influx.reads import incident_pages as reads
 
@@ -84,7 +85,7 @@ async def incident_page(
         return None
     decorate(inc)
     timeline: list[dict[str, Any]] = inc["timeline"]
-    charts, faults, (t0, t1) = await evidence_charts(
+    charts, faults, elsewhere, (t0, t1) = await evidence_charts(
         iq, inc, timeline, inc["start_ns"], inc["end_ns"], now_ns
     )
     addrs: list[str] = inc.get("addrs") or sorted({str(m["addr"]) for m in timeline if "addr" in m})
@@ -93,14 +94,20 @@ async def incident_page(
         if grafana_url
         else {}
     )
+    # The button opens a MAC's dashboard when the incident has one (its IPs follow the MAC).
+    shown = addrs[:ADDRS_SHOWN]
+    first = next((a for a in shown if macs.parse(a)), shown[0] if shown else None)
+    first = first if first in grafana else None
     return {
         "inc": inc,
         "timeline": timeline,
         "timeline_more": inc["timeline_truncated"],
         "charts": charts,
         "faults": faults,
+        "faults_elsewhere": elsewhere,
         "addrs": addrs[:ADDRS_SHOWN],
         "addrs_more": max(0, len(addrs) - ADDRS_SHOWN),
         "grafana": grafana,
-        "grafana_first": grafana.get(addrs[0]) if addrs and grafana else None,
+        "grafana_first": grafana.get(first) if first else None,
+        "grafana_first_addr": first,
     }

@@ -43,6 +43,18 @@ def to_apic(text: str) -> str | None:
     return ":".join(h[i : i + 2] for i in range(0, 12, 2)).upper()
 
 
+_APIC_FORM = re.compile(r"[0-9A-F]{2}(?::[0-9A-F]{2}){5}")
+
+
+def apic_form(text: str) -> str:
+    """A MAC the APIC wrote → APIC form. Already `00:50:56:AA:BB:CC` (every epm row): returned
+    as is, the poller's fast path; another spelling → `to_apic`; not a MAC → upper-cased, so an
+    odd address is kept rather than dropped."""
+    if _APIC_FORM.fullmatch(text) is not None:
+        return text
+    return to_apic(text) or text.upper()
+
+
 def sflow_to_apic(mac: str) -> str | None:
     """sFlow's `0050560a0b0c` → `00:50:56:0A:0B:0C`; None for sflowtool's `none`/`other`."""
     if len(mac) == 12 and all(c in _HEX for c in mac):

@@ -367,6 +367,7 @@ class FabricSflowBridge:
     ) -> None:
         model = self.model
         storming: list[tuple[str, int]] = []
+        books: list[list[float]] = []  # the fabric's flood spans of these ports
         for nodes, if_id in ports:
             ifx = port_index(if_id)
             if not nodes or ifx is None or leaf_name(nodes[0]) not in model.leafs:
@@ -375,6 +376,8 @@ class FabricSflowBridge:
             # The rate the fabric counts on that port (its flood book), else the default.
             spans = self.fab.floods.get((nodes[0], if_id))
             pps = spans[-1][2] if spans else self.cfg.storm_pps
+            if spans:
+                books.append(spans[-1])
             model.ensure_link(leaf, ifx)
             model.start_storm(leaf, ifx, pps=pps, looped=looped)
             storming.append((leaf, ifx))
@@ -385,7 +388,19 @@ class FabricSflowBridge:
             for leaf, ifx in storming:
                 model.stop_storm(leaf, ifx)
 
-        model.schedule(ends + 1.0, stop)
+        def settle() -> None:
+            # Stop when the fabric's flood stops (within 1 s), not when the whole run ends: a
+            # concurrent run outlasts its loop or storm, and the hosts' broadcast counters
+            # must not go on after the leaf ports' flood counters went quiet.
+            if all(b[1] != float("inf") for b in books) or model.now >= ends + 1.0:
+                stop()
+            else:
+                model.schedule(model.now + 1.0, settle)
+
+        if books:
+            model.schedule(rec.time + 1.0, settle)
+        else:
+            model.schedule(ends + 1.0, stop)
 
 
 def bridge_fabric(

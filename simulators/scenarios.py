@@ -736,11 +736,28 @@ class ScenarioEngine:
         """A loop in one BD while a port-channel of another BD fails: the loop's flood and MCP
         fault must not explain the port-channel's moves, nor the reverse."""
         name = "concurrent_loop_pc_failover"
-        loop_steps, loop_dur, loop_targets = self._plan_l2_loop(run, rng, count=count, name=name)
-        loop_bd = self.fab.endpoint(loop_targets[0]).bd
-        pc_steps, pc_dur, pc_targets = self._plan_pc_failover(
-            run, rng, restore_after=restore_after, name=name, avoid_bd=loop_bd
-        )
+        # Planning only builds closures (nothing changes until the steps run), so try each BD
+        # that could loop until one leaves a port-channel with none of its endpoints: with a
+        # few BDs, the first random pick often has an endpoint behind every free port-channel.
+        bds = sorted(
+            {e.bd.name for e in self.fab.ep_list
+             if self._free(e) and e.att is not None and e.att.kind == "eth"}
+        )  # fmt: skip
+        rng.shuffle(bds)
+        for bd in bds:
+            loop_steps, loop_dur, loop_targets = self._plan_l2_loop(
+                run, rng, bd=bd, count=count, name=name
+            )
+            loop_bd = self.fab.endpoint(loop_targets[0]).bd
+            try:
+                pc_steps, pc_dur, pc_targets = self._plan_pc_failover(
+                    run, rng, restore_after=restore_after, name=name, avoid_bd=loop_bd
+                )
+            except ValueError:
+                continue
+            break
+        else:
+            raise ValueError("no BD leaves a port-channel with free endpoints outside it")
         steps = loop_steps + [(pc_after + t, fn) for t, fn in pc_steps]
         return steps, max(loop_dur, pc_after + pc_dur), loop_targets + pc_targets
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from fabricscope import macs
+
 NS = 1_000_000_000
 
 
@@ -14,6 +16,15 @@ def hms(ns: int) -> str:
 def rel(ns: int, move_ns: int) -> str:
     d = (ns - move_ns) / NS
     return f"{abs(d):.0f}s {'before' if d <= 0 else 'after'} the move"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def mac_text(mac: str) -> str:
+    """A MAC as the APIC and the UI spell it (`00:50:56:AA:BB:CC`), whatever form it came in."""
+    return macs.to_apic(mac) or mac
 
 
 def port(node: str, interface: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from analyzers.causes._text import NS, hms, port, rel, topology_note
+from analyzers.causes._text import NS, hms, plural, port, rel, topology_note
 from analyzers.causes.base import Verdict
 from analyzers.evidence import EvidenceIndex, MovePath, port_place
 from influx.reads import Move
@@ -88,6 +88,9 @@ class LinkFailover:
                 continue
             c = downs[0]
             place = f"host:{host}/if{c.ifindex}"
+            # Keyed by the old leaf port like the leaf side: one failover is one incident
+            # whether its moves were explained by the leaf's or by the host's evidence.
+            key = port_place(*m.from_loc)
             via = (
                 f", cabled to {port(*m.from_loc)} ({path.old_host.via})"
                 if path.old_host is not None
@@ -101,13 +104,15 @@ class LinkFailover:
                 self.name, conf,
                 f"{shared}, {rel(c.time_ns, m.time_ns)}; the endpoint moved from "
                 f"{port(*m.from_loc)} to {port(*m.to_loc)}",
-                place, (place, f"host:{host}", port_place(*m.from_loc)), shared,
+                key, (key, place, f"host:{host}"), shared,
             )  # fmt: skip
         return None
 
     def summary(self, key: str, endpoints: int, moves: int, places: Sequence[str]) -> str:
         what = key.removeprefix("host:")
+        nics = [p.removeprefix("host:") for p in places if p.startswith("host:") and "/if" in p]
+        via = f" (NIC {nics[0].replace('/if', ' ifIndex ')} down)" if nics else ""
         return (
-            f"Failover of {what}: {endpoints} endpoints behind it moved to their standby link "
-            f"({moves} moves)"
+            f"Failover of {what}{via}: {plural(endpoints, 'endpoint')} behind it moved to "
+            f"their standby link ({plural(moves, 'move')})"
         )

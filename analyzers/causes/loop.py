@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from analyzers.causes._text import NS, hms
+from analyzers.causes._text import NS, hms, plural
 from analyzers.causes.base import Verdict
 from analyzers.evidence import EvidenceIndex, Storm, port_place
 from collector.apic.anomaly_kinds import LOOP
@@ -55,7 +55,7 @@ class Loop:
         peak: float | None = None
         for s in sorted(storms + host_storms, key=lambda s: -s.peak_pps)[:4]:
             parts.append(
-                f"{s.source} storm on {s.place}: {s.peak_pps:.0f} pkts/s at {hms(s.at_ns)} UTC "
+                f"{s.source} storm on {s.place}: {s.peak_pps:.0f} pkts/s {_when(s)} "
                 f"(quiet level {s.baseline_pps:.0f}/s)"
             )
         for s in storms + host_storms:
@@ -70,8 +70,8 @@ class Loop:
             parts.append(f"the APIC poller reported a loop in BD {move.bd}: {anoms[0].detail}")
         shared = "; ".join(parts)
         evidence = (
-            f"{n_addrs} endpoints of BD {move.bd} moved within ±{cfg.loop_window_s:.0f}s of "
-            f"this move ({n_moves} moves); {shared}"
+            f"{n_addrs} addresses (MACs and IPs) of BD {move.bd} moved within "
+            f"±{cfg.loop_window_s:.0f}s of this move ({n_moves} moves); {shared}"
         )
         return Verdict(
             self.name, conf, evidence, f"bd:{move.bd}", tuple(dict.fromkeys(places)), shared, peak
@@ -79,8 +79,23 @@ class Loop:
 
     def summary(self, key: str, endpoints: int, moves: int, places: Sequence[str]) -> str:
         ports = [p for p in places if p.startswith("node-")]
-        where = f" between {', '.join(ports[:4])}" if ports else ""
+        shown = ports[:4]
+        if len(shown) == 1:
+            where = f" on {shown[0]}"
+        elif shown:
+            where = f" between {', '.join(shown[:-1])} and {shown[-1]}"
+            where += f" (+{len(ports) - 4} more ports)" if len(ports) > 4 else ""
+        else:
+            where = ""
         return (
-            f"L2 loop in BD {key.removeprefix('bd:')}: {endpoints} endpoints moved {moves} "
-            f"times{where}"
+            f"L2 loop in BD {key.removeprefix('bd:')}: {plural(endpoints, 'endpoint')} moved "
+            f"{moves} times{where}"
         )
+
+
+def _when(s: Storm) -> str:
+    """When the peak was measured: one instant, or the interval between two counter readings
+    (the rate is that interval's average; the loop may have lasted only part of it)."""
+    if s.since_ns is None:
+        return f"at {hms(s.at_ns)} UTC"
+    return f"between {hms(s.since_ns)} and {hms(s.at_ns)} UTC"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from analyzers.causes._text import NS, hms, port
+from analyzers.causes._text import NS, hms, mac_text, plural, port
 from analyzers.causes.base import Verdict
 from analyzers.evidence import EvidenceIndex, port_place
 from collector.apic.anomaly_kinds import RAPID, ROGUE
@@ -58,4 +58,5 @@ class NicTeamingFlap:
     def summary(self, key: str, endpoints: int, moves: int, places: Sequence[str]) -> str:
         ports = [p for p in places if p.startswith("node-")]
         between = f" between {' and '.join(ports[:2])}" if ports else ""
-        return f"NIC teaming flap of {key.removeprefix('mac:')}{between}: {moves} moves"
+        who = mac_text(key.removeprefix("mac:"))
+        return f"NIC teaming flap of {who}{between}: {plural(moves, 'move')}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from analyzers.causes._text import port, topology_note
+from analyzers.causes._text import plural, port, topology_note
 from analyzers.causes.base import Verdict
 from analyzers.evidence import EvidenceIndex, port_place
 from influx.reads import Move
@@ -29,6 +29,6 @@ class Unknown:
     def summary(self, key: str, endpoints: int, moves: int, places: Sequence[str]) -> str:
         where = f" in BD {key.removeprefix('bd:')}" if key.startswith("bd:") else ""
         return (
-            f"{endpoints} endpoints moved{where} ({moves} moves) with no evidence of a cause "
-            f"on their paths: unknown"
+            f"{plural(endpoints, 'endpoint')} moved{where} ({plural(moves, 'move')}) with no "
+            f"evidence of a cause on {'its path' if endpoints == 1 else 'their paths'}: unknown"
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from analyzers.causes._text import NS, hms, port, rel
+from analyzers.causes._text import NS, hms, mac_text, plural, port, rel
 from analyzers.causes.base import Verdict
 from analyzers.evidence import EvidenceIndex, port_place
 from influx.reads import Move
@@ -59,7 +59,7 @@ class VmMigration:
         if busy:
             conf = min(0.95, conf + 0.05)
         load_txt = "; ".join(_load_text(h, c, n) for h, c, n in loads)
-        who = f"VM {vm} (MAC {mac})" if vm else f"MAC {mac}"
+        who = f"VM {vm} (MAC {mac_text(mac)})" if vm else f"MAC {mac_text(mac)}"
         shared = (
             f"{who} was listed by hypervisor {old} until {hms(seen[old][1])} UTC and by "
             f"hypervisor {new} from {hms(seen[new][0])} UTC{topo}"
@@ -76,8 +76,9 @@ class VmMigration:
     def summary(self, key: str, endpoints: int, moves: int, places: Sequence[str]) -> str:
         hosts = [p.removeprefix("host:") for p in places if p.startswith("host:")]
         route = f" from {hosts[0]} to {hosts[1]}" if len(hosts) >= 2 else ""
-        what = key.replace("vm:", "VM ", 1).replace("mac:", "MAC ", 1)
-        return f"{what} migrated{route} ({endpoints} addresses: its MAC and IPs)"
+        what = f"VM {key[3:]}" if key.startswith("vm:") else f"MAC {mac_text(key[4:])}"
+        who = "its MAC and IPs moved together" if endpoints == 1 else plural(endpoints, "endpoint")
+        return f"{what} migrated{route} ({who}: {plural(moves, 'move')})"
 
 
 def _load_text(host: str, cpu: float | None, net: float | None) -> str:

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from fabricscope import macs
+
 EPM_CLASSES = ("epmRsMacEpToIpEpAtt", "epmIpEp", "epmMacEp")  # EPT's subscription order
 
 # --- flags as a bitmask: one small int per per-node entry instead of a set of strings -------------
@@ -124,7 +126,8 @@ class EpmRecord:
 
 
 def _norm_mac(mac: str) -> str:
-    return mac.upper()
+    """The APIC's MAC spelling, by the one MAC module (fabricscope/macs.py)."""
+    return macs.apic_form(mac)
 
 
 _IPV4 = re.compile(

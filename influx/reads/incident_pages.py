@@ -179,6 +179,53 @@ def _series(
     return out
 
 
+async def bundle_members(
+    q: InfluxQuery,
+    fabric: str | None,
+    bundles: Sequence[tuple[str, str]],
+    since_ns: int,
+    until_ns: int,
+) -> dict[tuple[str, str], list[str]]:
+    """(node, `poN`) → its member ports, from the `bundle` field of `apic_interface` (a
+    port-channel has no row of its own: oper state and counters are per member port)."""
+    if not bundles:
+        return {}
+    b = Binds()
+    cond = (
+        "("
+        + " OR ".join(f"({b.eq('node', n)} AND {b.eq('bundle', po)})" for n, po in bundles)
+        + ")"
+    )
+    span = Span(since_ns - 86400 * NS, until_ns, fabric)
+    stmt = (
+        f'SELECT last("bundle") AS "bundle" FROM {quote_ident("apic_interface")}'
+        f'{span.where(b, cond)} GROUP BY "node", "interface"'
+    )
+    out: dict[tuple[str, str], list[str]] = {}
+    for r in await _select(q, stmt, b):
+        node, iface, po = r.get("node"), r.get("interface"), r.get("bundle")
+        if isinstance(node, str) and isinstance(iface, str) and isinstance(po, str):
+            out.setdefault((node, po), []).append(iface)
+    for members in out.values():
+        members.sort()
+    return out
+
+
+def counter_rates(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Per-second rates between consecutive samples of a cumulative counter, as a step line:
+    each rate starts at the earlier sample and holds until the next (a closing point at the
+    last sample ends it), so a flood shows over the interval it happened in, not after it. A
+    counter that went backwards (a reset) gives no rate for that interval."""
+    out = [
+        (t0, (v1 - v0) / (t1 - t0))
+        for (t0, v0), (t1, v1) in zip(points, points[1:], strict=False)
+        if t1 > t0 and v1 >= v0
+    ]
+    if out:
+        out.append((points[-1][0], out[-1][1]))
+    return out
+
+
 async def port_series(
     q: InfluxQuery,
     fabric: str | None,
@@ -186,8 +233,12 @@ async def port_series(
     since_ns: int,
     until_ns: int,
 ) -> tuple[dict[tuple[str, ...], TimeSeries], dict[tuple[str, ...], TimeSeries]]:
-    """Leaf ports (node, interface) from `apic_interface`: (oper_up 0/1, in_flood_pkts_rate).
-    The state each port was in when the window opens is carried in as its first point."""
+    """Leaf ports (node, interface) from `apic_interface`: (oper_up 0/1, ingress flood pkts/s).
+    The state each port was in when the window opens is carried in as its first point. The
+    flood rate is the exact rate between two polls (difference of `in_flood_pkts_cum`, as the
+    analyzers compute it) where the cumulative counter is there, else the APIC's own
+    `in_flood_pkts_rate` (the 5-minute interval's average so far, which hides a storm that ended
+    before the interval began)."""
     if not ports:
         return {}, {}
     b = Binds()
@@ -197,12 +248,16 @@ async def port_series(
     span = Span(since_ns, until_ns, fabric)
     m = quote_ident("apic_interface")
     stmt = (
-        f'SELECT "oper_up", "in_flood_pkts_rate" FROM {m}{span.where(b, cond)} '
-        f'GROUP BY "node", "interface" ORDER BY time ASC LIMIT {MAX_SERIES_POINTS}'
+        f'SELECT "oper_up", "in_flood_pkts_rate", "in_flood_pkts_cum" FROM {m}'
+        f'{span.where(b, cond)} GROUP BY "node", "interface" ORDER BY time ASC '
+        f"LIMIT {MAX_SERIES_POINTS}"
     )
     rows = await _select(q, stmt, b)
     oper = _series(rows, ("node", "interface"), "oper_up")
     flood = _series(rows, ("node", "interface"), "in_flood_pkts_rate")
+    for key, cum in _series(rows, ("node", "interface"), "in_flood_pkts_cum").items():
+        if len(cum.points) >= 2:
+            flood[key] = TimeSeries(key, counter_rates(cum.points))
     before = Span(since_ns - 86400 * NS, since_ns, fabric)
     bb = Binds(dict(b.values))
     stmt = (

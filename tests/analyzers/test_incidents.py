@@ -168,3 +168,23 @@ def test_incident_keeps_its_older_moves_when_they_leave_the_window(influxdb, inf
         (first.id, "loop", first.start_ns, 32)
     ]
     q.close()
+
+
+def test_a_loop_names_the_ports_it_moved_endpoints_between_not_their_home_ports() -> None:
+    """20 endpoints, each leaving its own home port once and then flapping between the two
+    looped ports: the incident's places and summary name the looped ports only."""
+    found = []
+    for i in range(20):
+        mac = f"00:50:56:AA:00:{i:02X}"
+        t = T0 + i * NS // 100
+        found.append(
+            (move(mac, t, ("101", f"eth1/{i + 1}"), ("103", "eth1/15")), v("loop", "bd:t/b"))
+        )
+        for k in range(1, 6):
+            a, b = ("103", "eth1/15"), ("104", "eth1/26")
+            src, dst = (a, b) if k % 2 else (b, a)
+            found.append((move(mac, t + k * 2 * NS, src, dst), v("loop", "bd:t/b")))
+    (inc,) = incidents.group("fabric1", found, CFG, since_ns=T0 - NS)
+    ports = [p for p in inc.places if p.startswith("node-")]
+    assert ports == ["node-103/eth1/15", "node-104/eth1/26"]
+    assert inc.summary.endswith("moved 120 times between node-103/eth1/15 and node-104/eth1/26")

@@ -31,3 +31,12 @@ def test_sflow_forms() -> None:
     assert macs.sflow_to_apic("0050560a0b0c") == "00:50:56:0A:0B:0C"
     assert macs.sflow_to_apic("none") is None
     assert macs.split_list("005056aa0001,,other,02FC00000001") == ("005056aa0001", "02fc00000001")
+
+
+def test_apic_form_keeps_the_apics_spelling_and_normalises_the_rest() -> None:
+    from fabricscope.macs import apic_form
+
+    assert apic_form("00:50:56:AA:BB:CC") == "00:50:56:AA:BB:CC"
+    assert apic_form("00:50:56:aa:bb:cc") == "00:50:56:AA:BB:CC"
+    assert apic_form("0050.56aa.bbcc") == "00:50:56:AA:BB:CC"
+    assert apic_form("not-a-mac") == "NOT-A-MAC"  # kept, never dropped

@@ -182,7 +182,7 @@ def test_loop_from_apic_flood_on_the_bds_ports(env):
     assert len(fs) == 6
     assert {f.cause for f in fs} == {"loop"}
     assert "APIC flood storm on node-101/eth1/1: 5200 pkts/s" in fs[0].evidence
-    assert "6 endpoints of BD t1/bd1" in fs[0].evidence
+    assert "6 addresses (MACs and IPs) of BD t1/bd1" in fs[0].evidence
     assert "bd:t1/bd1" in fs[0].places and "node-101/eth1/1" in fs[0].places
     assert len({f.incident_id for f in fs}) == 1
 

@@ -131,15 +131,18 @@ def incident_lines(now: int, move_ns: int) -> tuple[list[str], IncidentTimes]:
             f"{t}"
         )
     # Leaf port evidence: up before; flood on the looped ports during the loop; eth1/1 goes down.
+    # The cumulative counter agrees with the rate: each poll adds the last minute's packets.
+    cum = {"eth1/5": 1_000_000, "eth1/7": 1_000_000}
     for k in range(-10, 16):
         t = ls + k * 60 * S
         looping = ls <= t <= le + 60 * S
         for node, iface, pps in (("101", "eth1/5", 48000.0), ("102", "eth1/7", 31000.0)):
             rate = pps if looping else 40.0
+            cum[iface] += int(rate * 60)
             lines.append(
                 f"apic_interface,fabric=fabric1,interface={iface},node={node} "
                 f'oper_st="up",oper_up=true,speed="10G",in_flood_pkts_rate={rate},'
-                f"in_flood_pkts_cum={int(1e6 + k * 1000)}i {t}"
+                f"in_flood_pkts_cum={cum[iface]}i {t}"
             )
     lines += [
         'apic_interface,fabric=fabric1,interface=eth1/1,node=101 oper_st="up",oper_up=true '

@@ -11,8 +11,9 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from fastapi.testclient import TestClient
 
+from influx.query import rfc3339_nano
 from tests.api.conftest import MAC, Seeded, make_client, write_lines
-from tests.api.incident_data import FAILOVER_ID, LOOP_ID, OLD_ID, VM_ID, incident_lines
+from tests.api.incident_data import FAILOVER_ID, LOOP_ID, OLD_ID, VM_ID, S, incident_lines
 
 NS = {"s": "http://www.w3.org/2000/svg"}
 
@@ -149,3 +150,66 @@ def test_pages_say_when_influxdb_is_down() -> None:
             assert "InfluxDB" in r.text
         r = c.get("/api/v1/incidents")
         assert r.status_code == 503 and "InfluxDB unavailable" in r.json()["detail"]
+
+
+def test_port_channel_failover_charts_member_ports_host_and_only_its_own_faults(
+    seeded: Seeded,
+) -> None:
+    """A failover keyed by `node-103/po7` with a host NIC place `host:esx-07/if2` (what the
+    analyzer writes when the host's NIC explains it): the port charts draw po7's member ports
+    (a port-channel has no apic_interface row), the host charts draw esx-07, and a loop fault
+    raised meanwhile on another leaf is listed as elsewhere, not drawn as this incident's."""
+    t = seeded.now_ns - 600 * S
+    iid = "inc-po7-failover"
+    lines = [
+        f'incident,fabric=fabric1,kind=link_failover id="{iid}",start="{rfc3339_nano(t)}",'
+        f'end="{rfc3339_nano(t + S)}",endpoints=2i,moves=4i,places="node-103/po7,'
+        'host:esx-07/if2",summary="Failover of node-103/po7",evidence="NIC down",'
+        f'confidence=0.85,addrs="00:50:56:DD:00:01" {t}',
+        'apic_fault,code=F2533,fabric=fabric1,kind=mcp_loop,node=104 interface="eth1/12",'
+        'severity="major",lc="raised",active=true,descr="MCP loop elsewhere",'
+        f'dn="topology/pod-1/node-104/sys/phys-[eth1/12]/fault-F2533" {t + 2 * S}',
+    ]
+    for iface in ("eth1/33", "eth1/34"):
+        for k, up in ((-120, "true"), (-1, "false"), (60, "true")):
+            lines.append(
+                f"apic_interface,fabric=fabric1,interface={iface},node=103 "
+                f'oper_st="{"up" if up == "true" else "down"}",oper_up={up},bundle="po7" '
+                f"{t + k * S}"
+            )
+    for k in range(-10, 10):
+        lines.append(
+            "sflow_if_counters,agent=192.0.2.7,host=esx-07,ifindex=2,source_id=0:2 "
+            f"if_index=2i,if_oper_up={0 if 0 <= k <= 2 else 1}i {t + k * 20 * S}"
+        )
+        lines.append(
+            f"cpu,agent=192.0.2.7,cpu=cpu-total,host=esx-07 usage_active=30 {t + k * 20 * S}"
+        )
+    write_lines(seeded.url, seeded.db, lines)
+    with make_client(seeded.url, seeded.db) as c:
+        html = c.get(f"/ui/incidents/{iid}").text
+    ch = charts(html)
+    oper = ch["port-oper"]
+    labels = [s.get("data-label") for s in oper.findall(".//s:g[@class='serie']", NS)]
+    assert labels == ["node-103 eth1/33 (po7)", "node-103 eth1/34 (po7)"]
+    states = [
+        float(p.get("data-v", "nan"))
+        for p in oper.findall(".//s:g[@class='serie'][1]/s:circle", NS)
+    ]
+    assert 0.0 in states and 1.0 in states
+    nic = [s.get("data-label") for s in ch["host-nic"].findall(".//s:g[@class='serie']", NS)]
+    assert nic == ["esx-07 ifindex 2"]
+    assert not oper.findall(".//s:g[@class='marker fault']", NS)
+    assert 'id="faults"' not in html
+    elsewhere = html.split('id="faults-elsewhere"', 1)[1].split("</p>", 1)[0]
+    assert "F2533 raised on node-104/eth1/12" in elsewhere
+
+
+def test_flood_rate_between_polls_is_drawn_over_the_interval_it_happened_in() -> None:
+    """A 12-s storm between two 60-s polls: the rate starts at the earlier poll (where the
+    loop was) and holds to the later one; a counter reset gives no rate for its interval."""
+    from influx.reads.incident_pages import counter_rates
+
+    pts = [(0.0, 100.0), (60.0, 220.0), (120.0, 240_340.0), (180.0, 50.0), (240.0, 170.0)]
+    assert counter_rates(pts) == [(0.0, 2.0), (60.0, 4002.0), (180.0, 2.0), (240.0, 2.0)]
+    assert counter_rates(pts[:1]) == []

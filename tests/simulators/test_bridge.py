@@ -390,3 +390,25 @@ def test_concurrent_migration_during_a_storm_elsewhere() -> None:
     assert port_stats.flood_pps(w.fab.floods, storm.from_nodes[0], storm.from_interface, w.now) == 0
     assert_consistent(w.fab, w.model, w.bridge)
     w.fleet.close()
+
+
+def test_hosts_stop_storming_when_the_fabric_flood_stops_not_at_the_runs_end() -> None:
+    """Qa demo: in `concurrent_loop_pc_failover` the run lasts ~34 s (the port-channel comes
+    back after 30 s) but the loop only 12.5 s. The hosts on the looped ports sent broadcasts
+    for the whole run, so sFlow showed a storm 20 s after the leaf ports' flood had stopped."""
+    w = World(seed=5)
+    w.run(2.0, decode=False)
+    run = w.fab.scenarios.start("concurrent_loop_pc_failover", count=10)
+    w.fab.clock.advance(0.05)
+    loop = next(t for t in w.fab.scenarios.records(run) if t.kind == "loop")
+    looped = [(loop.from_nodes[0], loop.from_interface), (loop.to_nodes[0], loop.to_interface)]
+    w.run(5.0, decode=False)
+    links = [w.model.leafs[leaf_name(n)].links[port_index(p)] for n, p in looped]
+    assert all(lk.storm_pps > 0 for lk in links)
+    w.run(run.started + 14.0 - w.now, decode=False)  # the loop (6 flaps × 2 s) is over
+    flood_end = max(s[1] for n, p in looped for s in w.fab.floods[(n, p)])
+    assert flood_end < run.ends_at - 10.0  # the run outlasts its loop
+    w.run(flood_end - w.now + 2.5, decode=False)
+    assert w.now < run.ends_at
+    assert all(lk.storm_pps == 0.0 for lk in links)
+    w.fleet.close()

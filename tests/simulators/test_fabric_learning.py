@@ -255,3 +255,18 @@ def test_query_engine_rsmac_mo_lookup_roundtrip():
         assert again.imdata[0]["epmRsMacEpToIpEpAtt"]["attributes"]["tDn"] == a["tDn"]
         ip = eng.run(eng.parse("mo", a["tDn"], {}))
         assert ip.imdata[0]["epmIpEp"]["attributes"]["flags"].startswith("ip,local")
+
+
+def test_demo_rotation_plays_the_concurrent_loop_every_time() -> None:
+    """The demo's rotation (qa run: `--scenarios concurrent_loop_pc_failover,… --repeat 30`):
+    the concurrent loop + port-channel failover starts on every turn, not only the first (with
+    four BDs a random loop BD often has an endpoint behind every port-channel)."""
+    fab = SimulatedFabric.build(leafs=4, endpoints=200, seed=1, clock=SimClock(start=1.8e9))
+    order = ["concurrent_loop_pc_failover", "concurrent_migration_storm", "vm_migration",
+             "pc_failover", "nic_teaming_flap", "link_failover"]  # fmt: skip
+    for i in range(18):
+        run = fab.scenarios.start(order[i % len(order)])
+        assert run.targets
+        fab.clock.advance(30.0)
+    loops = [r for r in fab.scenarios.runs if r.name == "concurrent_loop_pc_failover"]
+    assert len(loops) == 3 and all(not r.error for r in loops)
