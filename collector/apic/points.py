@@ -29,6 +29,16 @@ def _ns(ts: float) -> int:
     return int(ts * 1e9)
 
 
+def event_ns(ts: float, node: int) -> int:
+    """The change's time at microsecond precision plus the node id (mod 1000) in nanoseconds.
+
+    ``node`` is a field, not a tag (cardinality: one series per address), so two leafs changing
+    one address in the same instant — the new leaf's ``created`` and the old leaf's ``deleted``
+    of one move often share a modTs — would otherwise be one point and the first would be lost.
+    """
+    return round(ts * 1e6) * 1000 + node % 1000
+
+
 def _node_str(n: int) -> str:
     """Node id, or ``a-b`` for a vPC pair pseudo-node ``(a<<16)+b``."""
     return f"{n >> 16}-{n & 0xFFFF}" if n > 65535 else str(n)
@@ -68,7 +78,7 @@ def event_line(fabric: str, o: NodeChange) -> str:
         parts.append(f",remote_node={_sfield(_node_str(o.remote))}")
     if o.rw_mac:
         parts.append(f",rw_mac={_sfield(o.rw_mac)}")
-    return f"{_prefix(fabric, o.addr, o.is_ip)} {''.join(parts)} {int(o.ts * 1e9)}"
+    return f"{_prefix(fabric, o.addr, o.is_ip)} {''.join(parts)} {event_ns(o.ts, o.node)}"
 
 
 _move_prefix = functools.lru_cache(maxsize=65536)(
@@ -122,7 +132,7 @@ def encode_output(fabric: str, o: Output) -> str | None:
                 "remote_node": _node_str(o.remote) if o.remote else None,
                 "rw_mac": o.rw_mac or None,
             },
-            _ns(o.ts),
+            event_ns(o.ts, o.node),
         )
     if isinstance(o, Move):
         if all(-(2**62) < x < 2**62 for x in (o.vnid, o.count, o.src[3], o.dst[3])):

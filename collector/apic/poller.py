@@ -132,6 +132,7 @@ class _Periodic:
     interval_s: float
     run: Callable[[], Awaitable[Any]]
     streaming_only: bool
+    first_s: float | None = None  # first run this long after streaming starts (default: interval)
     errors: int = field(default=0)
 
 
@@ -215,12 +216,14 @@ class ApicPoller:
         interval_s: float,
         run: Callable[[], Awaitable[Any]],
         streaming_only: bool = True,
+        first_s: float | None = None,
     ) -> None:
         """Run ``run()`` every ``interval_s`` as its own task during a connection (only while
-        streaming when ``streaming_only``). :class:`SubscriptionLost` from it resyncs; any other
-        error is logged and counted (``task_errors``), and the task goes on."""
+        streaming when ``streaming_only``), the first time after ``first_s`` if given.
+        :class:`SubscriptionLost` from it resyncs; any other error is logged and counted
+        (``task_errors``), and the task goes on."""
         if interval_s > 0:
-            self._periodic.append(_Periodic(name, interval_s, run, streaming_only))
+            self._periodic.append(_Periodic(name, interval_s, run, streaming_only, first_s))
 
     def add_stats(self, source: Callable[[], dict[str, Any]]) -> None:
         """Extra ``fabricscope_stats`` fields (documented in docs/measurements.md)."""
@@ -239,7 +242,14 @@ class ApicPoller:
         self.add_periodic("heartbeat", cfg.heartbeat_s, self._heartbeat, streaming_only=False)
         self.add_periodic("probe", cfg.probe_s, self.probe.run)
         self.add_periodic("audit", cfg.audit_s, self.audit.run)
-        self.add_periodic("interfaces", cfg.interface_interval_s, self._poll_interfaces)
+        # First poll soon after the build, not a whole interval later: a loop in the first
+        # minute after start must still leave flood counters as evidence.
+        self.add_periodic(
+            "interfaces",
+            cfg.interface_interval_s,
+            self._poll_interfaces,
+            first_s=min(5.0, cfg.interface_interval_s),
+        )
         self.add_periodic("failback", cfg.failback_s, self._failback)
         if cfg.interface_events:
             self.add_class(IF_EVENT_CLASS, self._interface_event, build=False)
@@ -343,8 +353,10 @@ class ApicPoller:
                     await t
 
     async def _every(self, p: _Periodic) -> None:
+        delay = p.interval_s if p.first_s is None else p.first_s
         while True:
-            await asyncio.sleep(p.interval_s)
+            await asyncio.sleep(delay)
+            delay = p.interval_s
             if p.streaming_only and self._state != "streaming":
                 continue
             try:

@@ -25,7 +25,7 @@ def generic(fabric: str, o: NodeChange) -> str | None:
             "remote_node": _node_str(o.remote) if o.remote else None,
             "rw_mac": o.rw_mac or None,
         },
-        int(o.ts * 1e9),
+        round(o.ts * 1e6) * 1000 + o.node % 1000,  # docs/measurements.md: µs time + node ns
     )
 
 
@@ -70,3 +70,21 @@ def test_move_line_matches_generic_encoder(move: Move) -> None:
         int(move.ts * 1e9),
     )
     assert move_line("f", move) == want
+
+
+def test_two_leafs_changing_one_address_at_once_stay_two_points(influxdb, influx_db) -> None:
+    """The old leaf's `deleted` and the new leaf's `created` of one move often share a modTs;
+    `node` is a field, so without the per-node nanoseconds InfluxDB kept only the last."""
+    import httpx
+
+    ts = 1.7e9 + 0.123
+    lines = [
+        event_line("fabric1", NodeChange(ts, node, 15007704, "00:50:56:AA:BB:CC", False, status,
+                                         3, "eth1/5", 32771, "vlan-101", 0, ""))
+        for node, status in ((101, "deleted"), (103, "created"))
+    ]
+    httpx.post(
+        f"{influxdb.url}/write", params={"db": influx_db}, content="\n".join(lines)
+    ).raise_for_status()
+    rows = influxdb.rows('SELECT "node", "status" FROM "apic_endpoint_event"', influx_db)
+    assert sorted((r[1], r[2]) for r in rows) == [(101, "deleted"), (103, "created")]
