@@ -719,17 +719,26 @@ def endpoint_detail() -> Json:
                 stat(
                     "Current leaf",
                     [
-                        # Every leaf that learns the endpoint locally writes an event (a move
-                        # too: the new leaf's learn), so this works for endpoints that never
-                        # moved. Remote (tunnel) entries and deletes do not say where it is.
+                        target(
+                            'SELECT last("to_node") AS "node" FROM "apic_endpoint_move" '
+                            f"WHERE $timeFilter AND {addr} {GT} fill(none)",
+                            alias="after its last move",
+                        ),
+                        # An endpoint that never moved has no move: every leaf that learns it
+                        # locally writes an event (remote/tunnel entries and deletes do not say
+                        # where it is). During a rapid hold events are not written, moves are.
                         target(
                             'SELECT last("node") AS "node" FROM "apic_endpoint_event" '
                             f'WHERE $timeFilter AND {addr} AND "flags" =~ /(^|,)local(,|$)/ '
-                            f"AND \"status\" != 'deleted' {GT} fill(none)"
-                        )
+                            f"AND \"status\" != 'deleted' {GT} fill(none)",
+                            ref="B",
+                            alias="last local learn",
+                        ),
                     ],
-                    desc="Leaf of the endpoint's latest local learn in the time range "
-                    "(apic_endpoint_event, flag local, not deleted).",
+                    desc="Leaf of the endpoint: after its latest move in the time range "
+                    "(apic_endpoint_move to_node, `103-104` for a vPC pair) and of its latest "
+                    "local learn (apic_endpoint_event, flag local, not deleted), which is all "
+                    "there is for an endpoint that never moved.",
                 ),
                 6,
                 4,

@@ -369,6 +369,10 @@ def test_every_dashboard_query_returns_data(influxdb, influx_db, seeded) -> None
     assert not err
     expected = sorted((row[1] for row in sums), reverse=True)[:20]
     assert sorted((row[1] for row in top.values), reverse=True) == expected
+    # Current leaf of the endpoint that moved 101 → 102 → 101: both views say 101.
+    leaf = {r.where[-1]: r for r in results if "'Current leaf'" in r.where}
+    assert [row[1] for row in leaf["A"].values if row[1] is not None][-1] == "101"
+    assert [row[1] for row in leaf["B"].values if row[1] is not None][-1] == 101
     # every panel target was run
     n_targets = sum(
         len(p.get("targets", []))
@@ -456,7 +460,8 @@ def test_endpoint_detail_current_leaf_and_events_by_status(influxdb, influx_db) 
     leaf = _panel_results(
         influxdb.url, influx_db, t0, t1, "endpoint-detail.json", "Current leaf", address=addr
     )
-    assert [row[1] for row in leaf["A"].values if row[1] is not None][-1] == 103
+    assert leaf["A"].rows == 0  # no move
+    assert [row[1] for row in leaf["B"].values if row[1] is not None][-1] == 103
     by_status = _panel_results(
         influxdb.url, influx_db, t0, t1, "endpoint-detail.json",
         "Events per interval by status", address=addr,
