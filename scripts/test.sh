@@ -9,4 +9,5 @@ scripts/setup.sh
 PY=.venv/bin/python
 "$PY" -m ruff check .
 "$PY" -m mypy
+"$PY" grafana/build_dashboards.py --check  # the committed dashboards are what the builder makes
 "$PY" -m pytest "$@"
