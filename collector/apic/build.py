@@ -85,12 +85,15 @@ class Builder:
     ) -> BuildStats:
         self.stats = st = BuildStats()
         t0 = time.monotonic()
-        await self._config()
-        for cls, handler in (extra or {}).items():
-            await self._read_class(cls, handler)
         gc_was = gc.isenabled()
-        gc.disable()  # millions of long-lived objects: no full passes over them mid-build
+        # Millions of long-lived objects (and ~N^2 tunnels at 400 leafs, whose tuples set off
+        # collections during the configuration read): no full passes over them mid-build.
+        # Young cycles (httpx responses) are collected every 16 pages (_pipeline).
+        gc.disable()
         try:
+            await self._config()
+            for cls, handler in (extra or {}).items():
+                await self._read_class(cls, handler)
             tr = self.tracker
             tr.begin_snapshot(initial=initial)
             await self._epm()
