@@ -435,6 +435,15 @@ class ApicSimulator:
             if not s.sockets or self.faults.take("subscribe_405"):
                 raise QueryError(405, TEXT_NO_SOCKET)
         with fab.lock:
+            page = self.engine.run_json(spec)  # a build's epm page: straight to JSON text
+            if page is not None:
+                total, items = page
+                if items and self.faults.take("empty_page"):
+                    items = ""
+                return Response(
+                    f'{{"totalCount":"{total}","imdata":[{items}]}}'.encode(),
+                    media_type="application/json",
+                )
             result = self.engine.run(spec)
             if spec.subscription:
                 with self._lock:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import json
 import logging
 import random
 import sys
@@ -78,6 +79,10 @@ ROGUE_FAULT_CAUSE = "rogue-ep-detected"
 LOOP_FAULT_CODE = "F3012"
 LOOP_FAULT_CAUSE = "ep-loop-detected"
 PORT_DOWN_FAULT_CODE = "F0532"
+
+
+# Quotes in an epm object's JSON whose values need no escaping (SimulatedFabric.epm_json).
+_EPM_JSON_QUOTES = 48  # 2 per key and value: the class, "attributes", 11 keys, 11 values
 
 
 @functools.lru_cache(maxsize=262_144)
@@ -1016,6 +1021,23 @@ class SimulatedFabric:
             "pcTag": e.pc_tag,
             "status": "",
         }
+
+    def epm_json(self, e: EpmEntry, cls: str) -> str:
+        """``{cls: {"attributes": epm_attrs(e)}}`` as compact JSON, formatted directly (a build
+        renders millions). Every value is simulator-made ASCII; anything that would need
+        escaping takes the general encoder instead."""
+        mod = "never" if e.mod_ts == e.create_ts else fmt_ts(e.mod_ts)
+        text = (
+            f'{{"{cls}":{{"attributes":{{"addr":"{e.addr}","childAction":"",'
+            f'"createTs":"{fmt_ts(e.create_ts)}","dn":"{e.dn()}","flags":"{e.flags}",'
+            f'"ifId":"{e.if_id}","lcC":"","modTs":"{mod}","name":"","pcTag":"{e.pc_tag}",'
+            '"status":""}}}'
+        )
+        if text.count('"') != _EPM_JSON_QUOTES or "\\" in text or not text.isprintable():
+            text = json.dumps(
+                {cls: {"attributes": self.epm_attrs(e)}}, separators=(",", ":"), ensure_ascii=False
+            )
+        return text
 
     def rs_dn(self, e: EpmEntry) -> str:
         mac_rel = (

@@ -86,12 +86,15 @@ class Builder:
     ) -> BuildStats:
         self.stats = st = BuildStats()
         t0 = time.monotonic()
-        await self._config()
-        for cls, handler in (extra or {}).items():
-            await self._read_class(cls, handler, (filters or {}).get(cls, ""))
         gc_was = gc.isenabled()
-        gc.disable()  # millions of long-lived objects: no full passes over them mid-build
+        # Millions of long-lived objects (and ~N^2 tunnels at 400 leafs, whose tuples set off
+        # collections during the configuration read): no full passes over them mid-build.
+        # Young cycles (httpx responses) are collected every 16 pages (_pipeline).
+        gc.disable()
         try:
+            await self._config()
+            for cls, handler in (extra or {}).items():
+                await self._read_class(cls, handler, (filters or {}).get(cls, ""))
             tr = self.tracker
             tr.begin_snapshot(initial=initial)
             await self._epm()
@@ -107,16 +110,23 @@ class Builder:
 
     # ------------------------------------------------------------------ configuration
     async def _config(self) -> None:
-        for cls in self.config_classes:
-            try:
-                async for page in self.client.class_pages(cls):
-                    for c, attrs in page.objects:
-                        self.tables.add(c, attrs)
-            except ApicError as exc:
-                if exc.status == 400:
-                    log.debug("class %s not available: %s", cls, exc.text)
-                    continue
-                raise
+        # The same pipeline as the epm classes: a large fabric has ~N^2 tunnelIf objects (160k at
+        # 400 leafs), and reading them page after page made the APIC's rendering and our parsing
+        # add up instead of overlap. FabricTables.add accepts objects in any class order.
+        add = self.tables.add
+
+        def consume(imdata: list[Any]) -> int:
+            n = 0
+            for mo in imdata:
+                if isinstance(mo, dict):
+                    for c, body in mo.items():
+                        attrs = body.get("attributes") if isinstance(body, dict) else None
+                        if isinstance(attrs, dict):
+                            add(c, attrs)
+                            n += 1
+            return n
+
+        await self._pipeline([("", cls) for cls in self.config_classes], consume, skip_400=True)
         try:
             async for page in self.client.class_pages(
                 "fabricExplicitGEp", "rsp-subtree=full&rsp-subtree-class=fabricNodePEp"
@@ -148,9 +158,20 @@ class Builder:
         leafs = self.tables.leafs()
         scopes = [f"topology/pod-{p}/node-{n}" for p, n in leafs] or [""]
         jobs = [(scope, cls) for scope in scopes for cls in EPM_CLASSES]
-        await self._pipeline(jobs)
+        tr, now = self.tracker, self.now
+        await self._pipeline(jobs, lambda imdata: tr.snapshot_page(imdata, now()), counted=True)
 
-    async def _pipeline(self, jobs: list[tuple[str, str]]) -> None:
+    async def _pipeline(
+        self,
+        jobs: list[tuple[str, str]],
+        consume: Callable[[list[Any]], int],
+        counted: bool = False,
+        skip_400: bool = False,
+    ) -> None:
+        """Fetch ``jobs`` (scope, class) with ``concurrency`` queries in flight and hand each
+        decoded page's ``imdata`` to ``consume`` (returns the objects it took). ``counted``: the
+        pages go into the build's stats (the epm phase); ``skip_400``: a class the APIC does
+        not know ends its job quietly (configuration classes)."""
         st = self.stats
         pages: asyncio.Queue[_Page | BaseException] = asyncio.Queue(self.prefetch)
         todo: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
@@ -167,30 +188,36 @@ class Builder:
                     return
                 try:
                     await self._fetch(key, pages)
+                except ApicError as exc:
+                    if not (skip_400 and exc.status == 400):
+                        await pages.put(exc)
+                        return
+                    log.debug("class %s not available: %s", key[1], exc.text)
+                    await pages.put(_Page(key, 0, 0, b'{"totalCount":"0","imdata":[]}', True))
                 except BaseException as exc:  # noqa: BLE001 - handed to the parser to raise
                     await pages.put(exc)
                     return
 
         workers = [asyncio.create_task(fetcher()) for _ in range(self.concurrency)]
         totals: dict[tuple[str, str], set[int]] = {}
-        tr = self.tracker
         try:
             while pending:
                 t_wait = time.monotonic()
                 item = await pages.get()
                 t_parse = time.monotonic()
-                st.wait_s += t_parse - t_wait
+                if counted:
+                    st.wait_s += t_parse - t_wait
                 if isinstance(item, BaseException):
                     raise item
-                st.pages += 1
+                if counted:
+                    st.pages += 1
                 totals.setdefault(item.key, set()).add(item.total)
-                now = self.now()
-                n = 0
                 data = self.client.decode_body(200, "", item.body, "")
                 imdata = data.get("imdata")
-                n = tr.snapshot_page(imdata if isinstance(imdata, list) else [], now)
+                n = consume(imdata if isinstance(imdata, list) else [])
                 del data, imdata
-                st.objects += n
+                if counted:
+                    st.objects += n
                 del item.body
                 self.emit()
                 if st.pages % 16 == 0:
@@ -207,7 +234,8 @@ class Builder:
                             workers.append(asyncio.create_task(fetcher()))
                     else:
                         pending -= 1
-                st.parse_s += time.monotonic() - t_parse
+                if counted:
+                    st.parse_s += time.monotonic() - t_parse
                 await asyncio.sleep(0)  # let the fetchers and the websocket reader run
         finally:
             for w in workers:

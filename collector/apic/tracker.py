@@ -332,10 +332,12 @@ class Tracker:
                                             ep.vrf = vrf
                                         if_id = attrs.get("ifId")
                                         pc = attrs.get("pcTag")
+                                        # interned only for a new shared entry (below): a
+                                        # pool hit compares equal without it
                                         k = (
                                             True,
                                             flags,
-                                            intern(if_id) if isinstance(if_id, str) else "",
+                                            if_id if isinstance(if_id, str) else "",
                                             (ints.get(pc) if isinstance(pc, str) else None)
                                             or _models._pctag(pc)
                                             or 0,
@@ -348,6 +350,7 @@ class Tracker:
                                             e = NodeEntry()
                                             (e.present, e.flags, e.if_id, e.pc_tag, e.encap, e.bd,
                                              e.gen) = k  # fmt: skip
+                                            e.if_id = intern(e.if_id)
                                             e = self._share(e)
                                         ep.nodes[node] = e
                                         self.events += 1
