@@ -49,7 +49,7 @@ from simulators.fabric import (
     TruthRecord,
     fmt_ts,
 )
-from simulators.loop_faults import clear_fault
+from simulators.loop_faults import clear_fault, fault_attrs
 
 _ATTR_OF = {"flags": "flags", "if_id": "ifId", "pc_tag": "pcTag"}
 
@@ -246,35 +246,6 @@ def _rogue_fault_dn(ep: Endpoint, addr: str | None) -> str | None:
     return f"{base}/{leaf_rn}/fault-{ROGUE_FAULT_CODE}"
 
 
-def _fault_attrs(
-    dn: str, code: str, cause: str, descr: str, now: float, subject: str
-) -> dict[str, str]:
-    ts = fmt_ts(now)
-    return {
-        "ack": "no",
-        "alert": "no",
-        "cause": cause,
-        "changeSet": "",
-        "code": code,
-        "created": ts,
-        "delegated": "no",
-        "descr": descr,
-        "dn": dn,
-        "domain": "infra",
-        "highestSeverity": "major",
-        "lastTransition": ts,
-        "lc": "raised",
-        "modTs": ts,
-        "occur": "1",
-        "origSeverity": "major",
-        "prevSeverity": "major",
-        "rule": subject,
-        "severity": "major",
-        "subject": subject,
-        "type": "operational",
-    }
-
-
 def _raise_rogue_fault(fab: SimulatedFabric, ep: Endpoint, now: float, addr: str | None) -> None:
     dn = _rogue_fault_dn(ep, addr)
     if dn is None:
@@ -288,7 +259,9 @@ def _raise_rogue_fault(fab: SimulatedFabric, ep: Endpoint, now: float, addr: str
     )
     fab.emit_static(
         "faultInst",
-        _fault_attrs(dn, ROGUE_FAULT_CODE, ROGUE_FAULT_CAUSE, descr, now, "rogue-endpoint"),
+        fault_attrs(
+            dn, ROGUE_FAULT_CODE, ROGUE_FAULT_CAUSE, descr, now, "rogue-endpoint", domain="infra"
+        ),
         "created",
     )
 
@@ -392,13 +365,14 @@ def _disable_bd(
     dn = f"{node.prefix}/sys/ctx-[vxlan-{bd.vrf.vnid}]/bd-[vxlan-{bd.vnid}]/fault-{LOOP_FAULT_CODE}"
     fab.emit_static(
         "faultInst",
-        _fault_attrs(
+        fault_attrs(
             dn,
             LOOP_FAULT_CODE,
             LOOP_FAULT_CAUSE,
             f"BD {bd.name}: endpoint learning disabled for {fab.policy.hold_interval:.0f}s ({why})",
             now,
             "bd-learn-disable",
+            domain="infra",
         ),
         "created",
     )

@@ -44,7 +44,14 @@ RETAIN_S = 300.0  # retaining → deleted (shortened from the APIC's 3600 s defa
 
 
 def fault_attrs(
-    dn: str, code: str, cause: str, descr: str, now: float, rule: str, severity: str = "major"
+    dn: str,
+    code: str,
+    cause: str,
+    descr: str,
+    now: float,
+    rule: str,
+    severity: str = "major",
+    domain: str = "access",
 ) -> Attrs:
     """A freshly raised faultInst (attribute set of a real one, reference §2.4)."""
     ts = fmt_ts(now)
@@ -58,7 +65,7 @@ def fault_attrs(
         "delegated": "no",
         "descr": descr,
         "dn": dn,
-        "domain": "access",
+        "domain": domain,
         "highestSeverity": severity,
         "lastTransition": ts,
         "lc": "raised",
