@@ -99,18 +99,10 @@ class Reader:
                         self._send(batches, n)
                 now = time.monotonic()
                 if now >= next_flush:
-                    if now >= next_drops:
-                        drops = socket_drops(self.sock)
-                        if drops is not None:  # worker 0 reports the shared socket's drops
-                            batches[0] += pack(DROPS_RECORD, drops, 0)
-                        next_drops = now + 1.0
-                    self._send(batches, n)
+                    next_drops = self._flush(batches, n, now, next_drops)
                     next_flush = now + BATCH_SECONDS
         finally:
-            self._send(batches, n)
-            for conn in self.conns:
-                conn.close()
-            self.sock.close()
+            self._close(batches, n)
 
     def _serve_batched(self) -> None:
         """As serve(), with recvmmsg() batches from the native module."""
@@ -150,18 +142,27 @@ class Reader:
                     poller.poll(BATCH_SECONDS * 1000)
                 now = time.monotonic()
                 if now >= next_flush:
-                    if now >= next_drops:
-                        drops = socket_drops(self.sock)
-                        if drops is not None:
-                            batches[0] += pack(DROPS_RECORD, drops, 0)
-                        next_drops = now + 1.0
-                    self._send(batches, n)
+                    next_drops = self._flush(batches, n, now, next_drops)
                     next_flush = now + BATCH_SECONDS
         finally:
-            self._send(batches, n)
-            for conn in self.conns:
-                conn.close()
-            self.sock.close()
+            self._close(batches, n)
+
+    def _flush(self, batches: list[bytearray], n: int, now: float, next_drops: float) -> float:
+        """Send every batch; once a second first add the socket's drop count (worker 0 reports
+        the shared socket's drops). Returns when the drops are due next."""
+        if now >= next_drops:
+            drops = socket_drops(self.sock)
+            if drops is not None:
+                batches[0] += _REC.pack(DROPS_RECORD, drops, 0)
+            next_drops = now + 1.0
+        self._send(batches, n)
+        return next_drops
+
+    def _close(self, batches: list[bytearray], n: int) -> None:
+        self._send(batches, n)
+        for conn in self.conns:
+            conn.close()
+        self.sock.close()
 
     def _send(self, batches: list[bytearray], n: int) -> None:
         for i in range(n):
