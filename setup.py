@@ -1,8 +1,9 @@
-"""Build hook for the optional native sFlow flow path (collector/sflow/_flowscan.c).
+"""Build hook for the optional native paths: the sFlow flow path (collector/sflow/_flowscan.c)
+and the APIC build's page scanner (collector/apic/_pagescan.c).
 
 Everything else is declared in pyproject.toml. The extension is optional: without a C compiler
-the install still succeeds and the collector uses its pure-Python fast path (same output, tested
-by the same golden cases).
+the install still succeeds and each falls back to its pure-Python path (same output, tested by the
+same cases).
 """
 
 from setuptools import Extension, setup
@@ -14,6 +15,12 @@ setup(
             sources=["collector/sflow/_flowscan.c"],
             extra_compile_args=["-O2"],
             optional=True,
-        )
+        ),
+        Extension(
+            "collector.apic._pagescan",
+            sources=["collector/apic/_pagescan.c"],
+            extra_compile_args=["-O2"],
+            optional=True,
+        ),
     ]
 )

@@ -25,9 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from collector.apic import pagescan
 from collector.apic.client import ApicClient, ApicError
 from collector.apic.models import EPM_CLASSES, FabricTables
-from collector.apic.tracker import Tracker
+from collector.apic.tracker import SNAPSHOT_NAMES, SNAPSHOT_REPEATING, Tracker
 
 log = logging.getLogger(__name__)
 
@@ -158,20 +159,31 @@ class Builder:
         leafs = self.tables.leafs()
         scopes = [f"topology/pod-{p}/node-{n}" for p, n in leafs] or [""]
         jobs = [(scope, cls) for scope in scopes for cls in EPM_CLASSES]
-        tr, now = self.tracker, self.now
-        await self._pipeline(jobs, lambda imdata: tr.snapshot_page(imdata, now()), counted=True)
+        tr, now, decode = self.tracker, self.now, self.client.decode_body
+
+        def consume(body: bytes) -> int:
+            try:
+                recs = pagescan.records(body, SNAPSHOT_NAMES, SNAPSHOT_REPEATING)
+            except ValueError:
+                decode(200, "", body, "")  # raises ApicError with the decoder's words
+                raise
+            return tr.snapshot_records(recs, now(), body)
+
+        await self._pipeline(jobs, consume, counted=True, raw=True)
 
     async def _pipeline(
         self,
         jobs: list[tuple[str, str]],
-        consume: Callable[[list[Any]], int],
+        consume: Callable[[Any], int],
         counted: bool = False,
         skip_400: bool = False,
+        raw: bool = False,
     ) -> None:
         """Fetch ``jobs`` (scope, class) with ``concurrency`` queries in flight and hand each
-        decoded page's ``imdata`` to ``consume`` (returns the objects it took). ``counted``: the
-        pages go into the build's stats (the epm phase); ``skip_400``: a class the APIC does
-        not know ends its job quietly (configuration classes)."""
+        decoded page's ``imdata`` to ``consume`` (returns the objects it took), or with ``raw``
+        the page's undecoded body. ``counted``: the pages go into the build's stats (the epm
+        phase); ``skip_400``: a class the APIC does not know ends its job quietly
+        (configuration classes)."""
         st = self.stats
         pages: asyncio.Queue[_Page | BaseException] = asyncio.Queue(self.prefetch)
         todo: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
@@ -212,10 +224,13 @@ class Builder:
                 if counted:
                     st.pages += 1
                 totals.setdefault(item.key, set()).add(item.total)
-                data = self.client.decode_body(200, "", item.body, "")
-                imdata = data.get("imdata")
-                n = consume(imdata if isinstance(imdata, list) else [])
-                del data, imdata
+                if raw:
+                    n = consume(item.body)
+                else:
+                    data = self.client.decode_body(200, "", item.body, "")
+                    imdata = data.get("imdata")
+                    n = consume(imdata if isinstance(imdata, list) else [])
+                    del data, imdata
                 if counted:
                     st.objects += n
                 del item.body

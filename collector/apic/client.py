@@ -31,6 +31,7 @@ try:  # 3-5x faster than json on the multi-megabyte pages of a build
     _loads: Callable[[bytes], Any] = orjson.loads
 except ImportError:  # pragma: no cover - optional speed-up
     _loads = json.loads
+loads = _loads  # the APIC's JSON decoder, for the other modules (pagescan)
 
 log = logging.getLogger(__name__)
 

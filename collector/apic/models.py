@@ -213,6 +213,16 @@ def _prefix(text: str) -> tuple[int, int, int, int, str | None] | None:
     return val
 
 
+def leaf_addr(leaf: str) -> tuple[str, bool] | bool:
+    """A DN's last part (after ``/db-ep/``) → ``(address, is_mac)``; False when it is neither
+    ``mac-X`` nor ``ip-[X]`` (the parse_epm rules, for the build's per-leaf cache)."""
+    if leaf[:4] == "mac-" and len(leaf) == 21 and _MAC17.fullmatch(leaf, 4):
+        return leaf[4:].upper(), True
+    if leaf[:4] == "ip-[" and leaf[-1:] == "]" and len(leaf) > 5 and "/" not in leaf:
+        return _norm_ip(leaf[4:-1]), False
+    return False
+
+
 def parse_epm(cls: str, attrs: dict[str, Any], ts: float | None = None) -> EpmRecord | None:
     """Normalise one epm object; None for DNs we cannot key (never raises on odd input)."""
     dn = attrs.get("dn")
@@ -227,12 +237,11 @@ def parse_epm(cls: str, attrs: dict[str, Any], ts: float | None = None) -> EpmRe
             pre = _PREFIXES.get(head) or _prefix(head)
             if pre is None:
                 return None
-            if leaf.startswith("mac-") and len(leaf) == 21 and _MAC17.fullmatch(leaf, 4):
-                addr, is_ip = leaf[4:].upper(), False
-            elif leaf.startswith("ip-[") and leaf.endswith("]") and len(leaf) > 5:
-                addr, is_ip = _norm_ip(leaf[4:-1]), True
-            else:
+            a = leaf_addr(leaf)
+            if not a:
                 return None
+            addr, is_mac = a  # type: ignore[misc]
+            is_ip = not is_mac
             pod, node, vrf, bd, encap = pre
             if not is_ip and not bd:
                 return None  # a MAC is keyed by its BD; without one it cannot be tracked

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import collector.apic.models as _models
+import collector.apic.pagescan as _pagescan
 from collector.apic.anomaly_kinds import ANOMALY_KINDS  # re-exported (see __all__)
 from collector.apic.models import (
     F_BOUNCE,
@@ -241,6 +242,10 @@ class _MoveWindow:
 
 
 _W_STALE, _W_OFFSUB, _W_DUP, _W_MOVE = 1, 2, 4, 8
+_RS = "epmRsMacEpToIpEpAtt"
+# The attributes a build's records carry (collector.apic.pagescan), in snapshot_records' order.
+SNAPSHOT_NAMES = ("dn", "flags", "ifId", "pcTag", "status")
+SNAPSHOT_REPEATING = frozenset(("flags", "ifId", "pcTag", "status"))  # few distinct values
 MAX_MOVE_DEFERS = 5  # an IP move waits at most this many rs_wait_s for its Rs or its MAC
 
 
@@ -257,6 +262,8 @@ class Tracker:
         self._gen = 0
         self._pool: dict[tuple[Any, ...], NodeEntry] = {}  # shared remote entries, this build
         self._snap_into_empty = False
+        self._leaves: dict[str, tuple[str, bool] | bool] = {}  # dn leaf → address, this build
+        self._flag_bits: dict[str, int] = {}  # flags text → bitmask (a fabric has a handful)
         self._silent = False
         self._in_snapshot = False
         self._held = False
@@ -278,6 +285,7 @@ class Tracker:
         """Start a (re)build. ``initial``: load silently, as EPT's build does."""
         self._gen += 1
         self._pool = {}
+        self._leaves = {}
         self._snap_into_empty = not self.eps
         self._silent = initial
         self._in_snapshot = True
@@ -286,79 +294,101 @@ class Tracker:
         self.process(rec, ts)
 
     def snapshot_page(self, imdata: list[Any], ts: float) -> int:
-        """Apply one page of a class query (``imdata``) to the snapshot; returns the objects seen.
+        """Apply one decoded page of a class query (``imdata``) to the snapshot; returns the
+        objects seen. The same path as :meth:`snapshot_records`."""
+        return self.snapshot_records(_pagescan.records_of(imdata, SNAPSHOT_NAMES), ts, b"")
+
+    def snapshot_records(self, recs: list[Any], ts: float, body: bytes) -> int:
+        """Apply one page's records (:func:`collector.apic.pagescan.records` of ``body`` with
+        :data:`SNAPSHOT_NAMES`) to the snapshot; returns the objects seen.
 
         The bulk of an initial build — remote entries not yet held — is done inline here, with
         the same result as :func:`parse_epm` + :meth:`apply_snapshot`, which every other object
-        takes (tests/collector/apic/test_build_fast_path.py)."""
-        n = 0
+        takes after its element is decoded (tests/collector/apic/test_build_fast_path.py)."""
+        n = new = macs = 0
         fast = self._silent and self._in_snapshot
-        eps, pool, gen = self.eps, self._pool, self._gen
-        prefixes, ints = _models._PREFIXES, _models._INTS
-        mac17, flags_of, intern = _models._MAC17.fullmatch, _models.parse_flags, sys.intern
-        for mo in imdata:
-            if not isinstance(mo, dict):
+        eps, pool, gen, leaves = self.eps, self._pool, self._gen, self._leaves
+        prefixes, ints, flag_bits = _models._PREFIXES, _models._INTS, self._flag_bits
+        leaf_addr, intern, element = _models.leaf_addr, sys.intern, _pagescan.element
+        last, last_n, last_pre = "\0", 1, None  # the previous fast dn's prefix (to /db-ep/)
+        for cls, where, dn, flags_raw, if_id, pc, status in recs:
+            if cls is None or dn is None:  # an odd element: decoded whole, general path
+                n += self._snapshot_element(element(body, where), ts)
                 continue
-            for c, body in mo.items():
-                attrs = body.get("attributes") if isinstance(body, dict) else None
-                if not isinstance(attrs, dict):
-                    continue
+            n += 1
+            if fast and not status and cls != _RS and dn.__class__ is str:
+                flags = flag_bits.get(flags_raw) if flags_raw.__class__ is str else None
+                if flags is None and flags_raw.__class__ is str:
+                    flags = flag_bits[flags_raw] = _models.parse_flags(flags_raw)
+                if flags is not None and not flags & F_LOCAL:
+                    # Pages come ordered by dn: most share the previous one's prefix.
+                    if dn.startswith(last):
+                        leaf, pre = dn[last_n:], last_pre
+                    else:
+                        i = dn.find("/db-ep/") + 7
+                        if i <= 7:
+                            pre = None
+                        else:
+                            last, last_n = dn[:i], i
+                            head = dn[: i - 7]
+                            last_pre = pre = prefixes.get(head) or _models._prefix(head)
+                        leaf = dn[i:]
+                    a = leaves.get(leaf)
+                    if a is None:
+                        a = leaves[leaf] = leaf_addr(leaf)
+                    if pre is not None and a:
+                        _, node, vrf, bd, encap = pre
+                        addr, is_mac = a  # type: ignore[misc]
+                        if not is_mac or bd:
+                            key = (bd if is_mac else vrf, addr)
+                            ep = eps.get(key)
+                            if ep is None:
+                                ep = eps[key] = Endpoint()
+                            if node not in ep.nodes:
+                                if vrf:
+                                    ep.vrf = vrf
+                                k = (
+                                    True,
+                                    flags,
+                                    if_id if if_id.__class__ is str else "",
+                                    (ints.get(pc) if pc.__class__ is str else None)
+                                    or _models._pctag(pc)
+                                    or 0,
+                                    encap or "",
+                                    bd,
+                                    gen,
+                                )
+                                e = pool.get(k)
+                                if e is None:
+                                    # interned only for a new shared entry: a pool hit compares
+                                    # equal without it
+                                    e = NodeEntry()
+                                    (e.present, e.flags, e.if_id, e.pc_tag, e.encap, e.bd,
+                                     e.gen) = k  # fmt: skip
+                                    e.if_id = intern(e.if_id)
+                                    e = self._share(e)
+                                ep.nodes[node] = e
+                                new += 1
+                                if is_mac:
+                                    macs += 1
+                                continue
+            rec = _models.parse_epm(cls, element(body, where)[cls]["attributes"])
+            if rec is not None:
+                self.process(rec, ts)
+        self.events += new
+        self.changes += new
+        self.entries += new
+        self.present_macs += macs
+        return n
+
+    def _snapshot_element(self, el: Any, ts: float) -> int:
+        """An imdata element the records could not carry (not ``{cls: {"attributes": …}}``):
+        the objects it holds, through the general path."""
+        n = 0
+        for c, body in el.items() if isinstance(el, dict) else ():
+            attrs = body.get("attributes") if isinstance(body, dict) else None
+            if isinstance(attrs, dict):
                 n += 1
-                if fast and c != "epmRsMacEpToIpEpAtt":
-                    flags_raw = attrs.get("flags")
-                    dn = attrs.get("dn")
-                    if isinstance(flags_raw, str) and isinstance(dn, str):
-                        flags = flags_of(flags_raw)
-                        i = dn.find("/db-ep/")
-                        if not flags & F_LOCAL and i > 0 and not attrs.get("status"):
-                            head, leaf = dn[:i], dn[i + 7 :]
-                            pre = prefixes.get(head) or _models._prefix(head)
-                            if pre is not None and "/" not in leaf:
-                                _, node, vrf, bd, encap = pre
-                                is_mac = leaf[:4] == "mac-"
-                                if is_mac and len(leaf) == 21 and bd and mac17(leaf, 4):
-                                    addr, vnid = leaf[4:].upper(), bd
-                                elif leaf[:4] == "ip-[" and leaf[-1:] == "]" and len(leaf) > 5:
-                                    addr, vnid, is_mac = _models._norm_ip(leaf[4:-1]), vrf, False
-                                else:
-                                    addr = ""
-                                if addr:
-                                    key = (vnid, addr)
-                                    ep = eps.get(key)
-                                    if ep is None:
-                                        ep = eps[key] = Endpoint()
-                                    if node not in ep.nodes:
-                                        if vrf:
-                                            ep.vrf = vrf
-                                        if_id = attrs.get("ifId")
-                                        pc = attrs.get("pcTag")
-                                        # interned only for a new shared entry (below): a
-                                        # pool hit compares equal without it
-                                        k = (
-                                            True,
-                                            flags,
-                                            if_id if isinstance(if_id, str) else "",
-                                            (ints.get(pc) if isinstance(pc, str) else None)
-                                            or _models._pctag(pc)
-                                            or 0,
-                                            encap or "",
-                                            bd,
-                                            gen,
-                                        )
-                                        e = pool.get(k)
-                                        if e is None:
-                                            e = NodeEntry()
-                                            (e.present, e.flags, e.if_id, e.pc_tag, e.encap, e.bd,
-                                             e.gen) = k  # fmt: skip
-                                            e.if_id = intern(e.if_id)
-                                            e = self._share(e)
-                                        ep.nodes[node] = e
-                                        self.events += 1
-                                        self.changes += 1
-                                        self.entries += 1
-                                        if is_mac:
-                                            self.present_macs += 1
-                                        continue
                 rec = _models.parse_epm(c, attrs)
                 if rec is not None:
                     self.process(rec, ts)
@@ -378,6 +408,7 @@ class Tracker:
                     self._delete(key, ep, node, e, ts, rs=True)
         self._silent = False
         self._in_snapshot = False
+        self._leaves = {}
         return removed
 
     @property
