@@ -52,6 +52,12 @@ class StreamProbe:
         self.blind = 0
         self.last_probe_s = 0.0  # how long the last probe took (APIC answer time)
         self.last_ok = 0.0  # monotonic time of the last probe that found the stream current
+        # The stream was lost (blind, dead, dropped, overflowed): the poller is not healthy until
+        # a whole probe cycle on the new stream finds it current (two runs: the first sets what
+        # must arrive, the second checks it), so /api/v1/health shows the loss for that long
+        # even when the resync itself takes a second, and stays degraded while it repeats.
+        self.suspect = False
+        self._confirmed = 0
         self._not_before = 0.0
 
     async def newest(self, cls: str) -> str:
@@ -66,6 +72,7 @@ class StreamProbe:
         """Baseline at the start of a connection (after subscribing, before the build)."""
         self.pending.clear()
         self.baseline.clear()
+        self._confirmed = 0
         for cls in self.classes:
             try:
                 self.baseline[cls] = await self.newest(cls)
@@ -93,8 +100,12 @@ class StreamProbe:
                 missing.append(f"{cls} changed at {want}, socket's newest {got or 'none'}")
         if missing:
             self.blind += 1
+            self.suspect = True
             raise SubscriptionLost("event stream silent: " + "; ".join(missing))
         self.last_ok = time.monotonic()
+        self._confirmed += 1
+        if self._confirmed >= 2:
+            self.suspect = False
         # What the APIC holds now must have arrived by the next probe.
         self.pending = {
             cls: ts for cls, ts in seen.items() if ts and ts > self.baseline.get(cls, "")

@@ -240,7 +240,7 @@ class ApicPoller:
         self.add_periodic("token", 1.0, self._token, streaming_only=False)
         self.add_periodic("subscriptions", sub_every, self.subs.refresh_all, streaming_only=False)
         self.add_periodic("heartbeat", cfg.heartbeat_s, self._heartbeat, streaming_only=False)
-        self.add_periodic("probe", cfg.probe_s, self.probe.run)
+        self.add_periodic("probe", cfg.probe_s, self._probe)
         self.add_periodic("audit", cfg.audit_s, self.audit.run)
         # First poll soon after the build, not a whole interval later: a loop in the first
         # minute after start must still leave flood counters as evidence.
@@ -303,9 +303,11 @@ class ApicPoller:
                     delay = 0.0
                 except (ApicError, SubscriptionLost, OSError) as exc:
                     self.stats.last_failure = str(exc)
+                    self.probe.suspect = True
                     log.warning("APIC connection lost: %s", exc)
                 except Exception as exc:  # noqa: BLE001 - never die; log and resync
                     self.stats.last_failure = f"{type(exc).__name__}: {exc}"
+                    self.probe.suspect = True
                     log.exception("APIC poller cycle failed")
                 finally:
                     await self.subs.close()
@@ -437,6 +439,7 @@ class ApicPoller:
         )
         log.warning("APIC %s", self.stats.last_failure)
         subs.reset_queue()  # also clears the overflow: new events queue from here on
+        self.probe.suspect = True
         self.synced.clear()
         if self.cfg.probe_s:
             await self.probe.start()
@@ -522,8 +525,13 @@ class ApicPoller:
     # ------------------------------------------------------------------ stats
     @property
     def healthy(self) -> bool:
-        """Streaming, with a current event stream: what /api/v1/health calls ok."""
-        return self._state == "streaming" and not self.subs.overflowed
+        """Streaming, with a current event stream: what /api/v1/health calls ok. After a lost
+        stream, only once the liveness probe has confirmed the new one (StreamProbe.suspect)."""
+        return (
+            self._state == "streaming"
+            and not self.subs.overflowed
+            and not (self.cfg.probe_s and self.probe.suspect)
+        )
 
     def stats_fields(self) -> dict[str, Any]:
         c = self.client.stats
@@ -591,6 +599,12 @@ class ApicPoller:
             self._write_stats()
 
     # ------------------------------------------------------------------ periodic tasks
+    async def _probe(self) -> None:
+        was = self.healthy
+        await self.probe.run()
+        if self.healthy != was:
+            self._write_stats()  # the stream confirmed again: health says so at once
+
     async def _token(self) -> None:
         client = self.client
         if client.relogin_due_in() <= 0:
