@@ -16,9 +16,14 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
+# A C compiler for the native fast paths (setup.py: the sFlow flow scanner and the APIC build's
+# page scanner). Only this stage has it; the runtime stage gets the compiled wheel.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 # Metadata first so the dependency layer is cached while only sources change.
 # README.md* : pyproject names a readme; the glob keeps the build working before it exists.
-COPY pyproject.toml constraints.txt LICENSE README.md* ./
+COPY pyproject.toml setup.py constraints.txt LICENSE README.md* ./
 COPY grafana/dashboards ./grafana/dashboards
 COPY grafana/provisioning ./grafana/provisioning
 COPY fabricscope ./fabricscope
@@ -63,7 +68,8 @@ RUN groupadd --system --gid "${FABRICSCOPE_GID}" fabricscope \
 # Bind-mount the wheels instead of COPYing them: they never become an image layer.
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     pip install --no-index --find-links=/wheels fabricscope \
- && fabricscope --help >/dev/null
+ && fabricscope --help >/dev/null \
+ && python -c "import collector.sflow._flowscan, collector.apic._pagescan"
 
 WORKDIR /var/lib/fabricscope
 # Numeric uid:gid so runtimes that enforce runAsNonRoot can verify it without /etc/passwd.

@@ -678,6 +678,48 @@ def test_dockerfile_shape() -> None:
     assert froms[-1].startswith("FROM ${PYTHON_IMAGE} AS runtime")
 
 
+def test_image_wheel_carries_the_native_fast_paths(tmp_path: Path) -> None:
+    """The builder stage's `pip wheel .` on exactly what it COPYs (minus .dockerignore) compiles
+    both optional extensions: without setup.py in the context, or without a compiler in the
+    stage, the image would silently run the pure-Python paths."""
+    import shutil
+    import zipfile
+
+    text = DOCKERFILE.read_text()
+    builder = text.split(" AS runtime")[0]
+    assert re.search(r"apt-get install [^\n]*\bgcc\b", builder), "a compiler in the builder"
+    assert (
+        'import collector.sflow._flowscan, collector.apic._pagescan"'
+        in text.split(" AS runtime")[1]
+    ), "the runtime stage checks the extensions import"
+    ctx = tmp_path / "src"
+    ctx.mkdir()
+    junk = shutil.ignore_patterns("__pycache__", "*.py[cod]", "*.so", "*.egg-info")
+    for line in re.findall(r"^COPY (?!--)(.+)$", builder, re.M):
+        *sources, dest = line.split()
+        for src in sources:
+            for path in ROOT.glob(src):
+                # "COPY a b ./" puts each file at the top; "COPY dir ./dir" copies the tree there
+                target = ctx / path.name if dest in ("./", ".") else ctx / dest.removeprefix("./")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if path.is_dir():
+                    shutil.copytree(path, target, ignore=junk)
+                else:
+                    shutil.copy2(path, target)
+    out = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+        + ["--wheel-dir", str(tmp_path / "wheels"), str(ctx)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    (wheel,) = (tmp_path / "wheels").glob("fabricscope-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for ext in ("collector/sflow/_flowscan", "collector/apic/_pagescan"):
+        assert any(n.startswith(ext) and n.endswith(".so") for n in names), (ext, names[:50])
+
+
 def test_dockerignore_keeps_secrets_and_junk_out() -> None:
     rules = [
         ln.strip()
