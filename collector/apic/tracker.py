@@ -890,7 +890,14 @@ class Tracker:
                         and e.flags & F_LOCAL
                         and not e.flags & (F_BOUNCE | F_BOUNCE_PROXY)
                     ):
-                        if self._loc(n, e)[:4] != (ep.local or (0,))[:4]:
+                        loc, cur = self._loc(n, e), ep.local or (0, "", "", 0, "")
+                        if loc[4] and cur[4] and loc[4] != cur[4]:
+                            # Another MAC's binding: the old owner's entry whose delete is
+                            # still on its way. Taking it here would undo a duplicate-IP
+                            # change without a report (the next flip back then looks like
+                            # no change); bindings are judged when learnt (_note_binding).
+                            continue
+                        if loc[:4] != cur[:4]:
                             self._local_learn(key, ep, n, e, now, deferred=True)
                             break
             self._maybe_forget(key, ep, now)
