@@ -111,7 +111,11 @@ def confusion(
         moved.setdefault(m.addr.upper(), []).append(m.time_ns)
     used: set[int] = set()
     table: Counter[tuple[str, str]] = Counter()
-    for t in truth:
+    # In time order, each true move takes the earliest unused finding of its address within
+    # MATCH_S (not the nearest): a loop moves one MAC every few seconds, and nearest-first let
+    # one move take its neighbour's finding when the stored times jittered under load, leaving
+    # a "no finding" and a "(no truth)" for one right answer.
+    for t in sorted(truth, key=lambda t: t.time):
         key = t.addr.upper()
         t_ns = int(t.time * NS)
         near = [
@@ -120,7 +124,7 @@ def confusion(
             if abs(f.time_ns - t_ns) <= MATCH_S * NS and id(f) not in used
         ]
         if near:
-            best = min(near, key=lambda f: abs(f.time_ns - t_ns))
+            best = min(near, key=lambda f: f.time_ns)
             used.add(id(best))
             table[(t.cause, best.cause)] += 1
             if matched is not None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from collector.apic.models import parse_epm
-from collector.apic.models import EpmRecord
+from collector.apic.models import EpmRecord, parse_epm
 from collector.apic.tracker import Anomaly, Move, NodeChange, Tracker, TrackerConfig
 from tests.collector.apic.helpers import (
     BD,
