@@ -10,4 +10,4 @@ PY=.venv/bin/python
 "$PY" -m ruff check .
 "$PY" -m mypy
 "$PY" grafana/build_dashboards.py --check  # the committed dashboards are what the builder makes
-"$PY" -m pytest "$@"
+"$PY" -m pytest --durations=15 "$@"  # the slowest tests in the log: CI time is budgeted

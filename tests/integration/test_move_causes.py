@@ -22,7 +22,7 @@ def test_each_scenarios_moves_get_the_true_cause(tmp_path, influxdb, influx_db):
     table, counts, incidents = bench.run(
         influx_url=influxdb.url,
         database=influx_db,
-        duration_s=100.0,
+        duration_s=80.0,  # the four scenarios start at 0, 25, 50 and 75 s
         repeat_s=25.0,
         scenarios="vm_migration,link_failover,nic_teaming_flap,l2_loop",
         workdir=tmp_path,
