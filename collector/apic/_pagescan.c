@@ -303,8 +303,12 @@ static int literal(Cur *c, const char *word, Py_ssize_t n) {
     return 0;
 }
 
-/* Containers: called on '{' / '['. */
-static int skip_object(Cur *c) {
+/* Each member of the object at c->p ('{'): `fn` is called with the member's key and index and
+ * c->p on its value, which it must consume. Every object in a reply is read through here. The
+ * key may live in the unescape scratch buffer: `fn` uses it before parsing the value. */
+typedef int (*member_fn)(Cur *c, const Str *key, Py_ssize_t index, void *ctx);
+
+static int each_member(Cur *c, member_fn fn, void *ctx) {
     if (++c->depth > MAX_DEPTH)
         return fail(c, "nesting too deep");
     c->p++;
@@ -314,7 +318,7 @@ static int skip_object(Cur *c) {
         c->depth--;
         return 0;
     }
-    for (;;) {
+    for (Py_ssize_t i = 0;; i++) {
         Str k;
         ws(c);
         if (c->p >= c->end || *c->p != '"')
@@ -325,7 +329,8 @@ static int skip_object(Cur *c) {
         if (c->p >= c->end || *c->p != ':')
             return fail(c, "expected ':'");
         c->p++;
-        if (skip_value(c) < 0)
+        ws(c);
+        if (fn(c, &k, i, ctx) < 0)
             return -1;
         ws(c);
         if (c->p < c->end && *c->p == ',') {
@@ -339,6 +344,11 @@ static int skip_object(Cur *c) {
         }
         return fail(c, "expected ',' or '}'");
     }
+}
+
+static int skip_member(Cur *c, const Str *key, Py_ssize_t index, void *ctx) {
+    (void)key, (void)index, (void)ctx;
+    return skip_value(c);
 }
 
 static int skip_array(Cur *c) {
@@ -373,7 +383,7 @@ static int skip_value(Cur *c) {
     if (c->p >= c->end)
         return fail(c, "unexpected end");
     switch (*c->p) {
-    case '{': return skip_object(c);
+    case '{': return each_member(c, skip_member, NULL);
     case '[': return skip_array(c);
     case '"': {
         Str s;
@@ -397,194 +407,91 @@ typedef struct {
     unsigned long memo; /* bit i: names[i]'s values repeat (memo_str) */
 } Names;
 
-/* The "attributes" object: values of the wanted names into vals[]. */
-static int read_attrs(Cur *c, const Names *names, PyObject **vals) {
-    if (++c->depth > MAX_DEPTH)
-        return fail(c, "nesting too deep");
-    c->p++;
-    ws(c);
-    if (c->p < c->end && *c->p == '}') {
-        c->p++;
-        c->depth--;
-        return 0;
-    }
-    for (;;) {
-        Str k;
-        ws(c);
-        if (c->p >= c->end || *c->p != '"')
-            return fail(c, "expected a key");
-        if (checked_string(c, &k) < 0)
+/* One element being read: {cls: {"attributes": {...}, "children": [...]}}. */
+typedef struct {
+    const Names *names;
+    PyObject *vals[MAX_NAMES];
+    PyObject *cls;
+    Py_ssize_t keys;
+} Element;
+
+static void clear_vals(Element *el) {
+    for (Py_ssize_t i = 0; i < el->names->count; i++)
+        Py_CLEAR(el->vals[i]);
+}
+
+/* A member of "attributes": the value of a wanted name into vals[]. */
+static int attr_member(Cur *c, const Str *key, Py_ssize_t index, void *ctx) {
+    Element *el = ctx;
+    const Names *names = el->names;
+    Py_ssize_t hit = -1;
+    (void)index;
+    for (Py_ssize_t i = 0; i < names->count; i++)
+        if (key->n == names->n[i] && memcmp(key->s, names->s[i], (size_t)key->n) == 0) {
+            hit = i;
+            break;
+        }
+    if (hit < 0)
+        return skip_value(c);
+    PyObject *v;
+    if (c->p < c->end && *c->p == '"') {
+        Str s;
+        if (parse_string(c, &s) < 0)
             return -1;
-        if (k.escaped) {
-            /* the key lives in the scratch buffer the value may reuse: escaped keys never name
-             * an attribute the tracker reads, but must still match exactly when they do */
-            if (k.n > 64)
-                k.escaped = 2;
-            else {
-                static unsigned char kb[64];
-                memcpy(kb, k.s, (size_t)k.n);
-                k.s = kb;
-            }
-        }
-        Py_ssize_t hit = -1;
-        if (k.escaped != 2)
-            for (Py_ssize_t i = 0; i < names->count; i++)
-                if (k.n == names->n[i] && memcmp(k.s, names->s[i], (size_t)k.n) == 0) {
-                    hit = i;
-                    break;
-                }
-        ws(c);
-        if (c->p >= c->end || *c->p != ':')
-            return fail(c, "expected ':'");
-        c->p++;
-        ws(c);
-        if (hit < 0) {
-            if (skip_value(c) < 0)
-                return -1;
-        } else if (c->p < c->end && *c->p == '"') {
-            Str v;
-            if (parse_string(c, &v) < 0)
-                return -1;
-            PyObject *u = (names->memo >> hit & 1) ? memo_str((int)hit, &v) : str_of(&v);
-            if (!u)
-                return -1;
-            Py_XSETREF(vals[hit], u);
-        } else {
-            const unsigned char *s = c->p;
-            if (skip_value(c) < 0)
-                return -1;
-            PyObject *b = PyBytes_FromStringAndSize((const char *)s, c->p - s);
-            if (!b)
-                return -1;
-            Py_XSETREF(vals[hit], b);
-        }
-        ws(c);
-        if (c->p < c->end && *c->p == ',') {
-            c->p++;
-            continue;
-        }
-        if (c->p < c->end && *c->p == '}') {
-            c->p++;
-            c->depth--;
-            return 0;
-        }
-        return fail(c, "expected ',' or '}'");
+        v = (names->memo >> hit & 1) ? memo_str((int)hit, &s) : str_of(&s);
+    } else {
+        const unsigned char *start = c->p;
+        if (skip_value(c) < 0)
+            return -1;
+        v = PyBytes_FromStringAndSize((const char *)start, c->p - start);
     }
+    if (!v)
+        return -1;
+    Py_XSETREF(el->vals[hit], v); /* a repeated key: the last one wins */
+    return 0;
+}
+
+/* A member of the class's body: "attributes" is read, anything else skipped. */
+static int body_member(Cur *c, const Str *key, Py_ssize_t index, void *ctx) {
+    (void)index;
+    if (!key_is(key, "attributes", 10))
+        return skip_value(c);
+    clear_vals(ctx); /* a repeated "attributes": the last one wins */
+    if (c->p < c->end && *c->p == '{')
+        return each_member(c, attr_member, ctx);
+    return skip_value(c);
+}
+
+/* A member of the element: the first names the class; more than one makes it odd. */
+static int element_member(Cur *c, const Str *key, Py_ssize_t index, void *ctx) {
+    Element *el = ctx;
+    el->keys = index + 1;
+    if (index > 0)
+        return skip_value(c);
+    el->cls = str_of(key);
+    if (!el->cls)
+        return -1;
+    if (c->p < c->end && *c->p == '{')
+        return each_member(c, body_member, el);
+    return skip_value(c);
 }
 
 /* One imdata element → one record appended to out. */
 static int read_element(Cur *c, const Names *names, PyObject *out) {
-    PyObject *vals[MAX_NAMES] = {0};
-    PyObject *cls = NULL, *rec = NULL, *span = NULL;
+    Element el = {names, {0}, NULL, 0};
+    PyObject *rec = NULL, *span = NULL;
     int ok = -1;
     ws(c);
     Py_ssize_t start = c->p - c->base;
     if (c->p < c->end && *c->p == '{') {
-        c->depth++;
-        c->p++;
-        ws(c);
-        int keys = 0;
-        if (c->p < c->end && *c->p == '}') {
-            c->p++;
-        } else {
-            for (;;) {
-                Str k;
-                ws(c);
-                if (c->p >= c->end || *c->p != '"') {
-                    fail(c, "expected a key");
-                    goto done;
-                }
-                if (checked_string(c, &k) < 0)
-                    goto done;
-                keys++;
-                if (keys == 1) {
-                    cls = str_of(&k);
-                    if (!cls)
-                        goto done;
-                }
-                ws(c);
-                if (c->p >= c->end || *c->p != ':') {
-                    fail(c, "expected ':'");
-                    goto done;
-                }
-                c->p++;
-                ws(c);
-                if (keys == 1 && c->p < c->end && *c->p == '{') {
-                    /* {cls: {"attributes": {...}, "children": [...]}} */
-                    c->depth++;
-                    c->p++;
-                    ws(c);
-                    if (c->p < c->end && *c->p == '}') {
-                        c->p++;
-                    } else {
-                        for (;;) {
-                            Str bk;
-                            ws(c);
-                            if (c->p >= c->end || *c->p != '"') {
-                                fail(c, "expected a key");
-                                goto done;
-                            }
-                            if (checked_string(c, &bk) < 0)
-                                goto done;
-                            int is_attrs = key_is(&bk, "attributes", 10);
-                            ws(c);
-                            if (c->p >= c->end || *c->p != ':') {
-                                fail(c, "expected ':'");
-                                goto done;
-                            }
-                            c->p++;
-                            ws(c);
-                            if (is_attrs && c->p < c->end && *c->p == '{') {
-                                for (Py_ssize_t i = 0; i < names->count; i++)
-                                    Py_CLEAR(vals[i]);
-                                if (read_attrs(c, names, vals) < 0)
-                                    goto done;
-                            } else {
-                                if (is_attrs)
-                                    for (Py_ssize_t i = 0; i < names->count; i++)
-                                        Py_CLEAR(vals[i]);
-                                if (skip_value(c) < 0)
-                                    goto done;
-                            }
-                            ws(c);
-                            if (c->p < c->end && *c->p == ',') {
-                                c->p++;
-                                continue;
-                            }
-                            if (c->p < c->end && *c->p == '}') {
-                                c->p++;
-                                break;
-                            }
-                            fail(c, "expected ',' or '}'");
-                            goto done;
-                        }
-                    }
-                    c->depth--;
-                } else if (skip_value(c) < 0) {
-                    goto done;
-                }
-                ws(c);
-                if (c->p < c->end && *c->p == ',') {
-                    c->p++;
-                    continue;
-                }
-                if (c->p < c->end && *c->p == '}') {
-                    c->p++;
-                    break;
-                }
-                fail(c, "expected ',' or '}'");
-                goto done;
-            }
-        }
-        c->depth--;
-        if (keys != 1) {
-            Py_CLEAR(cls);
-            for (Py_ssize_t i = 0; i < names->count; i++)
-                Py_CLEAR(vals[i]);
-        }
-    } else {
-        if (skip_value(c) < 0)
+        if (each_member(c, element_member, &el) < 0)
             goto done;
+        if (el.keys != 1) {
+            Py_CLEAR(el.cls);
+            clear_vals(&el);
+        }
+    } else if (skip_value(c) < 0) {
+        goto done;
     }
     {
         PyObject *a = PyLong_FromSsize_t(start), *b = PyLong_FromSsize_t(c->p - c->base);
@@ -598,22 +505,63 @@ static int read_element(Cur *c, const Names *names, PyObject *out) {
     rec = PyTuple_New(2 + names->count);
     if (!rec)
         goto done;
-    PyTuple_SET_ITEM(rec, 0, cls ? cls : Py_NewRef(Py_None));
-    cls = NULL;
+    PyTuple_SET_ITEM(rec, 0, el.cls ? el.cls : Py_NewRef(Py_None));
+    el.cls = NULL;
     PyTuple_SET_ITEM(rec, 1, span);
     span = NULL;
     for (Py_ssize_t i = 0; i < names->count; i++) {
-        PyTuple_SET_ITEM(rec, 2 + i, vals[i] ? vals[i] : Py_NewRef(Py_None));
-        vals[i] = NULL;
+        PyTuple_SET_ITEM(rec, 2 + i, el.vals[i] ? el.vals[i] : Py_NewRef(Py_None));
+        el.vals[i] = NULL;
     }
     ok = PyList_Append(out, rec);
 done:
     Py_XDECREF(rec);
     Py_XDECREF(span);
-    Py_XDECREF(cls);
-    for (Py_ssize_t i = 0; i < names->count; i++)
-        Py_XDECREF(vals[i]);
+    Py_XDECREF(el.cls);
+    clear_vals(&el);
     return ok;
+}
+
+/* The reply's top level: "imdata" is read element by element, anything else skipped. */
+typedef struct {
+    const Names *names;
+    PyObject *out;
+    int seen_imdata;
+} Reply;
+
+static int reply_member(Cur *c, const Str *key, Py_ssize_t index, void *ctx) {
+    Reply *r = ctx;
+    (void)index;
+    if (!key_is(key, "imdata", 6))
+        return skip_value(c);
+    if (c->p >= c->end || *c->p != '[')
+        return fail(c, "imdata is not a list");
+    if (r->seen_imdata++ && PyList_SetSlice(r->out, 0, PyList_GET_SIZE(r->out), NULL) < 0)
+        return -1; /* a repeated key: the last one wins */
+    if (++c->depth > MAX_DEPTH)
+        return fail(c, "nesting too deep");
+    c->p++;
+    ws(c);
+    if (c->p < c->end && *c->p == ']') {
+        c->p++;
+        c->depth--;
+        return 0;
+    }
+    for (;;) {
+        if (read_element(c, r->names, r->out) < 0)
+            return -1;
+        ws(c);
+        if (c->p < c->end && *c->p == ',') {
+            c->p++;
+            continue;
+        }
+        if (c->p < c->end && *c->p == ']') {
+            c->p++;
+            c->depth--;
+            return 0;
+        }
+        return fail(c, "expected ',' or ']'");
+    }
 }
 
 static PyObject *scan(PyObject *self, PyObject *args) {
@@ -641,84 +589,16 @@ static PyObject *scan(PyObject *self, PyObject *args) {
         }
     }
     Cur c = {view.buf, view.buf, (const unsigned char *)view.buf + view.len, NULL, 0, 0};
-    PyObject *out = PyList_New(0);
-    int seen_imdata = 0;
-    if (!out)
+    Reply r = {&names, PyList_New(0), 0};
+    if (!r.out)
         goto error;
     ws(&c);
     if (c.p >= c.end || *c.p != '{') {
         fail(&c, "reply is not a JSON object");
         goto error;
     }
-    c.p++;
-    c.depth = 1;
-    ws(&c);
-    if (c.p < c.end && *c.p == '}') {
-        c.p++;
-    } else {
-        for (;;) {
-            Str k;
-            ws(&c);
-            if (c.p >= c.end || *c.p != '"') {
-                fail(&c, "expected a key");
-                goto error;
-            }
-            if (checked_string(&c, &k) < 0)
-                goto error;
-            int is_imdata = key_is(&k, "imdata", 6);
-            ws(&c);
-            if (c.p >= c.end || *c.p != ':') {
-                fail(&c, "expected ':'");
-                goto error;
-            }
-            c.p++;
-            ws(&c);
-            if (is_imdata) {
-                if (c.p >= c.end || *c.p != '[') {
-                    fail(&c, "imdata is not a list");
-                    goto error;
-                }
-                if (seen_imdata++ && PyList_SetSlice(out, 0, PyList_GET_SIZE(out), NULL) < 0)
-                    goto error; /* a repeated key: the last one wins */
-                c.p++;
-                c.depth++;
-                ws(&c);
-                if (c.p < c.end && *c.p == ']') {
-                    c.p++;
-                } else {
-                    for (;;) {
-                        if (read_element(&c, &names, out) < 0)
-                            goto error;
-                        ws(&c);
-                        if (c.p < c.end && *c.p == ',') {
-                            c.p++;
-                            continue;
-                        }
-                        if (c.p < c.end && *c.p == ']') {
-                            c.p++;
-                            break;
-                        }
-                        fail(&c, "expected ',' or ']'");
-                        goto error;
-                    }
-                }
-                c.depth--;
-            } else if (skip_value(&c) < 0) {
-                goto error;
-            }
-            ws(&c);
-            if (c.p < c.end && *c.p == ',') {
-                c.p++;
-                continue;
-            }
-            if (c.p < c.end && *c.p == '}') {
-                c.p++;
-                break;
-            }
-            fail(&c, "expected ',' or '}'");
-            goto error;
-        }
-    }
+    if (each_member(&c, reply_member, &r) < 0)
+        goto error;
     ws(&c);
     if (c.p != c.end) {
         fail(&c, "trailing data");
@@ -726,11 +606,11 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     }
     PyMem_Free(c.buf);
     PyBuffer_Release(&view);
-    return out;
+    return r.out;
 error:
     PyMem_Free(c.buf);
     PyBuffer_Release(&view);
-    Py_XDECREF(out);
+    Py_XDECREF(r.out);
     return NULL;
 }
 
