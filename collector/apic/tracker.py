@@ -263,7 +263,6 @@ class Tracker:
         self._pool: dict[tuple[Any, ...], NodeEntry] = {}  # shared remote entries, this build
         self._snap_into_empty = False
         self._leaves: dict[str, tuple[str, bool] | bool] = {}  # dn leaf → address, this build
-        self._flag_bits: dict[str, int] = {}  # flags text → bitmask (a fabric has a handful)
         self._silent = False
         self._in_snapshot = False
         self._held = False
@@ -308,18 +307,12 @@ class Tracker:
         n = new = macs = 0
         fast = self._silent and self._in_snapshot
         eps, pool, gen, leaves = self.eps, self._pool, self._gen, self._leaves
-        prefixes, ints, flag_bits = _models._PREFIXES, _models._INTS, self._flag_bits
+        prefixes, ints, flags_of = _models._PREFIXES, _models._INTS, _models.parse_flags
         leaf_addr, intern, element = _models.leaf_addr, sys.intern, _pagescan.element
         last, last_n, last_pre = "\0", 1, None  # the previous fast dn's prefix (to /db-ep/)
         for cls, where, dn, flags_raw, if_id, pc, status in recs:
-            if cls is None or dn is None:  # an odd element: decoded whole, general path
-                n += self._snapshot_element(element(body, where), ts)
-                continue
-            n += 1
             if fast and not status and cls != _RS and dn.__class__ is str:
-                flags = flag_bits.get(flags_raw) if flags_raw.__class__ is str else None
-                if flags is None and flags_raw.__class__ is str:
-                    flags = flag_bits[flags_raw] = _models.parse_flags(flags_raw)
+                flags = flags_of(flags_raw) if flags_raw.__class__ is str else None
                 if flags is not None and not flags & F_LOCAL:
                     # Pages come ordered by dn: most share the previous one's prefix.
                     if dn.startswith(last):
@@ -368,13 +361,13 @@ class Tracker:
                                     e.if_id = intern(e.if_id)
                                     e = self._share(e)
                                 ep.nodes[node] = e
+                                n += 1
                                 new += 1
                                 if is_mac:
                                     macs += 1
                                 continue
-            rec = _models.parse_epm(cls, element(body, where)[cls]["attributes"])
-            if rec is not None:
-                self.process(rec, ts)
+            # Everything else (local, Rs, held entries, odd elements): decoded, general path.
+            n += self._snapshot_element(element(body, where), ts)
         self.events += new
         self.changes += new
         self.entries += new
@@ -382,8 +375,7 @@ class Tracker:
         return n
 
     def _snapshot_element(self, el: Any, ts: float) -> int:
-        """An imdata element the records could not carry (not ``{cls: {"attributes": …}}``):
-        the objects it holds, through the general path."""
+        """One decoded imdata element through the general path; returns the objects it held."""
         n = 0
         for c, body in el.items() if isinstance(el, dict) else ():
             attrs = body.get("attributes") if isinstance(body, dict) else None
