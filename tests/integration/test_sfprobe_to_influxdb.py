@@ -22,6 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from collector.sflow.decoder import decode_datagram
+from collector.sflow.records import FlowSample
 from tests.integration.traffic import write_pcap
 
 pytestmark = pytest.mark.integration
@@ -106,7 +108,7 @@ def test_every_sfprobe_sample_reaches_influxdb(tmp_path, influxdb, influx_db):
         except (OSError, TypeError):
             continue
     relay.settimeout(0.5)
-    sent_datagrams = sent_samples = 0
+    sent_datagrams = sent_samples = sent_flow_samples = 0
     try:
         done = threading.Event()
 
@@ -129,10 +131,15 @@ def test_every_sfprobe_sample_reaches_influxdb(tmp_path, influxdb, influx_db):
             # Datagram header with an IPv4 agent: num_samples is the 7th word.
             assert struct.unpack_from("!I", data, 4)[0] == 1
             sent_samples += struct.unpack_from("!I", data, 24)[0]
+            # sfprobe also exports a counter sample now and then (its own timer): only flow
+            # samples become sflow_flows rows
+            sent_flow_samples += sum(
+                isinstance(x, FlowSample) for x in decode_datagram(data).samples
+            )
             sent_datagrams += 1
             relay.sendto(data, ("127.0.0.1", listen_port))
         t.join()
-        assert sent_datagrams > 100 and sent_samples >= 2990
+        assert sent_datagrams > 100 and sent_flow_samples >= 2990
         # Give the listener a moment to drain its socket, then stop it: SIGTERM flushes.
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -153,8 +160,15 @@ def test_every_sfprobe_sample_reaches_influxdb(tmp_path, influxdb, influx_db):
     flows = influxql(influxdb.url, influx_db, "SELECT sum(samples), sum(packets) FROM sflow_flows")
     assert flows, "no sflow_flows in InfluxDB"
     _, samples, packets = flows[0]
-    assert samples == sent_samples
-    assert packets == sent_samples  # 1:1 sampling: one packet per sample
+    assert samples == sent_flow_samples, (tmp_path / "listener.log").read_text()[-4000:]
+    assert packets == sent_flow_samples  # 1:1 sampling: one packet per sample
+    # Every sample of every kind was decoded and counted.
+    counted = influxql(
+        influxdb.url,
+        influx_db,
+        "SELECT last(samples) FROM fabricscope_stats WHERE process='collector' AND agent=''",
+    )
+    assert counted[0][1] == sent_samples
     stats = influxql(
         influxdb.url,
         influx_db,
